@@ -1,0 +1,198 @@
+"""Configured indexes and the catalog built from them.
+
+``open_catalog`` is what every index-reading command calls: it fetches git
+indexes that are missing or older than the configured age, re-reads changed
+package files of folder indexes, and returns a current catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleetprompt_cli.catalog import Catalog, RefreshReport
+from fleetprompt_cli.core import gitindex
+from fleetprompt_cli.core.index import INDEX_SCHEMA, IndexProblem, LocalIndex
+from fleetprompt_cli.core.names import canonical_slug
+from fleetprompt_cli.errors import AlreadyExists, IndexReadError, NotFound, UsageError
+from fleetprompt_cli.settings import DEFAULT_INDEX_NAME, IndexSource, Settings, save_indexes
+
+__all__ = [
+    "CatalogView",
+    "IndexStatus",
+    "add_index",
+    "flag_package",
+    "list_indexes",
+    "local_index_for_writing",
+    "open_catalog",
+    "remove_index",
+    "resolve_source",
+]
+
+
+@dataclass
+class CatalogView:
+    """An open, current catalog and what opening it noticed."""
+
+    catalog: Catalog
+    indexes: list[LocalIndex]
+    report: RefreshReport
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[IndexProblem]:
+        return self.report.problems or []
+
+    def index_named(self, name: str) -> LocalIndex:
+        for index in self.indexes:
+            if index.name == name:
+                return index
+        raise NotFound(f"no index named {name!r}")
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """One configured index as ``index list`` shows it."""
+
+    name: str
+    url: str
+    kind: str
+    packages: int
+    fetched_age: float | None
+
+
+def _clone_dir(settings: Settings, source: IndexSource) -> Path:
+    digest = hashlib.sha256(source.url.encode()).hexdigest()[:12]
+    return settings.index_clones / f"{source.name}-{digest}"
+
+
+def resolve_source(
+    settings: Settings, source: IndexSource, *, update: bool, warnings: list[str]
+) -> tuple[LocalIndex, str | None]:
+    """The local folder of an index (fetching a git index when due) and its signature."""
+    if not gitindex.is_git_url(source.url):
+        index = LocalIndex(Path(source.url).expanduser(), source.name)
+        if not index.root.is_dir():
+            raise IndexReadError(f"index {source.name!r}: {source.url} does not exist")
+        return index.require(), None
+    clone = _clone_dir(settings, source)
+    age = gitindex.clone_age(clone)
+    if update or age is None or age > settings.index_max_age:
+        try:
+            gitindex.fetch(source.url, clone)
+        except IndexReadError as error:
+            # A stale clone is still a usable index when we only refreshed
+            # because of its age; an explicit update must report the failure.
+            if update or age is None:
+                raise
+            warnings.append(f"{error}; using the copy fetched {age / 60:.0f} min ago")
+    index = LocalIndex(clone, source.name).require()
+    return index, gitindex.head_signature(clone)
+
+
+def open_catalog(settings: Settings, *, update: bool = False) -> CatalogView:
+    """A catalog that reflects every configured index as of now."""
+    warnings: list[str] = []
+    indexes: list[LocalIndex] = []
+    signatures: list[str | None] = []
+    for source in settings.indexes:
+        index, signature = resolve_source(settings, source, update=update, warnings=warnings)
+        indexes.append(index)
+        signatures.append(signature)
+    catalog = Catalog(settings.catalog_path)
+    report = catalog.refresh(indexes, signatures)
+    return CatalogView(catalog, indexes, report, warnings)
+
+
+def list_indexes(settings: Settings) -> list[IndexStatus]:
+    """The configured indexes in priority order, with package counts."""
+    view = open_catalog(settings)
+    counts = dict(
+        view.catalog.db.execute("SELECT index_name, count(*) FROM packages GROUP BY index_name")
+    )
+    result = []
+    for source in settings.indexes:
+        git = gitindex.is_git_url(source.url)
+        age = gitindex.clone_age(_clone_dir(settings, source)) if git else None
+        result.append(
+            IndexStatus(
+                source.name, source.url, "git" if git else "folder", counts.get(source.name, 0), age
+            )
+        )
+    return result
+
+
+def add_index(settings: Settings, name: str, url: str) -> IndexStatus:
+    """Append an index to the configuration and fetch it once to prove it works."""
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"invalid index name {name!r}: use letters, digits, '-' and '_'")
+    configured = [s for s in settings.indexes if s.name != DEFAULT_INDEX_NAME]
+    if name == DEFAULT_INDEX_NAME or any(s.name == name for s in configured):
+        raise AlreadyExists(f"an index named {name!r} is already configured")
+    if not gitindex.is_git_url(url):
+        url = str(Path(url).expanduser().resolve())
+    source = IndexSource(name, url)
+    warnings: list[str] = []
+    index, _ = resolve_source(settings, source, update=True, warnings=warnings)
+    save_indexes(settings, [*configured, source])
+    count = sum(1 for _ in index.package_files())
+    return IndexStatus(name, url, "git" if gitindex.is_git_url(url) else "folder", count, 0.0)
+
+
+def remove_index(settings: Settings, name: str) -> None:
+    """Remove an added index from the configuration."""
+    configured = [s for s in settings.indexes if s.name != DEFAULT_INDEX_NAME]
+    if not any(s.name == name for s in configured):
+        raise NotFound(f"no added index named {name!r} (see 'fleetprompt index list')")
+    save_indexes(settings, [s for s in configured if s.name != name])
+
+
+def local_index_for_writing(settings: Settings, folder: Path | None, *, create: bool) -> LocalIndex:
+    """The folder index that publish, yank and flag write to."""
+    if folder is None:
+        candidates = [s for s in settings.indexes if not gitindex.is_git_url(s.url)]
+        if len(settings.indexes) != 1 or not candidates:
+            raise UsageError(
+                "say which index folder to write to with --index DIR "
+                "(a clone of the index's git repository, or a plain folder)"
+            )
+        folder = Path(candidates[0].url)
+    index = LocalIndex(folder.expanduser())
+    if not index.exists():
+        if not create:
+            index.require()
+        if index.root.exists() and not index.root.is_dir():
+            raise IndexReadError(f"{index.root} is not a folder")
+        index.root.mkdir(parents=True, exist_ok=True)
+        config = {"schema": INDEX_SCHEMA, "archives": "archives/{slug}/{slug}-{version}.tar.gz"}
+        (index.root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return index
+
+
+def flag_package(
+    settings: Settings,
+    folder: Path | None,
+    slug: str,
+    *,
+    featured: bool | None,
+    verified: bool | None,
+) -> dict[str, bool]:
+    """Set a package's maintainer flags (featured, verified) in an index folder."""
+    index = local_index_for_writing(settings, folder, create=False)
+    slug = canonical_slug(slug)
+    if not index.versions(slug):
+        raise NotFound(f"{slug} is not in the index {index.root}")
+    path = index.root / "flags.json"
+    data = json.loads(path.read_text()) if path.exists() else {"schema": INDEX_SCHEMA}
+    packages = data.setdefault("packages", {})
+    flags = packages.setdefault(slug, {})
+    for key, value in (("featured", featured), ("verified", verified)):
+        if value is not None:
+            flags[key] = value
+    data["packages"] = dict(sorted(packages.items()))
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return {"featured": bool(flags.get("featured")), "verified": bool(flags.get("verified"))}

@@ -1,0 +1,247 @@
+"""Publish package folders into a folder index, and yank versions.
+
+Each package is validated, checked against the index (the version must be
+new; every dependency and every ``DEP:SKILL`` must be satisfiable by versions
+already published), archived reproducibly, and appended to its package file.
+When the index folder is the top level of a git repository, the result is
+committed there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from fleetprompt_cli.actions.indexes import local_index_for_writing
+from fleetprompt_cli.core import gitindex
+from fleetprompt_cli.core.archive import build_archive
+from fleetprompt_cli.core.index import INDEX_SCHEMA, IndexEntry, LocalIndex
+from fleetprompt_cli.core.manifest import (
+    Manifest,
+    ManifestError,
+    Problem,
+    load_manifest,
+    parse_skill_reference,
+)
+from fleetprompt_cli.core.names import canonical_slug, canonical_version
+from fleetprompt_cli.errors import AlreadyExists, NotFound
+from fleetprompt_cli.settings import Settings
+
+__all__ = ["PublishResult", "Published", "entry_for", "publish", "yank"]
+
+
+@dataclass(frozen=True)
+class Published:
+    """One version written to the index."""
+
+    slug: str
+    version: str
+    sha256: str
+    archive: str
+    size: int
+
+
+@dataclass
+class PublishResult:
+    index: Path
+    published: list[Published] = field(default_factory=list)
+    commit: str | None = None
+
+
+def entry_for(manifest: Manifest, archive: str, sha256: str, size: int) -> IndexEntry:
+    """The index line for a validated manifest and its archive."""
+    meta = manifest.package
+    return IndexEntry(
+        {
+            "schema": INDEX_SCHEMA,
+            "slug": manifest.slug,
+            "name": meta.name,
+            "version": str(manifest.version),
+            "description": meta.description,
+            "category": meta.category,
+            "keywords": meta.keywords,
+            "author": meta.author,
+            "license": meta.license,
+            "pricing": meta.pricing.model_dump(mode="json", exclude_none=True),
+            "min_tier": meta.min_tier,
+            "platform": manifest.compatibility.platform,
+            "deps": manifest.dependencies,
+            "includes": manifest.includes(),
+            "sha256": sha256,
+            "size": size,
+            "archive": archive,
+            "yanked": False,
+            "published_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "manifest": manifest.to_data(),
+        }
+    )
+
+
+def _order(loaded: list[tuple[Manifest, Path]]) -> list[tuple[Manifest, Path]]:
+    """Dependencies before dependents, then by slug and version (a stable order)."""
+    by_slug: dict[str, list[tuple[Manifest, Path]]] = {}
+    for item in sorted(loaded, key=lambda m: (m[0].slug, m[0].version)):
+        by_slug.setdefault(item[0].slug, []).append(item)
+    ordered: list[tuple[Manifest, Path]] = []
+    state: dict[str, int] = {}
+
+    def visit(slug: str) -> None:
+        if state.get(slug):
+            return  # Done, or a cycle: the check against the index reports it.
+        state[slug] = 1
+        for item in by_slug[slug]:
+            for dep in item[0].dependencies:
+                if dep in by_slug:
+                    visit(dep)
+        ordered.extend(by_slug[slug])
+        state[slug] = 2
+
+    for slug in by_slug:
+        visit(slug)
+    return ordered
+
+
+class _Pending:
+    """The index as it will be once the earlier packages of this batch are written."""
+
+    def __init__(self, index: LocalIndex) -> None:
+        self.index = index
+        self.added: dict[str, list[IndexEntry]] = {}
+
+    def versions(self, slug: str) -> list[IndexEntry]:
+        return self.index.versions(slug) + self.added.get(slug, [])
+
+    def add(self, manifest: Manifest) -> None:
+        self.added.setdefault(manifest.slug, []).append(entry_for(manifest, "", "", 0))
+
+
+def _check_against_index(manifest: Manifest, index: _Pending, label: str) -> None:
+    existing = {canonical_version(e.version) for e in index.versions(manifest.slug)}
+    if manifest.canonical_version in existing:
+        raise AlreadyExists(
+            f"{manifest.slug} {manifest.version} is already published in {index.index.root} "
+            "(versions are immutable: bump the version)"
+        )
+    problems: list[Problem] = []
+    for dep, spec in manifest.dependencies.items():
+        candidates = [
+            e
+            for e in index.versions(dep)
+            if not e.yanked and SpecifierSet(spec).contains(Version(e.version), True)
+        ]
+        if not index.versions(dep):
+            problems.append(
+                Problem(
+                    label, f"dependencies.{dep}", f"{dep} is not in the index {index.index.root}"
+                )
+            )
+        elif not candidates:
+            problems.append(
+                Problem(
+                    label, f"dependencies.{dep}", f"no published version of {dep} matches {spec!r}"
+                )
+            )
+    for i, agent in enumerate(manifest.agents):
+        for j, reference in enumerate(agent.skills):
+            dep, skill = parse_skill_reference(reference)
+            if dep is None or dep not in manifest.dependencies:
+                continue
+            spec = SpecifierSet(manifest.dependencies[dep])
+            lacking = [
+                e.version
+                for e in index.versions(dep)
+                if not e.yanked
+                and spec.contains(Version(e.version), True)
+                and skill not in {s["name"] for s in e.data.get("includes", {}).get("skills", [])}
+            ]
+            if lacking:
+                problems.append(
+                    Problem(
+                        label,
+                        f"agents[{i}].skills[{j}]",
+                        f"{dep} {', '.join(lacking)} (allowed by {spec or 'any version'}) has no "
+                        f"skill {skill!r}",
+                    )
+                )
+    if problems:
+        raise ManifestError(problems)
+
+
+def publish(
+    settings: Settings, paths: list[Path], *, index_dir: Path | None = None
+) -> PublishResult:
+    """Validate, archive and append packages to the index; nothing is written unless all pass."""
+    loaded = []
+    for path in paths:
+        if not Path(path).exists():
+            raise NotFound(f"{path}: no such package folder or manifest")
+        loaded.append(load_manifest(Path(path)))
+    seen: dict[tuple[str, str], Path] = {}
+    for manifest, root in loaded:
+        key = (manifest.slug, manifest.canonical_version)
+        if key in seen:
+            raise AlreadyExists(
+                f"{manifest.slug} {manifest.version} is given twice: {seen[key]} and {root}"
+            )
+        seen[key] = root
+    index = local_index_for_writing(settings, index_dir, create=True)
+    result = PublishResult(index.root)
+    ordered = _order(loaded)
+    # Check the whole batch before writing anything, so that a bad package
+    # leaves the index exactly as it was.
+    pending = _Pending(index)
+    for manifest, root in ordered:
+        _check_against_index(manifest, pending, str(root / "fleetprompt.toml"))
+        pending.add(manifest)
+    for manifest, root in ordered:
+        relative = index.archive_for(manifest.slug, str(manifest.version))
+        info = build_archive(root, index.root / relative)
+        entry = entry_for(manifest, relative, info.sha256, info.size)
+        package_file = index.file_for(manifest.slug)
+        package_file.parent.mkdir(parents=True, exist_ok=True)
+        with package_file.open("a", encoding="utf-8") as stream:
+            stream.write(entry.to_line() + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        result.published.append(
+            Published(manifest.slug, str(manifest.version), info.sha256, relative, info.size)
+        )
+    if result.published and gitindex.is_repository_root(index.root):
+        names = ", ".join(f"{p.slug} {p.version}" for p in result.published)
+        result.commit = gitindex.commit_all(index.root, f"Publish {names}", settings.actor)
+    return result
+
+
+def yank(
+    settings: Settings, slug: str, version: str, *, index_dir: Path | None, undo: bool = False
+) -> IndexEntry:
+    """Mark a published version yanked (or not); the only change a version line allows."""
+    index = local_index_for_writing(settings, index_dir, create=False)
+    slug = canonical_slug(slug)
+    path = index.file_for(slug)
+    wanted = canonical_version(version)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    found: IndexEntry | None = None
+    for number, line in enumerate(lines):
+        try:
+            entry = IndexEntry.parse(line)
+        except ValueError:
+            continue
+        if canonical_version(entry.version) == wanted:
+            entry.data["yanked"] = not undo
+            lines[number] = entry.to_line()
+            found = entry
+    if found is None:
+        raise NotFound(f"{slug} {version} is not in the index {index.root}")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    if gitindex.is_repository_root(index.root):
+        verb = "Unyank" if undo else "Yank"
+        gitindex.commit_all(index.root, f"{verb} {slug} {found.version}", settings.actor)
+    return found

@@ -1,0 +1,402 @@
+"""The local catalog: a SQLite (FTS5) copy of the configured indexes.
+
+Search and show read the catalog, never the index files, so that a
+10,000-package index answers in milliseconds.  The catalog is refreshed
+incrementally: only package files whose size or mtime changed since the last
+refresh are re-read (for a git index, only after its HEAD moved), and only the
+packages they hold are re-ranked.  Uses the stdlib ``sqlite3`` module only, so
+the read path never imports sqlmodel.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from fleetprompt_cli.core.index import IndexEntry, IndexProblem, LocalIndex
+from fleetprompt_cli.core.names import canonical_slug, canonical_version
+from fleetprompt_cli.core.vocab import TIER_ORDER
+
+__all__ = ["CATALOG_SCHEMA", "Catalog", "RefreshReport", "SearchHit"]
+
+CATALOG_SCHEMA = "3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+    index_name TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, slug TEXT NOT NULL, PRIMARY KEY (index_name, path));
+CREATE TABLE IF NOT EXISTS versions(
+    index_name TEXT NOT NULL, slug TEXT NOT NULL, ckey TEXT NOT NULL,
+    version TEXT NOT NULL, yanked INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (index_name, slug, ckey));
+CREATE TABLE IF NOT EXISTS packages(
+    id INTEGER PRIMARY KEY, slug TEXT NOT NULL UNIQUE, index_name TEXT NOT NULL,
+    name TEXT NOT NULL, version TEXT NOT NULL, description TEXT NOT NULL,
+    category TEXT, pricing_model TEXT, min_tier TEXT, tier_rank INTEGER,
+    verified INTEGER NOT NULL DEFAULT 0, featured INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS packages_category ON packages(category);
+CREATE VIRTUAL TABLE IF NOT EXISTS packages_fts USING fts5(
+    slug, name, keywords, components, description, tokenize = 'unicode61');
+CREATE TABLE IF NOT EXISTS problems(
+    index_name TEXT NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL, message TEXT NOT NULL);
+"""
+
+# bm25 column weights: slug and name rank above keywords, component names and
+# the description (the order of the columns in packages_fts).
+_BM25 = "bm25(packages_fts, 10.0, 8.0, 3.0, 2.0, 1.0)"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A package that matched a search, from its newest listed version."""
+
+    slug: str
+    index: str
+    raw: str
+    verified: bool
+    featured: bool
+    rank: float
+
+    @property
+    def data(self) -> dict[str, Any]:
+        # Decoded on demand: a search may match thousands of packages and
+        # show twenty.
+        return json.loads(self.raw)
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh re-read."""
+
+    files_read: int = 0
+    packages_changed: int = 0
+    problems: list[IndexProblem] | None = None
+
+
+def _sort_key(text: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        return (0, text)
+
+
+def _listed_version(rows: Sequence[tuple[str, int, str]]) -> str | None:
+    """The version a listing shows: newest non-yanked final, else newest at all."""
+    versions = sorted(rows, key=lambda r: _sort_key(r[0]), reverse=True)
+    for version, yanked, _ in versions:
+        parsed = _sort_key(version)[1]
+        if not yanked and isinstance(parsed, Version) and not parsed.is_prerelease:
+            return version
+    for version, yanked, _ in versions:
+        if not yanked:
+            return version
+    return versions[0][0] if versions else None
+
+
+class Catalog:
+    """The catalog file; open it, refresh it from indexes, query it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        if self._meta("schema") != CATALOG_SCHEMA:
+            self._reset()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _meta(self, key: str) -> str | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def _reset(self) -> None:
+        drops = "".join(
+            f"DROP TABLE IF EXISTS {table};"
+            for table in ("meta", "files", "versions", "packages", "packages_fts", "problems"))
+        # One script, one transaction: a concurrent reader sees the old
+        # catalog or the new, empty one, never a half-dropped file.
+        self.db.executescript(
+            f"BEGIN IMMEDIATE;{drops}{_SCHEMA}"
+            f"INSERT INTO meta(key, value) VALUES ('schema', '{CATALOG_SCHEMA}');COMMIT;")
+
+    # -- refreshing ---------------------------------------------------------
+
+    def refresh(
+        self, indexes: Sequence[LocalIndex], signatures: Sequence[str | None]
+    ) -> RefreshReport:
+        """Bring the catalog up to date with ``indexes`` (in priority order).
+
+        ``signatures`` has one entry per index: a string that changes whenever
+        the index may have changed (a git HEAD), or None to compare every
+        package file's size and mtime.
+        """
+        report = RefreshReport(problems=[])
+        order = json.dumps([i.name for i in indexes])
+        if self._meta("order") not in (None, order):
+            self._reset()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._set_meta("order", order)
+            touched: set[str] = set()
+            flags_changed = False
+            for index, signature in zip(indexes, signatures, strict=True):
+                key = f"signature:{index.name}"
+                if signature is not None and self._meta(key) == signature:
+                    continue
+                touched |= self._refresh_files(index, report)
+                flags_changed |= self._refresh_flags(index)
+                if signature is not None:
+                    self._set_meta(key, signature)
+            if flags_changed:
+                touched |= {row[0] for row in self.db.execute("SELECT slug FROM packages")}
+            self._rebuild_packages(touched, [i.name for i in indexes], indexes)
+            report.packages_changed = len(touched)
+            report.problems = [
+                IndexProblem(file, line, message)
+                for file, line, message in self.db.execute(
+                    "SELECT file, line, message FROM problems ORDER BY file, line"
+                )
+            ]
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return report
+
+    def _refresh_files(self, index: LocalIndex, report: RefreshReport) -> set[str]:
+        known = {
+            path: (size, mtime, slug)
+            for path, size, mtime, slug in self.db.execute(
+                "SELECT path, size, mtime_ns, slug FROM files WHERE index_name = ?", (index.name,)
+            )
+        }
+        touched: set[str] = set()
+        for path, stat in index.package_files():
+            seen = known.pop(path, None)
+            if seen is not None and seen[:2] == (stat.st_size, stat.st_mtime_ns):
+                continue
+            slug = canonical_slug(Path(path).name)
+            entries, problems = index.read_file(path)
+            report.files_read += 1
+            self.db.execute(
+                "DELETE FROM versions WHERE index_name = ? AND slug = ?", (index.name, slug)
+            )
+            self.db.execute(
+                "DELETE FROM problems WHERE index_name = ? AND file = ?",
+                (index.name, str(index.root / path)),
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO versions(index_name, slug, ckey, version, yanked, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        index.name,
+                        slug,
+                        canonical_version(e.version),
+                        e.version,
+                        int(e.yanked),
+                        e.to_line(),
+                    )
+                    for e in entries
+                ],
+            )
+            self.db.executemany(
+                "INSERT INTO problems(index_name, file, line, message) VALUES (?, ?, ?, ?)",
+                [(index.name, p.file, p.line, p.message) for p in problems],
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO files(index_name, path, size, mtime_ns, slug)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (index.name, path, stat.st_size, stat.st_mtime_ns, slug),
+            )
+            touched.add(slug)
+        for path, (_, _, slug) in known.items():
+            self.db.execute(
+                "DELETE FROM files WHERE index_name = ? AND path = ?", (index.name, path)
+            )
+            self.db.execute(
+                "DELETE FROM versions WHERE index_name = ? AND slug = ?", (index.name, slug)
+            )
+            touched.add(slug)
+        return touched
+
+    def _refresh_flags(self, index: LocalIndex) -> bool:
+        flags_file = index.root / "flags.json"
+        try:
+            stat = flags_file.stat()
+            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+        except FileNotFoundError:
+            stamp = "none"
+        key = f"flags:{index.name}"
+        if self._meta(key) == stamp:
+            return False
+        self._set_meta(key, stamp)
+        self._set_meta(f"flagdata:{index.name}", json.dumps(index.flags()))
+        return True
+
+    def _rebuild_packages(
+        self, slugs: Iterable[str], order: list[str], indexes: Sequence[LocalIndex]
+    ) -> None:
+        flags = {name: json.loads(self._meta(f"flagdata:{name}") or "{}") for name in order}
+        for slug in sorted(slugs):
+            owner = None
+            rows: list[tuple[str, int, str]] = []
+            for name in order:
+                rows = self.db.execute(
+                    "SELECT version, yanked, data FROM versions WHERE index_name = ? AND slug = ?",
+                    (name, slug),
+                ).fetchall()
+                if rows:
+                    owner = name
+                    break
+            old = self.db.execute("SELECT id FROM packages WHERE slug = ?", (slug,)).fetchone()
+            if old:
+                self.db.execute("DELETE FROM packages_fts WHERE rowid = ?", (old[0],))
+                self.db.execute("DELETE FROM packages WHERE id = ?", (old[0],))
+            if owner is None:
+                continue
+            listed = _listed_version(rows)
+            data = json.loads(next(r[2] for r in rows if r[0] == listed))
+            mark = flags[owner].get(slug, {})
+            cursor = self.db.execute(
+                "INSERT INTO packages(slug, index_name, name, version, description, category,"
+                " pricing_model, min_tier, tier_rank, verified, featured, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    slug,
+                    owner,
+                    data.get("name", slug),
+                    listed,
+                    data.get("description", ""),
+                    data.get("category"),
+                    (data.get("pricing") or {}).get("model", "free"),
+                    data.get("min_tier", "free"),
+                    TIER_ORDER.get(data.get("min_tier", "free"), 0),
+                    int(bool(mark.get("verified"))),
+                    int(bool(mark.get("featured"))),
+                    json.dumps(data),
+                ),
+            )
+            includes = data.get("includes", {})
+            components = " ".join(
+                item.get("name", "")
+                for kind in ("agents", "workflows", "skills", "tools")
+                for item in includes.get(kind, [])
+            )
+            self.db.execute(
+                "INSERT INTO packages_fts(rowid, slug, name, keywords, components, description)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    cursor.lastrowid,
+                    slug.replace("-", " "),
+                    data.get("name", ""),
+                    " ".join(data.get("keywords", [])),
+                    components,
+                    data.get("description", ""),
+                ),
+            )
+
+    # -- reading ------------------------------------------------------------
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        category: str | None = None,
+        pricing: str | None = None,
+        tier: str | None = None,
+        featured: bool = False,
+    ) -> list[SearchHit]:
+        """Packages matching the query and filters, best match first."""
+        where: list[str] = []
+        params: list[Any] = []
+        if category:
+            where.append("p.category = ?")
+            params.append(category)
+        if pricing:
+            where.append("p.pricing_model = ?")
+            params.append(pricing)
+        if tier:
+            where.append("p.tier_rank <= ?")
+            params.append(TIER_ORDER[tier])
+        if featured:
+            where.append("p.featured = 1")
+        match = _fts_query(query)
+        if match:
+            sql = (
+                f"SELECT p.slug, p.index_name, p.data, p.verified, p.featured, {_BM25} AS rank"
+                " FROM packages_fts JOIN packages p ON p.id = packages_fts.rowid"
+                " WHERE packages_fts MATCH ?"
+            )
+            params.insert(0, match)
+        else:
+            sql = (
+                "SELECT p.slug, p.index_name, p.data, p.verified, p.featured, 0.0 AS rank"
+                " FROM packages p WHERE 1"
+            )
+        for clause in where:
+            sql += f" AND {clause}"
+        sql += " ORDER BY rank, p.slug"
+        return [
+            SearchHit(slug, index, data, bool(verified), bool(feat), rank)
+            for slug, index, data, verified, feat, rank in self.db.execute(sql, params)
+        ]
+
+    def versions(self, slug: str) -> list[IndexEntry]:
+        """Every version of a package from the index that owns it, oldest first."""
+        row = self.db.execute(
+            "SELECT index_name, verified, featured FROM packages WHERE slug = ?", (slug,)
+        ).fetchone()
+        if row is None:
+            return []
+        index_name, verified, featured = row
+        entries = [
+            IndexEntry(
+                json.loads(data),
+                index=index_name,
+                flags={"verified": bool(verified), "featured": bool(featured)},
+            )
+            for (data,) in self.db.execute(
+                "SELECT data FROM versions WHERE index_name = ? AND slug = ?", (index_name, slug)
+            )
+        ]
+        return sorted(entries, key=lambda e: _sort_key(e.version))
+
+    def slugs_and_names(self) -> list[tuple[str, str]]:
+        """Every listed package's slug and name (for "did you mean")."""
+        return list(self.db.execute("SELECT slug, name FROM packages"))
+
+    def problems(self) -> list[IndexProblem]:
+        """Every unreadable line or file seen in the indexes."""
+        return [
+            IndexProblem(f, line, m)
+            for f, line, m in self.db.execute(
+                "SELECT file, line, message FROM problems ORDER BY file, line"
+            )
+        ]
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM packages").fetchone()[0]
+
+
+def _fts_query(query: str) -> str:
+    """An FTS5 MATCH expression: every word must match, as a prefix."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in query.lower()).split() if w]
+    return " AND ".join(f'"{w}"*' for w in words)

@@ -1,0 +1,136 @@
+"""The one context object every command gets, and the top-level error handling."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from fleetprompt_cli.errors import ExitCode, FleetPromptError
+from fleetprompt_cli.settings import Settings, load_settings
+
+__all__ = ["JSON_SCHEMA", "App", "FleetPromptGroup", "get_app"]
+
+# The version of every --json document's envelope (the "schema" key).
+JSON_SCHEMA = 1
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not stream.isatty():
+        # Without a terminal, rich would pick 80 anyway; COLUMNS still wins.
+        width = int(os.environ.get("COLUMNS") or 80)
+    return Console(
+        file=stream,
+        stderr=stderr,
+        width=width,
+        no_color="NO_COLOR" in os.environ,
+        highlight=False,
+        # Messages on stderr are not wrapped by us: a path or a command in an
+        # error must stay whole for copying and grepping; the terminal wraps.
+        soft_wrap=stderr,
+    )
+
+
+@dataclass
+class App:
+    """Console, settings and output mode, shared by every command."""
+
+    json_output: bool = False
+    _settings: Settings | None = None
+    _out: Console | None = None
+    _err: Console | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings().with_overrides(**self.overrides)
+        return self._settings
+
+    @property
+    def out(self) -> Console:
+        """Where results go (stdout)."""
+        if self._out is None:
+            self._out = _console(stderr=False)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        """Where messages and progress go (stderr)."""
+        if self._err is None:
+            self._err = _console(stderr=True)
+        return self._err
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty() and not self.json_output
+
+    def emit_json(self, kind: str, payload: dict[str, Any]) -> None:
+        """Print the one JSON document of a --json command on stdout."""
+        document = {"schema": JSON_SCHEMA, "kind": kind, **payload}
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/yellow] {message}", markup=True)
+
+    def note(self, message: str) -> None:
+        self.err.print(message, markup=False)
+
+    def abort(self, message: str, code: ExitCode = ExitCode.FAILURE) -> NoReturn:
+        """Print an error line on stderr and exit with ``code``."""
+        self.err.print(f"[red]error:[/red] {message}", markup=True)
+        raise typer.Exit(int(code))
+
+    def report(self, error: FleetPromptError) -> None:
+        if self.json_output:
+            self.emit_json("error", {"error": error.to_json()})
+        self.err.print("[red]error:[/red] ", end="", markup=True)
+        self.err.print(str(error), markup=False, highlight=False)
+
+
+def get_app(ctx: typer.Context, *, json_output: bool = False) -> App:
+    """The App of this invocation, with the command's --json choice recorded."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, App):
+        root.obj = App()
+    app: App = root.obj
+    app.json_output = json_output
+    return app
+
+
+class FleetPromptGroup(TyperGroup):
+    """The top-level group: turns FleetPromptError into one line and an exit code."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(self.commands)  # Keep registration order in --help.
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FleetPromptError as error:
+            app = ctx.obj if isinstance(ctx.obj, App) else App()
+            app.report(error)
+            raise typer.Exit(int(error.exit_code)) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise
+        except Exception as error:
+            # A bug, not bad input: say so in one line unless asked for the
+            # traceback (the test suite sets FLEETPROMPT_DEBUG).
+            if os.environ.get("FLEETPROMPT_DEBUG"):
+                raise
+            sys.stderr.write(
+                f"error: internal error: {type(error).__name__}: {error}\n"
+                "Run again with FLEETPROMPT_DEBUG=1 for a traceback, and please report it.\n")
+            raise typer.Exit(int(ExitCode.FAILURE)) from None

@@ -1,0 +1,120 @@
+"""Git-hosted indexes: clone, fetch, and commit what publish wrote.
+
+A git index is kept as a clone under the cache folder.  After each fetch the
+HEAD commit is written to ``.git/fleetprompt-head`` so that readers can tell
+whether anything changed without running git.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from fleetprompt_cli.errors import IndexReadError
+
+__all__ = [
+    "clone_age",
+    "commit_all",
+    "fetch",
+    "head_signature",
+    "is_git_url",
+    "is_repository_root",
+]
+
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+_HEAD_FILE = "fleetprompt-head"
+
+
+def is_git_url(location: str) -> bool:
+    """Whether an index location names a git repository rather than a folder."""
+    return "://" in location or bool(_SCP_LIKE.match(location)) or location.endswith(".git")
+
+
+def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
+    except FileNotFoundError:
+        raise IndexReadError("git is not installed: it is needed for git-hosted indexes") from None
+    except subprocess.TimeoutExpired:
+        raise IndexReadError(f"git {args[0]} timed out after 300 s") from None
+    if check and result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
+    return result
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].removeprefix("fatal: ") if lines else "unknown error"
+
+
+def head_signature(clone: Path) -> str | None:
+    """The HEAD commit recorded at the last fetch, or None if never fetched."""
+    try:
+        return (clone / ".git" / _HEAD_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def clone_age(clone: Path) -> float | None:
+    """Seconds since the clone was last fetched, or None if it does not exist."""
+    try:
+        return max(0.0, time.time() - (clone / ".git" / _HEAD_FILE).stat().st_mtime)
+    except OSError:
+        return None
+
+
+def fetch(url: str, clone: Path) -> str:
+    """Clone ``url`` into ``clone`` or fast-forward it; return the new HEAD commit."""
+    try:
+        if (clone / ".git").is_dir():
+            _git("fetch", "--quiet", "origin", cwd=clone)
+            _git("reset", "--quiet", "--hard", "FETCH_HEAD", cwd=clone)
+        else:
+            tmp = clone.with_name(clone.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            clone.parent.mkdir(parents=True, exist_ok=True)
+            _git("clone", "--quiet", "--no-tags", url, str(tmp))
+            shutil.rmtree(clone, ignore_errors=True)
+            tmp.rename(clone)
+        head = _git("rev-parse", "HEAD", cwd=clone).stdout.strip()
+    except subprocess.CalledProcessError as error:
+        raise IndexReadError(
+            f"cannot fetch index {url}: {_last_line(error.stderr)} (is it a git repository?)"
+        ) from None
+    (clone / ".git" / _HEAD_FILE).write_text(head + "\n")
+    return head
+
+
+def is_repository_root(folder: Path) -> bool:
+    """Whether ``folder`` is the top level of a git work tree (not a folder inside one)."""
+    try:
+        top = _git("rev-parse", "--show-toplevel", cwd=folder, check=False)
+    except IndexReadError:
+        return False
+    if top.returncode != 0:
+        return False
+    return Path(top.stdout.strip()).resolve() == folder.resolve()
+
+
+def commit_all(folder: Path, message: str, author: str) -> str:
+    """Stage everything in ``folder`` and commit it; return the commit id."""
+    identity = []
+    if _git("config", "user.name", cwd=folder, check=False).returncode != 0:
+        identity += ["-c", f"user.name={author}"]
+    if _git("config", "user.email", cwd=folder, check=False).returncode != 0:
+        identity += ["-c", f"user.email={author}@fleetprompt.invalid"]
+    try:
+        _git("add", "--all", ".", cwd=folder)
+        _git(*identity, "commit", "--quiet", "-m", message, cwd=folder)
+        return _git("rev-parse", "HEAD", cwd=folder).stdout.strip()
+    except subprocess.CalledProcessError as error:
+        raise IndexReadError(
+            f"cannot commit to index {folder}: {_last_line(error.stderr)}"
+        ) from None

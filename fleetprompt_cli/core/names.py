@@ -1,0 +1,99 @@
+"""Package names, versions and requirements, all through ``packaging``.
+
+A package is identified by its canonical slug (``packaging.utils``'s
+``canonicalize_name``) and a version by the canonical slug and the
+canonical version, so ``1.0`` and ``1.0.0`` are the same version.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.version import InvalidVersion, Version
+
+from fleetprompt_cli.errors import UsageError
+
+__all__ = [
+    "Requirement",
+    "canonical_slug",
+    "canonical_version",
+    "is_valid_slug",
+    "parse_requirement",
+    "parse_specifier",
+    "parse_version",
+]
+
+# A slug as authors write it: letters, digits and single separators, starting
+# and ending with a letter or digit (PEP 508 names, which canonicalize_name
+# folds to lower case with dashes).
+_SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_REQUIREMENT = re.compile(r"^\s*(?P<slug>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?P<rest>.*?)\s*$")
+
+
+def is_valid_slug(text: str) -> bool:
+    """Whether ``text`` is a well-formed package name."""
+    return bool(_SLUG.match(text))
+
+
+def canonical_slug(text: str) -> str:
+    """The canonical form of a slug: lower case, runs of ``-_.`` as one dash."""
+    return canonicalize_name(text)
+
+
+def canonical_version(version: Version | str) -> str:
+    """The canonical text of a version, trailing ``.0`` parts stripped."""
+    return canonicalize_version(version, strip_trailing_zero=True)
+
+
+def parse_version(text: str) -> Version:
+    """Parse a PEP 440 version or raise :class:`UsageError`."""
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise UsageError(f"invalid version {text!r}: expected a PEP 440 version") from None
+
+
+def parse_specifier(text: str) -> SpecifierSet:
+    """Parse a PEP 440 specifier set (``>=1,<2``) or raise :class:`UsageError`."""
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise UsageError(f"invalid version specifier {text!r}: expected e.g. '>=1.2,<2'") from None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A request for a package: a canonical slug and a version specifier set."""
+
+    slug: str
+    specifier: SpecifierSet
+
+    def __str__(self) -> str:
+        return f"{self.slug}{self.specifier}" if str(self.specifier) else self.slug
+
+
+def parse_requirement(text: str) -> Requirement:
+    """Parse ``slug``, ``slug==1.2.0``, ``slug>=1,<2`` or ``slug@1.2.0``."""
+    match = _REQUIREMENT.match(text)
+    if not match or not is_valid_slug(match["slug"]):
+        raise UsageError(
+            f"invalid requirement {text!r}: expected 'slug', 'slug==1.2.0', "
+            "'slug>=1,<2' or 'slug@1.2.0'"
+        )
+    slug = canonical_slug(match["slug"])
+    rest = match["rest"]
+    if rest.startswith("@"):
+        version = parse_version(rest[1:].strip())
+        return Requirement(slug, SpecifierSet(f"=={version}"))
+    if not rest:
+        return Requirement(slug, SpecifierSet())
+    try:
+        return Requirement(slug, SpecifierSet(rest))
+    except InvalidSpecifier:
+        raise UsageError(
+            f"invalid requirement {text!r}: {rest!r} is not a version specifier "
+            "(expected e.g. '>=1,<2', '==1.2.0' or '@1.2.0')"
+        ) from None

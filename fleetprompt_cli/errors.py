@@ -1,0 +1,135 @@
+"""The one base exception and the exit codes the README documents.
+
+Every error a person can cause (bad input, a conflict, a missing package, a
+store that is down) is a :class:`FleetPromptError` subclass.  The CLI catches
+the base class in one place, prints ``str(error)`` and exits with
+``error.exit_code``; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = [
+    "AlreadyExists",
+    "ConfigError",
+    "ExitCode",
+    "FleetPromptError",
+    "IndexReadError",
+    "IntegrityError",
+    "InvalidInput",
+    "NotFound",
+    "StateError",
+    "StoreUnavailable",
+    "TierDenied",
+    "UsageError",
+]
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; stable, documented in the README."""
+
+    SUCCESS = 0
+    FAILURE = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    CONFLICT = 4
+    DENIED = 5
+    INTEGRITY = 6
+    LOCK_OUTDATED = 7
+    INVALID = 8
+    EXISTS = 9
+    UNAVAILABLE = 10
+    STATE = 11
+
+
+class FleetPromptError(Exception):
+    """Base of every error fleetprompt reports to a person.
+
+    ``kind`` names the error in ``--json`` output; ``details`` carries
+    structured data for scripts (it must be JSON-serialisable).
+    """
+
+    exit_code: ExitCode = ExitCode.FAILURE
+    kind: str = "error"
+
+    def __init__(self, message: str, *, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_json(self) -> dict:
+        """The error as a JSON-ready object (``kind``, ``message``, details)."""
+        return {"kind": self.kind, "message": self.message, **self.details}
+
+
+class UsageError(FleetPromptError):
+    """The command line itself is wrong (a malformed requirement, say)."""
+
+    exit_code = ExitCode.USAGE
+    kind = "usage"
+
+
+class NotFound(FleetPromptError):
+    """An unknown package, version, tenant, directive or file."""
+
+    exit_code = ExitCode.NOT_FOUND
+    kind = "not_found"
+
+
+class InvalidInput(FleetPromptError):
+    """Input data (a manifest, an index line, a config value) is invalid."""
+
+    exit_code = ExitCode.INVALID
+    kind = "invalid"
+
+
+class ConfigError(InvalidInput):
+    """An installation's config does not match the package's schema."""
+
+    kind = "config"
+
+
+class IndexReadError(FleetPromptError):
+    """An index cannot be read: not a repository, unreachable, corrupt."""
+
+    exit_code = ExitCode.FAILURE
+    kind = "index"
+
+
+class AlreadyExists(FleetPromptError):
+    """Something that is written once (a published version) already exists."""
+
+    exit_code = ExitCode.EXISTS
+    kind = "exists"
+
+
+class TierDenied(FleetPromptError):
+    """The tenant's tier is below what a package needs."""
+
+    exit_code = ExitCode.DENIED
+    kind = "tier"
+
+
+class IntegrityError(FleetPromptError):
+    """A checksum mismatch or a hostile archive."""
+
+    exit_code = ExitCode.INTEGRITY
+    kind = "integrity"
+
+
+class StoreUnavailable(FleetPromptError):
+    """The state store cannot be reached, is locked, or has another schema."""
+
+    exit_code = ExitCode.UNAVAILABLE
+    kind = "store"
+
+
+class StateError(FleetPromptError):
+    """A lifecycle transition the state machine does not allow."""
+
+    exit_code = ExitCode.STATE
+    kind = "state"

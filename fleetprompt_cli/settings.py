@@ -1,0 +1,165 @@
+"""Settings and places: flags beat environment beats config file beats defaults.
+
+Kept light on purpose (stdlib, platformdirs): every command, including
+``--help`` and ``search``, loads settings.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fleetprompt_cli import PLATFORM_VERSION
+from fleetprompt_cli.errors import InvalidInput
+
+__all__ = [
+    "BUNDLED_INDEX",
+    "DEFAULT_INDEX_NAME",
+    "IndexSource",
+    "Settings",
+    "load_settings",
+    "save_indexes",
+]
+
+# The default index ships next to the package: in a checkout (editable
+# install) it is the repository's registry_index/, in a wheel the same folder
+# installed beside fleetprompt_cli/.
+BUNDLED_INDEX = Path(__file__).resolve().parent.parent / "registry_index"
+DEFAULT_INDEX_NAME = "default"
+DEFAULT_INDEX_MAX_AGE = 600.0
+
+
+@dataclass(frozen=True)
+class IndexSource:
+    """A configured index: a name and a location (a folder or a git URL)."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about where things are."""
+
+    home: Path
+    data_dir: Path
+    cache_dir: Path
+    config_dir: Path
+    indexes: tuple[IndexSource, ...]
+    database_url: str
+    queue_url: str
+    tenant: str
+    actor: str
+    platform_version: str
+    index_max_age: float
+    config: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.cache_dir / "catalog.db"
+
+    @property
+    def index_clones(self) -> Path:
+        return self.cache_dir / "indexes"
+
+    @property
+    def archive_cache(self) -> Path:
+        return self.cache_dir / "archives"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the given fields replaced (flags win over everything)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _places() -> tuple[Path, Path, Path, Path]:
+    home = os.environ.get("FLEETPROMPT_HOME")
+    if home:
+        root = Path(home).expanduser().resolve()
+        return root, root, root / "cache", root
+    import platformdirs
+
+    data = Path(platformdirs.user_data_dir("fleetprompt"))
+    return (
+        data,
+        data,
+        Path(platformdirs.user_cache_dir("fleetprompt")),
+        Path(platformdirs.user_config_dir("fleetprompt")),
+    )
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInput(f"{path}: cannot read config file: {error}") from None
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and the config file, with defaults."""
+    home, data_dir, cache_dir, config_dir = _places()
+    config = _read_config(config_dir / "config.toml")
+
+    def pick(env: str, key: str, default: str) -> str:
+        return os.environ.get(env) or str(config.get(key) or default)
+
+    configured = [
+        IndexSource(str(item["name"]), str(item["url"]))
+        for item in config.get("indexes", [])
+        if isinstance(item, dict) and "name" in item and "url" in item
+    ]
+    override = os.environ.get("FLEETPROMPT_INDEX") or config.get("index")
+    if override:
+        indexes: tuple[IndexSource, ...] = (IndexSource("index", str(override)),)
+    else:
+        indexes = (IndexSource(DEFAULT_INDEX_NAME, str(BUNDLED_INDEX)), *configured)
+    try:
+        max_age = float(
+            pick("FLEETPROMPT_INDEX_MAX_AGE", "index_max_age", str(DEFAULT_INDEX_MAX_AGE))
+        )
+    except ValueError:
+        raise InvalidInput("FLEETPROMPT_INDEX_MAX_AGE must be a number of seconds") from None
+    return Settings(
+        home=home,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        config_dir=config_dir,
+        indexes=indexes,
+        database_url=pick(
+            "FLEETPROMPT_DATABASE_URL", "database_url", f"sqlite:///{data_dir / 'state.db'}"
+        ),
+        queue_url=pick("FLEETPROMPT_QUEUE_URL", "queue_url", f"sqlite:///{data_dir / 'queue.db'}"),
+        tenant=pick("FLEETPROMPT_TENANT", "tenant", "default"),
+        actor=pick("FLEETPROMPT_ACTOR", "actor", _actor()),
+        platform_version=pick("FLEETPROMPT_PLATFORM_VERSION", "platform_version", PLATFORM_VERSION),
+        index_max_age=max_age,
+        config=config,
+    )
+
+
+def save_indexes(settings: Settings, indexes: list[IndexSource]) -> None:
+    """Write the configured extra indexes to the config file, keeping other keys."""
+    import tomli_w
+
+    config = _read_config(settings.config_file)
+    config["indexes"] = [{"name": i.name, "url": i.url} for i in indexes]
+    settings.config_dir.mkdir(parents=True, exist_ok=True)
+    tmp = settings.config_file.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(config), encoding="utf-8")
+    tmp.replace(settings.config_file)
