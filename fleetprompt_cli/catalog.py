@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,12 +129,14 @@ class Catalog:
     def _reset(self) -> None:
         drops = "".join(
             f"DROP TABLE IF EXISTS {table};"
-            for table in ("meta", "files", "versions", "packages", "packages_fts", "problems"))
+            for table in ("meta", "files", "versions", "packages", "packages_fts", "problems")
+        )
         # One script, one transaction: a concurrent reader sees the old
         # catalog or the new, empty one, never a half-dropped file.
         self.db.executescript(
             f"BEGIN IMMEDIATE;{drops}{_SCHEMA}"
-            f"INSERT INTO meta(key, value) VALUES ('schema', '{CATALOG_SCHEMA}');COMMIT;")
+            f"INSERT INTO meta(key, value) VALUES ('schema', '{CATALOG_SCHEMA}');COMMIT;"
+        )
 
     # -- refreshing ---------------------------------------------------------
 
@@ -166,7 +168,7 @@ class Catalog:
                     self._set_meta(key, signature)
             if flags_changed:
                 touched |= {row[0] for row in self.db.execute("SELECT slug FROM packages")}
-            self._rebuild_packages(touched, [i.name for i in indexes], indexes)
+            self._rebuild_packages(touched, [i.name for i in indexes])
             report.packages_changed = len(touched)
             report.problems = [
                 IndexProblem(file, line, message)
@@ -187,54 +189,61 @@ class Catalog:
                 "SELECT path, size, mtime_ns, slug FROM files WHERE index_name = ?", (index.name,)
             )
         }
+        first_read = not known
         touched: set[str] = set()
+        versions: list[tuple] = []
+        problems: list[tuple] = []
+        files: list[tuple] = []
         for path, stat in index.package_files():
             seen = known.pop(path, None)
             if seen is not None and seen[:2] == (stat.st_size, stat.st_mtime_ns):
                 continue
             slug = canonical_slug(Path(path).name)
-            entries, problems = index.read_file(path)
+            entries, bad = index.read_file(path)
             report.files_read += 1
-            self.db.execute(
-                "DELETE FROM versions WHERE index_name = ? AND slug = ?", (index.name, slug)
+            versions += [
+                (
+                    index.name,
+                    slug,
+                    canonical_version(e.version),
+                    e.version,
+                    int(e.yanked),
+                    e.raw or e.to_line(),
+                )
+                for e in entries
+            ]
+            problems += [(index.name, p.file, p.line, p.message) for p in bad]
+            files.append((index.name, path, stat.st_size, stat.st_mtime_ns, slug))
+            touched.add(slug)
+        gone = [(index.name, path, slug) for path, (_, _, slug) in known.items()]
+        touched |= {slug for _, _, slug in gone}
+        if not first_read:
+            # Rows of every re-read or removed file go first, in bulk.
+            self.db.executemany(
+                "DELETE FROM versions WHERE index_name = ? AND slug = ?",
+                [(index.name, slug) for slug in touched],
             )
-            self.db.execute(
+            self.db.executemany(
                 "DELETE FROM problems WHERE index_name = ? AND file = ?",
-                (index.name, str(index.root / path)),
+                [(index.name, str(index.root / f[1])) for f in files],
             )
             self.db.executemany(
-                "INSERT OR REPLACE INTO versions(index_name, slug, ckey, version, yanked, data)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        index.name,
-                        slug,
-                        canonical_version(e.version),
-                        e.version,
-                        int(e.yanked),
-                        e.to_line(),
-                    )
-                    for e in entries
-                ],
+                "DELETE FROM files WHERE index_name = ? AND path = ?",
+                [(name, path) for name, path, _ in gone],
             )
-            self.db.executemany(
-                "INSERT INTO problems(index_name, file, line, message) VALUES (?, ?, ?, ?)",
-                [(index.name, p.file, p.line, p.message) for p in problems],
-            )
-            self.db.execute(
-                "INSERT OR REPLACE INTO files(index_name, path, size, mtime_ns, slug)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (index.name, path, stat.st_size, stat.st_mtime_ns, slug),
-            )
-            touched.add(slug)
-        for path, (_, _, slug) in known.items():
-            self.db.execute(
-                "DELETE FROM files WHERE index_name = ? AND path = ?", (index.name, path)
-            )
-            self.db.execute(
-                "DELETE FROM versions WHERE index_name = ? AND slug = ?", (index.name, slug)
-            )
-            touched.add(slug)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO versions(index_name, slug, ckey, version, yanked, data)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            versions,
+        )
+        self.db.executemany(
+            "INSERT INTO problems(index_name, file, line, message) VALUES (?, ?, ?, ?)", problems
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO files(index_name, path, size, mtime_ns, slug)"
+            " VALUES (?, ?, ?, ?, ?)",
+            files,
+        )
         return touched
 
     def _refresh_flags(self, index: LocalIndex) -> bool:
@@ -251,35 +260,40 @@ class Catalog:
         self._set_meta(f"flagdata:{index.name}", json.dumps(index.flags()))
         return True
 
-    def _rebuild_packages(
-        self, slugs: Iterable[str], order: list[str], indexes: Sequence[LocalIndex]
-    ) -> None:
+    def _rebuild_packages(self, slugs: set[str], order: list[str]) -> None:
+        if not slugs:
+            return
         flags = {name: json.loads(self._meta(f"flagdata:{name}") or "{}") for name in order}
-        for slug in sorted(slugs):
-            owner = None
-            rows: list[tuple[str, int, str]] = []
-            for name in order:
-                rows = self.db.execute(
-                    "SELECT version, yanked, data FROM versions WHERE index_name = ? AND slug = ?",
-                    (name, slug),
-                ).fetchall()
-                if rows:
-                    owner = name
-                    break
-            old = self.db.execute("SELECT id FROM packages WHERE slug = ?", (slug,)).fetchone()
-            if old:
-                self.db.execute("DELETE FROM packages_fts WHERE rowid = ?", (old[0],))
-                self.db.execute("DELETE FROM packages WHERE id = ?", (old[0],))
-            if owner is None:
-                continue
+        rank = {name: i for i, name in enumerate(order)}
+        by_slug: dict[str, dict[str, list[tuple[str, int, str]]]] = {}
+        chunks = [sorted(slugs)[i : i + 500] for i in range(0, len(slugs), 500)]
+        for chunk in chunks:
+            marks = ",".join("?" * len(chunk))
+            for name, slug, version, yanked, data in self.db.execute(
+                "SELECT index_name, slug, version, yanked, data FROM versions"
+                f" WHERE slug IN ({marks})",
+                chunk,
+            ):
+                by_slug.setdefault(slug, {}).setdefault(name, []).append((version, yanked, data))
+            self.db.execute(
+                "DELETE FROM packages_fts WHERE rowid IN"
+                f" (SELECT id FROM packages WHERE slug IN ({marks}))",
+                chunk,
+            )
+            self.db.execute(f"DELETE FROM packages WHERE slug IN ({marks})", chunk)
+        next_id = (self.db.execute("SELECT max(id) FROM packages").fetchone()[0] or 0) + 1
+        packages: list[tuple] = []
+        texts: list[tuple] = []
+        for slug in sorted(by_slug):
+            owner = min(by_slug[slug], key=lambda name: rank.get(name, len(rank)))
+            rows = by_slug[slug][owner]
             listed = _listed_version(rows)
             data = json.loads(next(r[2] for r in rows if r[0] == listed))
-            mark = flags[owner].get(slug, {})
-            cursor = self.db.execute(
-                "INSERT INTO packages(slug, index_name, name, version, description, category,"
-                " pricing_model, min_tier, tier_rank, verified, featured, data)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            mark = flags.get(owner, {}).get(slug, {})
+            tier = data.get("min_tier", "free")
+            packages.append(
                 (
+                    next_id,
                     slug,
                     owner,
                     data.get("name", slug),
@@ -287,12 +301,12 @@ class Catalog:
                     data.get("description", ""),
                     data.get("category"),
                     (data.get("pricing") or {}).get("model", "free"),
-                    data.get("min_tier", "free"),
-                    TIER_ORDER.get(data.get("min_tier", "free"), 0),
+                    tier,
+                    TIER_ORDER.get(tier, 0),
                     int(bool(mark.get("verified"))),
                     int(bool(mark.get("featured"))),
                     json.dumps(data),
-                ),
+                )
             )
             includes = data.get("includes", {})
             components = " ".join(
@@ -300,18 +314,28 @@ class Catalog:
                 for kind in ("agents", "workflows", "skills", "tools")
                 for item in includes.get(kind, [])
             )
-            self.db.execute(
-                "INSERT INTO packages_fts(rowid, slug, name, keywords, components, description)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+            texts.append(
                 (
-                    cursor.lastrowid,
+                    next_id,
                     slug.replace("-", " "),
                     data.get("name", ""),
                     " ".join(data.get("keywords", [])),
                     components,
                     data.get("description", ""),
-                ),
+                )
             )
+            next_id += 1
+        self.db.executemany(
+            "INSERT INTO packages(id, slug, index_name, name, version, description, category,"
+            " pricing_model, min_tier, tier_rank, verified, featured, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            packages,
+        )
+        self.db.executemany(
+            "INSERT INTO packages_fts(rowid, slug, name, keywords, components, description)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            texts,
+        )
 
     # -- reading ------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from fleetprompt_cli.core.pricing import describe_pricing
 from fleetprompt_cli.core.vocab import CATEGORIES, PRICING_MODELS, TIER_ORDER
 from fleetprompt_cli.errors import NotFound, UsageError
 from fleetprompt_cli.settings import Settings
+from fleetprompt_cli.store.stats_reader import PackageFigures, read_stats
 
 __all__ = [
     "PackageDetail",
@@ -93,17 +94,12 @@ class SearchResult:
         }
 
 
-def _stats(settings: Settings, slugs: list[str]) -> dict[str, dict[str, Any]]:
-    try:
-        from fleetprompt_cli.store.stats_reader import read_stats
-    except ImportError:  # TEMP until the store lands
-        return {}
+def _stats(settings: Settings, slugs: list[str]) -> dict[str, PackageFigures]:
     return read_stats(settings.database_url, slugs)
 
 
-def _summary(hit: SearchHit, stats: dict[str, Any]) -> PackageSummary:
+def _summary(hit: SearchHit, figures: PackageFigures) -> PackageSummary:
     data = hit.data
-    count = int(stats.get("rating_count") or 0)
     return PackageSummary(
         slug=hit.slug,
         name=data.get("name", hit.slug),
@@ -114,11 +110,15 @@ def _summary(hit: SearchHit, stats: dict[str, Any]) -> PackageSummary:
         min_tier=data.get("min_tier", "free"),
         verified=hit.verified,
         featured=hit.featured,
-        installs=int(stats.get("install_count") or 0),
-        rating_avg=round(stats["rating_sum"] / count, 2) if count else None,
-        rating_count=count,
+        installs=figures.install_count,
+        rating_avg=_rating(figures),
+        rating_count=figures.rating_count,
         index=hit.index,
     )
+
+
+def _rating(figures: PackageFigures) -> float | None:
+    return None if figures.rating is None else round(figures.rating, 2)
 
 
 def _check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
@@ -150,8 +150,9 @@ def search(
     finally:
         view.catalog.close()
     stats = _stats(settings, [h.slug for h in hits]) if hits else {}
-    hits.sort(key=lambda h: (h.rank, -int(stats.get(h.slug, {}).get("install_count") or 0), h.slug))
-    chosen = [_summary(h, stats.get(h.slug, {})) for h in hits[:limit]]
+    none = PackageFigures("")
+    hits.sort(key=lambda h: (h.rank, -stats.get(h.slug, none).install_count, h.slug))
+    chosen = [_summary(h, stats.get(h.slug, none)) for h in hits[:limit]]
     filters = {"category": category, "pricing": pricing, "tier": tier}
     warnings = view.warnings + [f"skipped unreadable index line: {p}" for p in view.problems]
     return SearchResult(query, filters, chosen, len(hits), warnings)
@@ -190,7 +191,7 @@ class PackageDetail:
 
     entry: IndexEntry
     versions: list[IndexEntry]
-    stats: dict[str, Any]
+    stats: PackageFigures
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -208,7 +209,6 @@ class PackageDetail:
     def to_json(self) -> dict[str, Any]:
         data = self.data
         meta = self.manifest.get("package", {})
-        count = int(self.stats.get("rating_count") or 0)
         return {
             "slug": data["slug"],
             "name": data["name"],
@@ -238,9 +238,10 @@ class PackageDetail:
             "verified": self.entry.flags.get("verified", False),
             "featured": self.entry.flags.get("featured", False),
             "index": self.entry.index,
-            "install_count": int(self.stats.get("install_count") or 0),
-            "rating_avg": round(self.stats["rating_sum"] / count, 2) if count else None,
-            "rating_count": count,
+            "install_count": self.stats.install_count,
+            "active_install_count": self.stats.active_install_count,
+            "rating_avg": _rating(self.stats),
+            "rating_count": self.stats.rating_count,
             "versions": [
                 {
                     "version": v.version,
@@ -289,5 +290,5 @@ def show(settings: Settings, spec: str) -> PackageDetail:
         entry = matches[0]
     else:
         entry = _newest_listed(entries)
-    stats = _stats(settings, [slug]).get(slug, {})
+    stats = _stats(settings, [slug]).get(slug, PackageFigures(slug))
     return PackageDetail(entry, entries, stats, list(view.warnings))

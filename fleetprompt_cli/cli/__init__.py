@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fleetprompt_cli import PLATFORM_VERSION, __version__
-from fleetprompt_cli.cli import featured, publish, search, show, validate, yank
+from fleetprompt_cli.cli import featured, publish, resolve, search, show, validate, yank
 from fleetprompt_cli.cli.context import FleetPromptGroup
 from fleetprompt_cli.cli.index import app as index_app
 
@@ -38,7 +38,7 @@ def _root(
     """Find, install and publish FleetPrompt agent packages."""
 
 
-for module in (search, featured, show, validate, publish, yank):
+for module in (search, featured, show, resolve, validate, publish, yank):
     module.register(app)
 app.add_typer(index_app, name="index")
 

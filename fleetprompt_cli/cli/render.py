@@ -174,3 +174,23 @@ def package_detail(detail: PackageDetail, console: Console) -> Group:
             versions.append(" (yanked)", style="red")
     parts.append(versions)
     return Group(*parts)
+
+
+def plan_table(steps: Sequence[Any]) -> Table:
+    """A plan: package, version, action and why, dependencies first."""
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    table.add_column("Package", style="bold", no_wrap=True)
+    table.add_column("Version", style="cyan", no_wrap=True)
+    table.add_column("Action", no_wrap=True)
+    table.add_column("Why", overflow="fold")
+    styles = {"install": "green", "upgrade": "yellow", "downgrade": "magenta", "keep": "dim"}
+    for step in steps:
+        item = step.item
+        version = str(item.version)
+        if item.previous is not None and item.previous != item.version:
+            version = f"{item.previous} → {item.version}"
+        if step.entry.yanked:
+            version += " (yanked)"
+        table.add_row(item.slug, version, Text(item.action, style=styles.get(item.action, "")),
+                      item.reason)
+    return table

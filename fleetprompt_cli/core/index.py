@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from fleetprompt_cli.core.names import canonical_slug, canonical_version
 from fleetprompt_cli.errors import IndexReadError, NotFound
@@ -71,6 +71,8 @@ class IndexEntry:
     data: dict[str, Any]
     index: str = ""
     flags: dict[str, bool] = field(default_factory=dict)
+    # The line as read, so that copying an entry never re-encodes it.
+    raw: str = field(default="", repr=False, compare=False)
 
     @property
     def slug(self) -> str:
@@ -117,7 +119,11 @@ class IndexEntry:
         schema = data.get("schema", INDEX_SCHEMA)
         if isinstance(schema, int) and schema > INDEX_SCHEMA:
             raise ValueError(f"entry schema {schema} is newer than this fleetprompt: upgrade it")
-        return cls(data)
+        try:
+            Version(data["version"])
+        except InvalidVersion:
+            raise ValueError(f"invalid version {data['version']!r}") from None
+        return cls(data, raw=line.strip())
 
     def to_line(self) -> str:
         return json.dumps(self.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -175,17 +181,22 @@ class LocalIndex:
 
     def package_files(self) -> Iterator[tuple[str, os.stat_result]]:
         """Every package file as (path relative to the root, its stat)."""
-        stack = [self.packages_dir]
+        # Plain strings and scandir: this runs on every command for folder
+        # indexes, over up to tens of thousands of files.
+        root = str(self.root)
+        skip = len(root) + 1
+        stack = [os.path.join(root, "packages")]
         while stack:
             try:
-                entries = list(os.scandir(stack.pop()))
+                entries = os.scandir(stack.pop())
             except FileNotFoundError:
                 continue
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
-                    yield os.path.relpath(entry.path, self.root), entry.stat()
+            with entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False) and entry.name[0] != ".":
+                        yield entry.path[skip:], entry.stat(follow_symlinks=False)
 
     def read_file(self, relative: str) -> tuple[list[IndexEntry], list[IndexProblem]]:
         """Parse one package file, skipping (and reporting) bad lines."""

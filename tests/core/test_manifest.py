@@ -29,7 +29,7 @@ def test_valid_manifest_loads_and_canonicalizes():
     assert manifest.slug == "field-service"
     assert str(manifest.version) == "1.0"
     assert manifest.canonical_version == "1"
-    assert manifest.dependencies == {"core-skills": "<2,>=1.2"}
+    assert manifest.dependencies == {"core-skills": ">=1.2,<2"}
     assert manifest.package.long_description == "# Field Service\n"
     assert manifest.package.pricing.describe() == "Free tier available"
     assert [a["name"] for a in manifest.includes()["agents"]] == ["Dispatcher", "QA Inspector"]

@@ -1,0 +1,153 @@
+"""Planning: resolve a request against the index and what a tenant has.
+
+``plan_request`` is shared by ``fleetprompt resolve`` and ``install``: it turns
+requirement strings into a :class:`Plan` of index entries, each with its
+action and the reason it is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from fleetprompt_cli.actions.indexes import CatalogView, open_catalog
+from fleetprompt_cli.actions.search import not_found
+from fleetprompt_cli.catalog import Catalog
+from fleetprompt_cli.core.index import IndexEntry
+from fleetprompt_cli.core.names import Requirement, parse_requirement
+from fleetprompt_cli.core.pricing import describe_pricing
+from fleetprompt_cli.core.resolver import Candidate, PlanItem, Reporter, Resolution, resolve
+from fleetprompt_cli.errors import UsageError
+from fleetprompt_cli.settings import Settings
+
+__all__ = ["CatalogSource", "Plan", "PlanStep", "plan_request"]
+
+
+class CatalogSource:
+    """The resolver's package source over the catalog; loads a slug only when asked."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.entries: dict[tuple[str, Version], IndexEntry] = {}
+        self.loaded: list[str] = []
+
+    def candidates(self, slug: str) -> list[Candidate]:
+        self.loaded.append(slug)
+        result = []
+        for entry in self.catalog.versions(slug):
+            try:
+                version = Version(entry.version)
+                deps = {dep: SpecifierSet(spec) for dep, spec in entry.deps.items()}
+                platform = SpecifierSet(entry.data["platform"]) if entry.data.get("platform") else None
+            except (InvalidVersion, InvalidSpecifier):
+                continue  # An unreadable entry is as good as absent.
+            self.entries[(slug, version)] = entry
+            result.append(Candidate(slug, version, deps, entry.yanked, platform))
+        return result
+
+
+@dataclass
+class PlanStep:
+    """One package of a plan, with its index entry."""
+
+    item: PlanItem
+    entry: IndexEntry
+
+    def to_json(self) -> dict[str, Any]:
+        includes = self.entry.data.get("includes", {})
+        return {
+            **self.item.to_json(),
+            "name": self.entry.name,
+            "min_tier": self.entry.data.get("min_tier", "free"),
+            "pricing": self.entry.data.get("pricing", {}),
+            "pricing_text": describe_pricing(self.entry.data.get("pricing")),
+            "yanked": self.entry.yanked,
+            "sha256": self.entry.sha256,
+            "includes": {k: [i["name"] for i in v] for k, v in includes.items()},
+        }
+
+
+@dataclass
+class Plan:
+    """A resolved request: steps in dependency order, and what was asked."""
+
+    requirements: list[Requirement]
+    steps: list[PlanStep]
+    warnings: list[str] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[PlanStep]:
+        """The steps that change something (not ``keep``)."""
+        return [s for s in self.steps if s.item.action != "keep"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request": [str(r) for r in self.requirements],
+            "plan": [s.to_json() for s in self.steps],
+            "warnings": self.warnings,
+        }
+
+
+class _Progress(Reporter):
+    def __init__(self, callback) -> None:
+        self.callback = callback
+        self.count = 0
+
+    def loading(self, slug: str) -> None:
+        self.count += 1
+        self.callback(f"Resolving… {self.count} packages read ({slug})")
+
+
+def _parse(specs: Sequence[str]) -> list[Requirement]:
+    if not specs:
+        raise UsageError("name at least one package, e.g. 'customer-support' or 'crm>=1,<2'")
+    merged: dict[str, Requirement] = {}
+    for spec in specs:
+        requirement = parse_requirement(spec)
+        if requirement.slug in merged:
+            previous = merged[requirement.slug]
+            requirement = Requirement(requirement.slug, previous.specifier & requirement.specifier)
+        merged[requirement.slug] = requirement
+    return list(merged.values())
+
+
+def plan_request(
+    settings: Settings,
+    specs: Sequence[str],
+    *,
+    installed: Mapping[str, Version] | None = None,
+    upgrade: bool = False,
+    allow_prerelease: bool = False,
+    progress=None,
+    view: CatalogView | None = None,
+) -> Plan:
+    """Resolve ``specs`` (plus what is installed) into a plan; raises ResolutionConflict."""
+    requirements = _parse(specs)
+    own_view = view is None
+    view = view or open_catalog(settings)
+    try:
+        for requirement in requirements:
+            if not view.catalog.versions(requirement.slug):
+                raise not_found(requirement.slug, view.catalog.slugs_and_names())
+        source = CatalogSource(view.catalog)
+        reporter = _Progress(progress) if progress else None
+        resolution: Resolution = resolve(
+            requirements,
+            source,
+            installed=installed or {},
+            upgrade=upgrade,
+            allow_prerelease=allow_prerelease,
+            platform_version=Version(settings.platform_version),
+            reporter=reporter,
+        )
+    finally:
+        if own_view:
+            view.catalog.close()
+    steps = [PlanStep(item, source.entries[(item.slug, item.version)]) for item in resolution.plan]
+    warnings = list(view.warnings) + list(resolution.warnings)
+    return Plan(requirements, steps, warnings, source.loaded)

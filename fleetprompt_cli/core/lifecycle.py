@@ -1,0 +1,169 @@
+"""The installation state machine: one table, used by every code path.
+
+The store applies these transitions (and records each one as a revision);
+the CLI and the installer only name them.  Nothing here touches the store,
+so the table is cheap to import and trivially testable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleetprompt_cli.errors import StateError
+
+__all__ = [
+    "ACTIVE",
+    "CANCELLED",
+    "FAILED",
+    "FINISHED_STATUSES",
+    "INSTALLED_STATUSES",
+    "INSTALLING",
+    "PAUSED",
+    "PREVIOUS",
+    "QUEUED",
+    "STATUSES",
+    "TRANSITIONS",
+    "UNINSTALLED",
+    "UNINSTALLING",
+    "UPGRADING",
+    "Transition",
+    "allowed",
+    "is_live",
+    "transition",
+]
+
+QUEUED = "queued"
+INSTALLING = "installing"
+ACTIVE = "active"
+PAUSED = "paused"
+FAILED = "failed"
+CANCELLED = "cancelled"
+UPGRADING = "upgrading"
+UNINSTALLING = "uninstalling"
+UNINSTALLED = "uninstalled"
+
+STATUSES: tuple[str, ...] = (
+    QUEUED,
+    INSTALLING,
+    ACTIVE,
+    PAUSED,
+    FAILED,
+    CANCELLED,
+    UPGRADING,
+    UNINSTALLING,
+    UNINSTALLED,
+)
+
+# Statuses in which a revision of the package is installed and usable: the
+# current revision stays usable while an upgrade or an uninstall is applied.
+INSTALLED_STATUSES: frozenset[str] = frozenset({ACTIVE, PAUSED, UPGRADING, UNINSTALLING})
+
+# Statuses of rows kept only for history: nothing of the package is installed
+# and no transition leads out, so a new install of the slug starts a new row
+# (the store allows one live row per tenant and slug).
+FINISHED_STATUSES: frozenset[str] = frozenset({CANCELLED, UNINSTALLED})
+
+# The target of a transition that returns to the status held before the
+# transition that is being undone (a failed upgrade goes back to active or
+# paused, whichever the installation was when the upgrade started).
+PREVIOUS = "<previous>"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A named transition: the statuses it starts from and where it goes."""
+
+    name: str
+    sources: tuple[str, ...]
+    target: str
+    # Only for a PREVIOUS target: the statuses it may return to.
+    returns_to: tuple[str, ...] = ()
+
+
+_TABLE: tuple[Transition, ...] = (
+    Transition("start_install", (QUEUED,), INSTALLING),
+    Transition("complete_install", (INSTALLING,), ACTIVE),
+    Transition("fail_install", (INSTALLING,), FAILED),
+    Transition("cancel", (QUEUED,), CANCELLED),
+    Transition("pause", (ACTIVE,), PAUSED),
+    Transition("resume", (PAUSED,), ACTIVE),
+    Transition("start_upgrade", (ACTIVE, PAUSED), UPGRADING),
+    Transition("complete_upgrade", (UPGRADING,), ACTIVE),
+    Transition("fail_upgrade", (UPGRADING,), PREVIOUS, returns_to=(ACTIVE, PAUSED)),
+    Transition("retry", (FAILED,), QUEUED),
+    Transition("start_uninstall", (ACTIVE, PAUSED, FAILED), UNINSTALLING),
+    Transition("complete_uninstall", (UNINSTALLING,), UNINSTALLED),
+)
+
+TRANSITIONS: dict[str, Transition] = {t.name: t for t in _TABLE}
+
+# How a transition reads in a sentence ("cannot pause field-service: ...").
+_VERBS = {
+    "start_install": "install",
+    "complete_install": "complete the install of",
+    "fail_install": "fail the install of",
+    "cancel": "cancel",
+    "pause": "pause",
+    "resume": "resume",
+    "start_upgrade": "upgrade",
+    "complete_upgrade": "complete the upgrade of",
+    "fail_upgrade": "fail the upgrade of",
+    "retry": "retry",
+    "start_uninstall": "uninstall",
+    "complete_uninstall": "complete the uninstall of",
+}
+
+
+def _words(items: tuple[str, ...]) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def is_live(status: str) -> bool:
+    """Whether an installation in ``status`` is live (not uninstalled or cancelled)."""
+    return status not in FINISHED_STATUSES
+
+
+def allowed(status: str) -> list[str]:
+    """The names of the transitions allowed from ``status``, in table order."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown installation status {status!r}")
+    return [t.name for t in _TABLE if status in t.sources]
+
+
+def transition(
+    status: str, name: str, *, previous: str | None = None, subject: str | None = None
+) -> str:
+    """The status after applying transition ``name`` to ``status``, or raise StateError.
+
+    ``previous`` is the status before the upgrade, needed by ``fail_upgrade``;
+    ``subject`` (the package slug) only makes the error message read well.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"unknown installation status {status!r}")
+    try:
+        rule = TRANSITIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown transition {name!r}") from None
+    if status not in rule.sources:
+        what = f"{_VERBS[name]} {subject}" if subject else _VERBS[name]
+        raise StateError(
+            f"cannot {what}: it is {status} ({name} needs {_words(rule.sources)})",
+            details={
+                "transition": name,
+                "status": status,
+                "allowed_from": list(rule.sources),
+                **({"slug": subject} if subject else {}),
+            },
+        )
+    if rule.target != PREVIOUS:
+        return rule.target
+    # A caller that lost track of the status before the upgrade has a bug;
+    # guessing "active" could resume something the user paused.
+    if previous not in rule.returns_to:
+        raise ValueError(
+            f"{name} needs the status before the upgrade ({_words(rule.returns_to)}), "
+            f"got {previous!r}"
+        )
+    return previous

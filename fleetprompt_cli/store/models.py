@@ -1,0 +1,401 @@
+"""The state store's tables (sqlmodel), shared by SQLite and PostgreSQL.
+
+Every tenant-owned table carries ``tenant_id``; rows that point at another
+tenant-owned row do so through a composite foreign key that includes the
+tenant, so the database itself refuses a row of tenant B that points at an
+installation or directive of tenant A.  ``package_stats`` and ``reviews`` are
+marketplace data, global on purpose (a review records the tenant it came from).
+
+The schema is created and changed only by the alembic migrations in
+``migrations/``; ``tests/store/test_migrations.py`` checks that these models
+and the migrated schema agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "DIRECTIVE_KINDS",
+    "DIRECTIVE_STATUSES",
+    "NAMING_CONVENTION",
+    "RESOURCE_KINDS",
+    "SCHEMA_HEAD",
+    "STEP_ACTIONS",
+    "STEP_STATUSES",
+    "TIERS",
+    "VERSION_TABLE",
+    "Directive",
+    "DirectiveStep",
+    "Installation",
+    "InstalledResource",
+    "JSONType",
+    "PackageStats",
+    "Review",
+    "ReviewVote",
+    "Revision",
+    "Signal",
+    "Tenant",
+    "TenantCounter",
+    "UTCDateTime",
+    "metadata",
+    "utcnow",
+]
+
+# The alembic revision these models describe.  Kept as a constant so that
+# opening a store at the right schema costs one query and no parsing of the
+# migration scripts; a test checks it against the scripts' head.
+SCHEMA_HEAD = "0001"
+# Our own name for alembic's version table, so that a PostgreSQL database
+# shared with another alembic-managed application cannot be mistaken for ours.
+VERSION_TABLE = "fleetprompt_schema_version"
+
+TIERS = ("free", "pro", "enterprise")
+RESOURCE_KINDS = ("agent", "workflow", "skill", "tool")
+DIRECTIVE_KINDS = ("install", "upgrade", "uninstall", "rollback", "sync")
+DIRECTIVE_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+STEP_ACTIONS = ("install", "upgrade", "downgrade", "keep", "uninstall")
+STEP_STATUSES = ("pending", "running", "done", "failed", "cancelled", "undone")
+_INSTALLATION_STATUSES = (
+    "queued",
+    "installing",
+    "active",
+    "paused",
+    "failed",
+    "cancelled",
+    "upgrading",
+    "uninstalling",
+    "uninstalled",
+)
+
+# Deterministic constraint names: migrations (and SQLite's batch mode, which
+# recreates tables) need every constraint to have a name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Only the store imports sqlmodel, so its global metadata holds our tables
+# alone; the naming convention must be set before the first table is defined.
+metadata: MetaData = SQLModel.metadata
+metadata.naming_convention = NAMING_CONVENTION
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value
+    is stored as naive UTC text (which also sorts and compares correctly) and
+    given back its UTC zone when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the state store needs aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSON everywhere; JSONB on PostgreSQL (compact, indexable, comparable).
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=name)
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Tenant(SQLModel, table=True):
+    """A tenant: the unit of isolation, with the tier that gates packages."""
+
+    __tablename__ = "tenants"
+    __table_args__ = (_one_of("tier", TIERS, "tier"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(sa_type=String(100), unique=True, nullable=False)
+    tier: str = Field(default="free", sa_type=String(20), nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class TenantCounter(SQLModel, table=True):
+    """Per-tenant counters, updated under a row lock (gapless signal sequence)."""
+
+    __tablename__ = "tenant_counters"
+
+    tenant_id: int = Field(primary_key=True, foreign_key="tenants.id", ondelete="CASCADE")
+    signal_sequence: int = Field(default=0, nullable=False)
+
+
+class Installation(SQLModel, table=True):
+    """One package installed (or being installed) for a tenant.
+
+    ``version`` is the current revision's version (None until the first
+    install completes); ``pending_version``/``pending_config`` are what the
+    running directive is applying.  Rows that are finished (``uninstalled``,
+    or ``cancelled`` before anything was installed) are kept for history; at
+    most one live row exists per (tenant, slug).
+    """
+
+    __tablename__ = "installations"
+    __table_args__ = (
+        # The target of the composite foreign keys that pin child rows to the
+        # same tenant as their installation.
+        UniqueConstraint("tenant_id", "id"),
+        Index(
+            "uq_installations_live_slug",
+            "tenant_id",
+            "slug",
+            unique=True,
+            sqlite_where=text("status NOT IN ('uninstalled', 'cancelled')"),
+            postgresql_where=text("status NOT IN ('uninstalled', 'cancelled')"),
+        ),
+        _one_of("status", _INSTALLATION_STATUSES, "status"),
+        _one_of("previous_status", _INSTALLATION_STATUSES, "previous_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False, index=True)
+    slug: str = Field(sa_type=String(200), nullable=False)
+    version: str | None = Field(default=None, sa_type=String(100))
+    revision: int = Field(default=0, nullable=False)
+    pending_version: str | None = Field(default=None, sa_type=String(100))
+    pending_config: dict | None = Field(default=None, sa_type=JSONType)
+    status: str = Field(default="queued", sa_type=String(20), nullable=False)
+    # The status before the latest transition: fail_upgrade returns to it.
+    previous_status: str | None = Field(default=None, sa_type=String(20))
+    config: dict = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    requested: bool = Field(default=True, nullable=False)
+    error_message: str | None = Field(default=None, sa_type=Text)
+    installed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class InstalledResource(SQLModel, table=True):
+    """An agent, workflow, skill or tool of an installation, with its content."""
+
+    __tablename__ = "installed_resources"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "installation_id", "kind", "name"),
+        ForeignKeyConstraint(
+            ["tenant_id", "installation_id"],
+            ["installations.tenant_id", "installations.id"],
+            ondelete="CASCADE",
+        ),
+        _one_of("kind", RESOURCE_KINDS, "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    installation_id: int = Field(nullable=False)
+    kind: str = Field(sa_type=String(20), nullable=False)
+    name: str = Field(sa_type=String(200), nullable=False)
+    definition: dict = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    # Prompts and skill files' text live in the store so that any worker on
+    # any machine can serve them without the archive.
+    content: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Directive(SQLModel, table=True):
+    """The audited record of a requested change, and the queue of record."""
+
+    __tablename__ = "directives"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        Index("ix_directives_status_lease", "status", "lease_expires_at"),
+        _one_of("kind", DIRECTIVE_KINDS, "kind"),
+        _one_of("status", DIRECTIVE_STATUSES, "status"),
+    )
+
+    id: str = Field(default_factory=_new_uuid, primary_key=True, sa_type=String(36))
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False, index=True)
+    actor: str = Field(sa_type=String(200), nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    kind: str = Field(sa_type=String(20), nullable=False)
+    command: str = Field(default="", sa_type=Text, nullable=False)
+    arguments: dict = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    plan: dict = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    atomic: bool = Field(default=False, nullable=False)
+    status: str = Field(default="pending", sa_type=String(20), nullable=False)
+    lease_owner: str | None = Field(default=None, sa_type=String(200))
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = Field(default=0, nullable=False)
+    error: str | None = Field(default=None, sa_type=Text)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DirectiveStep(SQLModel, table=True):
+    """One package's step in a directive's plan, applied in ``position`` order."""
+
+    __tablename__ = "directive_steps"
+    __table_args__ = (
+        UniqueConstraint("directive_id", "position"),
+        ForeignKeyConstraint(
+            ["tenant_id", "directive_id"],
+            ["directives.tenant_id", "directives.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "installation_id"],
+            ["installations.tenant_id", "installations.id"],
+        ),
+        _one_of("action", STEP_ACTIONS, "action"),
+        _one_of("status", STEP_STATUSES, "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    directive_id: str = Field(sa_type=String(36), nullable=False)
+    position: int = Field(nullable=False)
+    slug: str = Field(sa_type=String(200), nullable=False)
+    version: str | None = Field(default=None, sa_type=String(100))
+    action: str = Field(sa_type=String(20), nullable=False)
+    installation_id: int | None = Field(default=None)
+    status: str = Field(default="pending", sa_type=String(20), nullable=False)
+    attempts: int = Field(default=0, nullable=False)
+    error_message: str | None = Field(default=None, sa_type=Text)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Revision(SQLModel, table=True):
+    """One recorded change of an installation: who, when, from/to, config diff."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "installation_id"],
+            ["installations.tenant_id", "installations.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "directive_id"],
+            ["directives.tenant_id", "directives.id"],
+        ),
+        Index("ix_revisions_tenant_id_installation_id", "tenant_id", "installation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    installation_id: int = Field(nullable=False)
+    directive_id: str | None = Field(default=None, sa_type=String(36))
+    actor: str = Field(sa_type=String(200), nullable=False)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    transition: str = Field(sa_type=String(40), nullable=False)
+    from_status: str | None = Field(default=None, sa_type=String(20))
+    to_status: str = Field(sa_type=String(20), nullable=False)
+    from_version: str | None = Field(default=None, sa_type=String(100))
+    to_version: str | None = Field(default=None, sa_type=String(100))
+    config_diff: dict | None = Field(default=None, sa_type=JSONType)
+
+
+class PackageStats(SQLModel, table=True):
+    """Marketplace figures per package, kept current by the writes that change them."""
+
+    __tablename__ = "package_stats"
+
+    slug: str = Field(primary_key=True, sa_type=String(200))
+    install_count: int = Field(default=0, nullable=False)
+    active_install_count: int = Field(default=0, nullable=False)
+    rating_sum: int = Field(default=0, nullable=False)
+    rating_count: int = Field(default=0, nullable=False)
+
+
+class Review(SQLModel, table=True):
+    """One review per actor per package (public marketplace data)."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("slug", "actor"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(sa_type=String(200), nullable=False, index=True)
+    actor: str = Field(sa_type=String(200), nullable=False)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    rating: int = Field(nullable=False)
+    title: str | None = Field(default=None, sa_type=String(200))
+    content: str | None = Field(default=None, sa_type=Text)
+    helpful_count: int = Field(default=0, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ReviewVote(SQLModel, table=True):
+    """A "helpful" vote: one per actor per review, so counts cannot be inflated."""
+
+    __tablename__ = "review_votes"
+    __table_args__ = (UniqueConstraint("review_id", "actor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: int = Field(foreign_key="reviews.id", nullable=False, ondelete="CASCADE")
+    actor: str = Field(sa_type=String(200), nullable=False)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Signal(SQLModel, table=True):
+    """An immutable event with a CloudEvents-shaped envelope and a per-tenant sequence."""
+
+    __tablename__ = "signals"
+    __table_args__ = (UniqueConstraint("tenant_id", "sequence"),)
+
+    pk: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    sequence: int = Field(nullable=False)
+    id: str = Field(default_factory=_new_uuid, sa_type=String(36), unique=True, nullable=False)
+    specversion: str = Field(default="1.0", sa_type=String(10), nullable=False)
+    type: str = Field(sa_type=String(200), nullable=False)
+    source: str = Field(sa_type=String(500), nullable=False)
+    subject: str | None = Field(default=None, sa_type=String(500))
+    time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    datacontenttype: str = Field(default="application/json", sa_type=String(100), nullable=False)
+    data: Any = Field(default=None, sa_type=JSONType, nullable=True)
+    correlation_id: str | None = Field(default=None, sa_type=String(36), index=True)
+    causation_id: str | None = Field(default=None, sa_type=String(36))

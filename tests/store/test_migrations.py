@@ -1,0 +1,191 @@
+"""The migration policy: fresh stores, mismatched schemas, upgrades on both backends."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from fleetprompt_cli.errors import StoreUnavailable
+from fleetprompt_cli.store.engine import (
+    MIGRATIONS,
+    Migrations,
+    _alembic_config,
+    open_store,
+    schema_status,
+    upgrade_store,
+)
+from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, metadata
+
+EXTRA_REVISION = '''"""A later revision, only for tests."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("fleetprompt_test_extra", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("fleetprompt_test_extra")
+'''
+
+
+@pytest.fixture
+def migrations_v2(tmp_path) -> Migrations:
+    """The real migrations plus a revision 0002: code that is newer than the store."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(
+        MIGRATIONS.script_location, folder, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (folder / "versions" / "0002_extra.py").write_text(EXTRA_REVISION)
+    return Migrations(folder, "0002")
+
+
+def _tables(store) -> set[str]:
+    with store.connection(readonly=True) as connection:
+        return set(inspect(connection).get_table_names())
+
+
+def _set_revision(store, revision: str) -> None:
+    with store.connection() as connection:
+        connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = :r"), {"r": revision})
+
+
+def test_schema_head_constant_matches_the_scripts():
+    script = ScriptDirectory.from_config(_alembic_config(MIGRATIONS))
+    assert script.get_current_head() == SCHEMA_HEAD
+
+
+def test_migration_scripts_ship_as_packages():
+    # The folders are packages so that setuptools' package discovery ships
+    # them in wheels; alembic itself skips __init__.py.
+    assert (MIGRATIONS.script_location / "__init__.py").is_file()
+    assert (MIGRATIONS.script_location / "versions" / "__init__.py").is_file()
+    assert (MIGRATIONS.script_location / "script.py.mako").is_file()
+
+
+def test_fresh_store_is_created_at_head(empty_store_url):
+    assert schema_status(empty_store_url).state == "empty"
+    store = open_store(empty_store_url)
+    try:
+        assert set(metadata.tables) <= _tables(store)
+        status = schema_status(empty_store_url)
+        assert (status.current, status.state) == (SCHEMA_HEAD, "current")
+    finally:
+        store.dispose()
+
+
+def test_schema_status_does_not_create_a_sqlite_file(tmp_path):
+    path = tmp_path / "nothing" / "state.db"
+    assert schema_status(f"sqlite:///{path}").state == "empty"
+    assert not path.exists()
+
+
+def test_migrated_schema_matches_the_models(store):
+    with store.connection(readonly=True) as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
+        )
+        diffs = compare_metadata(context, metadata)
+    assert diffs == []
+
+
+def test_concurrent_first_use_migrates_once(empty_store_url):
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def first_use():
+        barrier.wait()
+        try:
+            open_store(empty_store_url).dispose()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert schema_status(empty_store_url).state == "current"
+
+
+def test_newer_schema_is_refused(store_url):
+    with open_store(store_url) as store:
+        _set_revision(store, "9999_from_the_future")
+    with pytest.raises(StoreUnavailable) as caught:
+        open_store(store_url)
+    message = str(caught.value)
+    assert message.startswith(
+        f"state store schema is at 9999_from_the_future, this fleetprompt expects {SCHEMA_HEAD}"
+    )
+    assert "upgrade fleetprompt" in message
+    assert "\n" not in message
+    # upgrade_store cannot help either: the code must be upgraded.
+    with pytest.raises(StoreUnavailable, match="upgrade fleetprompt"):
+        upgrade_store(store_url)
+
+
+def test_store_newer_than_code_is_refused(store_url, migrations_v2):
+    upgrade_store(store_url, migrations=migrations_v2)
+    with pytest.raises(StoreUnavailable, match="is at 0002, this fleetprompt expects 0001"):
+        open_store(store_url)
+
+
+def test_tables_without_a_version_are_refused(empty_store_url):
+    with open_store(empty_store_url) as store, store.connection() as connection:
+        connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+    with pytest.raises(StoreUnavailable, match="no schema version"):
+        open_store(empty_store_url)
+
+
+def test_older_sqlite_store_migrates_on_first_use(tmp_path, migrations_v2):
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    open_store(url).dispose()
+    with open_store(url, migrations=migrations_v2) as store:
+        assert "fleetprompt_test_extra" in _tables(store)
+    assert schema_status(url, migrations=migrations_v2).state == "current"
+    assert (tmp_path / "state.db.lock").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_older_postgres_store_is_refused_until_upgraded(store_url, migrations_v2):
+    # PostgreSQL only: an older SQLite store migrates automatically (above).
+    with pytest.raises(StoreUnavailable) as caught:
+        open_store(store_url, migrations=migrations_v2)
+    assert str(caught.value) == (
+        "state store schema is at 0001, this fleetprompt expects 0002: run 'fleetprompt db upgrade'"
+    )
+    status = upgrade_store(store_url, migrations=migrations_v2)
+    assert (status.current, status.state) == ("0001", "older")
+    with open_store(store_url, migrations=migrations_v2) as store:
+        assert "fleetprompt_test_extra" in _tables(store)
+    # A second upgrade finds nothing to do.
+    assert upgrade_store(store_url, migrations=migrations_v2).state == "current"
+
+
+def test_upgrade_store_on_an_empty_store_creates_it(empty_store_url):
+    status = upgrade_store(empty_store_url)
+    assert status.state == "empty"
+    assert schema_status(empty_store_url).state == "current"
+
+
+def test_migrations_path_with_a_percent_sign(tmp_path, migrations_v2):
+    odd = tmp_path / "100%" / "migrations"
+    shutil.copytree(migrations_v2.script_location, odd)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    open_store(url, migrations=Migrations(Path(odd), "0002")).dispose()
+    assert schema_status(url, migrations=Migrations(Path(odd), "0002")).state == "current"
