@@ -18,8 +18,13 @@ def wall(cmd: list[str], *, env: dict[str, str] | None = None, runs: int = 10) -
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(cmd, env={**os.environ, **(env or {})}, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            cmd,
+            env={**os.environ, **(env or {})},
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         times.append(time.perf_counter() - started)
     return times
 

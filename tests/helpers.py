@@ -48,8 +48,14 @@ def write_package(
         for name, agent_skills in agents.items():
             prompt = f"prompts/{name.lower().replace(' ', '-')}.md"
             (folder / prompt).write_text(f"You are {name}.\n")
-            data["agents"].append({"name": name, "description": f"agent {name}",
-                                   "prompt_file": prompt, "skills": agent_skills})
+            data["agents"].append(
+                {
+                    "name": name,
+                    "description": f"agent {name}",
+                    "prompt_file": prompt,
+                    "skills": agent_skills,
+                }
+            )
     data.update(tables)
     (folder / "fleetprompt.toml").write_text(tomli_w.dumps(data))
     return folder
@@ -69,7 +75,10 @@ def publish_all(index: Path, *folders: Path) -> None:
 def git(*args: str, cwd: Path) -> str:
     return subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=cwd, check=True, capture_output=True, text=True,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 

@@ -42,7 +42,9 @@ class CatalogSource:
             try:
                 version = Version(entry.version)
                 deps = {dep: SpecifierSet(spec) for dep, spec in entry.deps.items()}
-                platform = SpecifierSet(entry.data["platform"]) if entry.data.get("platform") else None
+                platform = (
+                    SpecifierSet(entry.data["platform"]) if entry.data.get("platform") else None
+                )
             except (InvalidVersion, InvalidSpecifier):
                 continue  # An unreadable entry is as good as absent.
             self.entries[(slug, version)] = entry

@@ -132,5 +132,6 @@ class FleetPromptGroup(TyperGroup):
                 raise
             sys.stderr.write(
                 f"error: internal error: {type(error).__name__}: {error}\n"
-                "Run again with FLEETPROMPT_DEBUG=1 for a traceback, and please report it.\n")
+                "Run again with FLEETPROMPT_DEBUG=1 for a traceback, and please report it.\n"
+            )
             raise typer.Exit(int(ExitCode.FAILURE)) from None

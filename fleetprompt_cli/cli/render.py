@@ -48,8 +48,15 @@ def package_table(
             name.append(" ✓", style="green")
         if package.featured:
             name.append(" ★", style="yellow")
-        rows.append((name, Text(package.version, style="cyan"), Text(package.pricing_text),
-                     Text(package.min_tier), Text(format_count(package.installs))))
+        rows.append(
+            (
+                name,
+                Text(package.version, style="cyan"),
+                Text(package.pricing_text),
+                Text(package.min_tier),
+                Text(format_count(package.installs)),
+            )
+        )
     headers = ("Package", "Version", "Pricing", "Tier", "Installs")
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
     lines: list[Text] = []
@@ -191,6 +198,7 @@ def plan_table(steps: Sequence[Any]) -> Table:
             version = f"{item.previous} → {item.version}"
         if step.entry.yanked:
             version += " (yanked)"
-        table.add_row(item.slug, version, Text(item.action, style=styles.get(item.action, "")),
-                      item.reason)
+        table.add_row(
+            item.slug, version, Text(item.action, style=styles.get(item.action, "")), item.reason
+        )
     return table

@@ -13,7 +13,8 @@ __all__ = ["register"]
 def resolve(
     ctx: typer.Context,
     specs: list[str] = typer.Argument(
-        ..., metavar="SPEC...", help="slug, slug==1.2.0, 'slug>=1,<2' or slug@1.2.0"),
+        ..., metavar="SPEC...", help="slug, slug==1.2.0, 'slug>=1,<2' or slug@1.2.0"
+    ),
     pre: bool = typer.Option(False, "--pre", help="Allow pre-releases of every package."),
     upgrade: bool = typer.Option(False, "--upgrade", "-U", help="Prefer the newest versions."),
     json_output: bool = JsonOption,
@@ -24,8 +25,9 @@ def resolve(
 
     app = get_app(ctx, json_output=json_output)
     with app.err.status("Resolving…", spinner="dots") as status:
-        plan = plan_request(app.settings, specs, upgrade=upgrade, allow_prerelease=pre,
-                            progress=status.update)
+        plan = plan_request(
+            app.settings, specs, upgrade=upgrade, allow_prerelease=pre, progress=status.update
+        )
     if json_output:
         app.emit_json("plan", plan.to_json())
         return

@@ -21,16 +21,24 @@ def _slugs(*args: str) -> list[str]:
 def remote(tmp_path: Path) -> Path:
     """A git repository holding an index, reached by file:// URL."""
     repo = git_index(tmp_path / "remote")
-    publish_all(repo, write_package(tmp_path / "src", "remote-tool", "1.0.0",
-                                    package={"description": "From the remote"}))
+    publish_all(
+        repo,
+        write_package(
+            tmp_path / "src", "remote-tool", "1.0.0", package={"description": "From the remote"}
+        ),
+    )
     return repo
 
 
 def test_git_index_via_environment_is_cloned_and_updated(remote: Path, tmp_path, monkeypatch):
     monkeypatch.setenv("FLEETPROMPT_INDEX", remote.as_uri())
     assert _slugs("remote") == ["remote-tool"]
-    publish_all(remote, write_package(tmp_path / "src2", "remote-extra", "1.0.0",
-                                      package={"description": "Also remote"}))
+    publish_all(
+        remote,
+        write_package(
+            tmp_path / "src2", "remote-extra", "1.0.0", package={"description": "Also remote"}
+        ),
+    )
     # Fetched at most once per FLEETPROMPT_INDEX_MAX_AGE: not yet seen...
     assert _slugs("remote") == ["remote-tool"]
     # ...until an explicit update, which re-reads only the changed file.
@@ -44,8 +52,12 @@ def test_git_index_via_environment_is_cloned_and_updated(remote: Path, tmp_path,
 def test_git_index_is_fetched_again_when_older_than_max_age(remote, tmp_path, monkeypatch):
     monkeypatch.setenv("FLEETPROMPT_INDEX", remote.as_uri())
     assert _slugs("remote") == ["remote-tool"]
-    publish_all(remote, write_package(tmp_path / "src2", "remote-extra", "1.0.0",
-                                      package={"description": "Also remote"}))
+    publish_all(
+        remote,
+        write_package(
+            tmp_path / "src2", "remote-extra", "1.0.0", package={"description": "Also remote"}
+        ),
+    )
     monkeypatch.setenv("FLEETPROMPT_INDEX_MAX_AGE", "0")
     assert sorted(_slugs("remote")) == ["remote-extra", "remote-tool"]
 
@@ -107,7 +119,8 @@ def test_flags_are_kept_in_the_index(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("FLEETPROMPT_INDEX", str(index))
     assert _slugs("--limit", "5") == ["solo"]
     featured = json.loads(run_cli("featured", "--json").stdout)["packages"]
-    assert [(p["slug"], p["featured"], p["verified"]) for p in featured] == [
-        ("solo", True, False)]
-    assert run_cli("index", "flag", "nope", "--verified", "--index",
-                   str(index)).exit_code == ExitCode.NOT_FOUND
+    assert [(p["slug"], p["featured"], p["verified"]) for p in featured] == [("solo", True, False)]
+    assert (
+        run_cli("index", "flag", "nope", "--verified", "--index", str(index)).exit_code
+        == ExitCode.NOT_FOUND
+    )

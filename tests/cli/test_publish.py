@@ -11,14 +11,22 @@ from tests.helpers import git, git_index, run_cli, write_package
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".git" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    }
 
 
 def test_publish_writes_archive_and_entry(tmp_path: Path):
     core = write_package(tmp_path / "src", "core-skills", "1.2.0", skills=["geo-lookup"])
-    app = write_package(tmp_path / "src", "field-service", "1.0", deps={"core-skills": ">=1.2,<2"},
-                        agents={"Dispatcher": ["core-skills:geo-lookup"]})
+    app = write_package(
+        tmp_path / "src",
+        "field-service",
+        "1.0",
+        deps={"core-skills": ">=1.2,<2"},
+        agents={"Dispatcher": ["core-skills:geo-lookup"]},
+    )
     index = tmp_path / "index"
     result = run_cli("publish", str(app), str(core), "--index", str(index), "--json")
     assert result.exit_code == 0, result.stderr
@@ -75,13 +83,15 @@ def test_dep_skill_must_exist_in_every_allowed_dependency_version(tmp_path: Path
     index = tmp_path / "index"
     old = write_package(tmp_path / "src", "core", "1.0.0", skills=["other"])
     new = write_package(tmp_path / "src", "core", "1.1.0", skills=["geo"])
-    app = write_package(tmp_path / "src", "app", "1.0.0", deps={"core": ">=1.0"},
-                        agents={"Agent": ["core:geo"]})
+    app = write_package(
+        tmp_path / "src", "app", "1.0.0", deps={"core": ">=1.0"}, agents={"Agent": ["core:geo"]}
+    )
     result = run_cli("publish", str(old), str(new), str(app), "--index", str(index))
     assert result.exit_code == ExitCode.INVALID
     assert "core 1.0.0" in result.stderr and "has no skill 'geo'" in result.stderr
-    narrowed = write_package(tmp_path / "ok", "app", "1.0.0", deps={"core": ">=1.1"},
-                             agents={"Agent": ["core:geo"]})
+    narrowed = write_package(
+        tmp_path / "ok", "app", "1.0.0", deps={"core": ">=1.1"}, agents={"Agent": ["core:geo"]}
+    )
     result = run_cli("publish", str(old), str(new), str(narrowed), "--index", str(index))
     assert result.exit_code == 0, result.stderr
 
@@ -122,6 +132,8 @@ def test_yank_marks_only_that_version(tmp_path: Path):
     result = run_cli("yank", "solo", "1.1", "--index", str(index))
     assert result.exit_code == 0, result.stderr
     assert {e.version: e.yanked for e in LocalIndex(index).versions("solo")} == {
-        "1.0.0": False, "1.1.0": True}
+        "1.0.0": False,
+        "1.1.0": True,
+    }
     result = run_cli("yank", "solo", "9.9", "--index", str(index))
     assert result.exit_code == ExitCode.NOT_FOUND

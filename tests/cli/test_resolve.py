@@ -34,8 +34,9 @@ def test_plan_is_in_dependency_order_with_reasons():
     result = run_cli("resolve", "knowledge-base", "--json")
     steps = json.loads(result.stdout)["plan"]
     order = [s["slug"] for s in steps]
-    assert order.index("core-skills") < order.index("data-connectors") < order.index(
-        "knowledge-base")
+    assert (
+        order.index("core-skills") < order.index("data-connectors") < order.index("knowledge-base")
+    )
     kb = next(s for s in steps if s["slug"] == "knowledge-base")
     assert kb["requested"] and kb["reason"] == "requested"
     core = next(s for s in steps if s["slug"] == "core-skills")
@@ -94,9 +95,11 @@ def test_only_reachable_packages_are_loaded(tmp_path: Path, monkeypatch):
     from fleetprompt_cli.settings import load_settings
 
     src = tmp_path / "src"
-    folders = [write_package(src, "leaf", "1.0.0"),
-               write_package(src, "app", "1.0.0", deps={"leaf": ">=1"}),
-               write_package(src, "unrelated", "1.0.0")]
+    folders = [
+        write_package(src, "leaf", "1.0.0"),
+        write_package(src, "app", "1.0.0", deps={"leaf": ">=1"}),
+        write_package(src, "unrelated", "1.0.0"),
+    ]
     publish_all(tmp_path / "index", *folders)
     monkeypatch.setenv("FLEETPROMPT_INDEX", str(tmp_path / "index"))
     plan = plan_request(load_settings(), ["app"])

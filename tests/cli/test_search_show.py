@@ -27,14 +27,25 @@ def test_bundled_index_has_the_spec_packages():
     assert package["min_tier"] == "pro"
     assert package["verified"] and package["featured"]
     assert [a["name"] for a in package["includes"]["agents"]] == [
-        "Dispatcher", "Customer Service", "QA Inspector", "Inventory Manager"]
+        "Dispatcher",
+        "Customer Service",
+        "QA Inspector",
+        "Inventory Manager",
+    ]
     assert [w["name"] for w in package["includes"]["workflows"]] == ["Service Request"]
     support = _json("show", "customer-support")["package"]
     assert (support["version"], support["pricing_text"], support["min_tier"]) == (
-        "2.1.0", "$149/mo", "free")
+        "2.1.0",
+        "$149/mo",
+        "free",
+    )
     sales = _json("show", "sales-automation")["package"]
     assert (sales["version"], sales["pricing_text"], sales["license"], sales["author"]) == (
-        "1.5.0", "15% revenue share", "Proprietary", "SalesAI Inc")
+        "1.5.0",
+        "15% revenue share",
+        "Proprietary",
+        "SalesAI Inc",
+    )
     assert not sales["verified"] and not sales["featured"]
 
 
@@ -109,12 +120,18 @@ def ranked_index(tmp_path: Path, monkeypatch) -> Path:
     src = tmp_path / "src"
     folders = [
         write_package(src, "mailer", "1.0.0", package={"description": "Sends things"}),
-        write_package(src, "helpdesk", "1.0.0",
-                      package={"description": "Answers mail", "keywords": ["mailer"]}),
-        write_package(src, "crm", "1.0.0", package={"name": "Mailer CRM",
-                                                    "description": "Contacts"}),
-        write_package(src, "crm", "2.0.0b1", package={"name": "Mailer CRM",
-                                                      "description": "Contacts beta"}),
+        write_package(
+            src,
+            "helpdesk",
+            "1.0.0",
+            package={"description": "Answers mail", "keywords": ["mailer"]},
+        ),
+        write_package(
+            src, "crm", "1.0.0", package={"name": "Mailer CRM", "description": "Contacts"}
+        ),
+        write_package(
+            src, "crm", "2.0.0b1", package={"name": "Mailer CRM", "description": "Contacts beta"}
+        ),
     ]
     index = tmp_path / "index"
     publish_all(index, *folders)
