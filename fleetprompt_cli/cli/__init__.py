@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import typer
 
 from fleetprompt_cli import PLATFORM_VERSION, __version__
-from fleetprompt_cli.cli import featured, publish, resolve, search, show, validate, yank
 from fleetprompt_cli.cli.context import FleetPromptGroup
-from fleetprompt_cli.cli.index import app as index_app
 
 __all__ = ["app", "run"]
+
+# Commands in --help order; each module has register(app).  Groups are
+# packages exposing a typer app as ``app``.
+COMMANDS = [
+    "search",
+    "featured",
+    "show",
+    "resolve",
+    "install",
+    # lifecycle commands
+    # queue commands
+    "validate",
+    "publish",
+    "yank",
+]
+GROUPS = [
+    "index",
+    # more groups
+]
 
 app = typer.Typer(
     name="fleetprompt",
@@ -38,9 +57,10 @@ def _root(
     """Find, install and publish FleetPrompt agent packages."""
 
 
-for module in (search, featured, show, resolve, validate, publish, yank):
-    module.register(app)
-app.add_typer(index_app, name="index")
+for _name in COMMANDS:
+    import_module(f"fleetprompt_cli.cli.{_name}").register(app)
+for _name in GROUPS:
+    app.add_typer(import_module(f"fleetprompt_cli.cli.{_name}").app, name=_name)
 
 
 def run() -> None:

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from fleetprompt_cli.actions.search import PackageDetail, PackageSummary
+from fleetprompt_cli.core.pricing import describe_pricing
 
 __all__ = ["badges", "format_count", "package_detail", "package_table"]
 
@@ -202,3 +204,36 @@ def plan_table(steps: Sequence[Any]) -> Table:
             item.slug, version, Text(item.action, style=styles.get(item.action, "")), item.reason
         )
     return table
+
+
+def preview_table(preview: Any) -> Group:
+    """ "What will be installed": each package with its action, why, and what it adds."""
+    parts: list[Any] = [
+        Text(f"Install plan for tenant {preview.tenant} ({preview.tier} tier)", style="bold")
+    ]
+    styles = {"install": "green", "upgrade": "yellow", "downgrade": "magenta", "keep": "dim"}
+    for step in preview.steps:
+        item, entry = step.step.item, step.step.entry
+        if item.action == "keep":
+            continue
+        version = str(item.version)
+        if item.previous is not None and item.previous != item.version:
+            version = f"{item.previous} → {item.version}"
+        line = Text("  ")
+        line.append(item.slug, style="bold")
+        line.append(f" {version} ", style="cyan")
+        line.append(item.action, style=styles.get(item.action, ""))
+        line.append(f"  {describe_pricing(entry.data.get('pricing'))}", style="dim")
+        parts.append(line)
+        details = [Text(f"why: {item.reason}", style="dim")]
+        includes = entry.data.get("includes", {})
+        for kind in ("agents", "workflows", "skills", "tools"):
+            names = [i["name"] for i in includes.get(kind, [])]
+            if names:
+                details.append(Text(f"{kind}: {', '.join(names)}"))
+        if step.config_changes:
+            shown = ", ".join(f"{k}={v[1]!r}" for k, v in step.config_changes.items())
+            details.append(Text(f"config: {shown}"))
+        # A hanging indent, so wrapped lines stay under their package.
+        parts.append(Padding(Group(*details), (0, 0, 0, 4)))
+    return Group(*parts)

@@ -53,6 +53,7 @@ __all__ = [
     "append_signal",
     "apply_transition",
     "claim_directive",
+    "clear_pending",
     "config_diff",
     "create_directive",
     "create_tenant",
@@ -474,6 +475,17 @@ def apply_transition(
     )
     session.flush()
     return installation
+
+
+def clear_pending(session: Session, tenant_id: int, slug: str) -> None:
+    """Drop a planned change that will not happen (its directive failed first)."""
+    installation = find_installation(session, tenant_id, slug, for_update=True)
+    if installation is not None and installation.pending_version is not None:
+        installation.pending_version = None
+        installation.pending_config = None
+        installation.updated_at = utcnow()
+        session.add(installation)
+        session.flush()
 
 
 def set_config(

@@ -21,7 +21,7 @@ __all__ = [
 Action = Literal["install", "upgrade", "downgrade", "keep"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """One known version of a package, with what resolution needs to know about it."""
 

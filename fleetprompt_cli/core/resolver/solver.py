@@ -230,9 +230,13 @@ class _Solver:
         if slug == ROOT:
             return self._root_dependencies()
         package = self.packages[slug]
+        cached = package.decided_dependencies.get(index)
+        if cached is not None:
+            return cached
         candidate = package.candidates[index]
         bit = 1 << index
-        result = []
+        result: list[Incompatibility] = []
+        package.decided_dependencies[index] = result
         for dep, specifier in candidate.dependencies.items():
             known = package.dep_incompatibilities.setdefault(dep, [])
             for incompatibility in known:

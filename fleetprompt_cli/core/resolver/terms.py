@@ -73,11 +73,11 @@ class Package:
 
     __slots__ = (
         "candidates",
+        "decided_dependencies",
         "dep_incompatibilities",
         "full",
         "installed_index",
         "masks",
-        "positions",
         "seq",
         "slug",
         "versions",
@@ -97,8 +97,8 @@ class Package:
         self.versions = versions
         self.full = (1 << len(self.versions)) - 1
         self.masks: dict[SpecifierSet, int] = {}
-        self.positions: dict[int, int] | None = None
         self.dep_incompatibilities: dict[str, list[Incompatibility]] = {}
+        self.decided_dependencies: dict[int, list[Incompatibility]] = {}
         self.installed_index: int | None = None
         self.seq = seq
 
@@ -106,13 +106,14 @@ class Package:
         """The set of known versions ``specifier`` contains (pre-releases included)."""
         mask = self.masks.get(specifier)
         if mask is None:
-            position = self.positions
-            if position is None:
-                position = {id(version): i for i, version in enumerate(self.versions)}
-                self.positions = position
-            mask = 0
-            for version in specifier.filter(self.versions, prereleases=True):
-                mask |= 1 << position[id(version)]
+            # filter() yields the matching versions in their given (sorted) order, so
+            # one forward walk finds each one's position.
+            versions = self.versions
+            mask = i = 0
+            for version in specifier.filter(versions, prereleases=True):
+                while versions[i] is not version and versions[i] != version:
+                    i += 1
+                mask |= 1 << i
             self.masks[specifier] = mask
         return mask
 

@@ -1,0 +1,443 @@
+"""Install and uninstall: plan, preview, check, and write a directive.
+
+``preview_install`` resolves the request against what the tenant has, checks
+the tier gate, ``DEP:SKILL`` references and config, and returns what will be
+installed.  ``submit`` writes the directive, its steps and the installations
+in one transaction, and sends the queue a wake-up carrying only ids.  The
+work itself is :func:`fleetprompt_cli.actions.installer.run_directive`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+from fleetprompt_cli.actions.indexes import open_catalog
+from fleetprompt_cli.actions.installer import archive_source
+from fleetprompt_cli.actions.plan import Plan, PlanStep, plan_request
+from fleetprompt_cli.core import lifecycle
+from fleetprompt_cli.core.installing import (
+    check_dep_skills,
+    check_tier,
+    config_diff,
+    migrate_config,
+    parse_config_assignments,
+    resolve_config,
+)
+from fleetprompt_cli.core.names import canonical_slug
+from fleetprompt_cli.errors import ConfigError, NotFound, StateError
+from fleetprompt_cli.settings import Settings
+
+__all__ = [
+    "InstallPreview",
+    "PreviewStep",
+    "UninstallPreview",
+    "open_state",
+    "preview_install",
+    "preview_uninstall",
+    "submit",
+]
+
+Ask = Callable[[str, str, dict[str, Any]], Any]
+
+
+def open_state(settings: Settings) -> Any:
+    """Open (and, for SQLite, migrate) the state store."""
+    from fleetprompt_cli.store import open_store
+
+    return open_store(settings.database_url)
+
+
+@dataclass
+class PreviewStep:
+    """One package of the preview: the plan step, its config, what it adds."""
+
+    step: PlanStep
+    config: dict[str, Any]
+    config_changes: dict[str, Any]
+    previous_entry: dict[str, Any] | None = None
+
+    @property
+    def slug(self) -> str:
+        return self.step.item.slug
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.step.to_json(), "config": self.config, "config_changes": self.config_changes}
+
+
+@dataclass
+class InstallPreview:
+    """What will be installed, before anything is written."""
+
+    tenant: str
+    tenant_id: int
+    tier: str
+    plan: Plan
+    steps: list[PreviewStep]
+    index_roots: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[PreviewStep]:
+        return [s for s in self.steps if s.step.item.action != "keep"]
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.changes
+
+    kind = "install"
+
+    def request(self) -> list[str]:
+        return [str(r) for r in self.plan.requirements]
+
+    def plan_steps(self) -> list[dict[str, Any]]:
+        """The directive's plan: everything a step needs, so any process can run it."""
+        steps = []
+        for step in self.changes:
+            item, entry = step.step.item, step.step.entry
+            steps.append(
+                {
+                    "slug": item.slug,
+                    "version": str(item.version),
+                    "action": item.action,
+                    "previous": None if item.previous is None else str(item.previous),
+                    "requested": item.requested,
+                    "reason": item.reason,
+                    "sha256": entry.sha256,
+                    "archive": archive_source_for(self.index_roots, entry),
+                    "manifest": entry.manifest,
+                    "config": step.config,
+                    "previous_entry": step.previous_entry,
+                }
+            )
+        return steps
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "tier": self.tier,
+            "request": [str(r) for r in self.plan.requirements],
+            "plan": [s.to_json() for s in self.steps],
+            "warnings": self.warnings,
+        }
+
+
+def _config_for(
+    step: PlanStep,
+    assignments: dict[str, list[str]],
+    current: Any | None,
+    ask: Ask | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    manifest = step.entry.manifest
+    schema = manifest.get("config", {})
+    slug = step.item.slug
+    given = parse_config_assignments(assignments.get(slug, []), schema, slug)
+    before: dict[str, Any] = {}
+    if current is not None:
+        before = dict(current.config)
+        if current.version and current.version != str(step.item.version):
+            before = migrate_config(before, manifest.get("migrations", []), current.version)
+    config, missing = resolve_config(slug, schema, given, current=before)
+    for key in list(missing):
+        if ask is None:
+            break
+        value = ask(slug, key, schema[key])
+        if value is not None:
+            config[key] = value
+            missing.remove(key)
+    if missing:
+        flags = " ".join(f"--config {k}=VALUE" for k in missing)
+        raise ConfigError(
+            f"{slug} needs a value for required config {', '.join(missing)}: add {flags}",
+            details={"slug": slug, "missing": missing},
+        )
+    return config, config_diff(dict(current.config) if current else {}, config)
+
+
+def _split_assignments(assignments: Sequence[str], plan: Plan) -> dict[str, list[str]]:
+    """Route ``KEY=VALUE`` to the requested packages and ``SLUG:KEY=VALUE`` to SLUG."""
+    requested = [s.item.slug for s in plan.steps if s.item.requested]
+    in_plan = {s.item.slug for s in plan.steps}
+    routed: dict[str, list[str]] = {}
+    for assignment in assignments:
+        head, sep, _ = assignment.partition("=")
+        if ":" in head and sep:
+            slug_text, _, key = head.partition(":")
+            slug = canonical_slug(slug_text)
+            if slug not in in_plan:
+                raise ConfigError(f"--config {assignment!r}: {slug} is not in the plan")
+            routed.setdefault(slug, []).append(f"{key}={assignment.partition('=')[2]}")
+            continue
+        if len(requested) != 1:
+            raise ConfigError(
+                f"--config {assignment!r} is ambiguous with several packages: "
+                "write it as SLUG:KEY=VALUE"
+            )
+        routed.setdefault(requested[0], []).append(assignment)
+    return routed
+
+
+def preview_install(
+    settings: Settings,
+    store: Any,
+    tenant: str,
+    specs: Sequence[str],
+    *,
+    config: Sequence[str] = (),
+    upgrade: bool = False,
+    allow_prerelease: bool = False,
+    ask: Ask | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> InstallPreview:
+    """Resolve and check an install request; writes nothing."""
+    from fleetprompt_cli.store import repository as repo
+
+    with store.session(readonly=True) as s:
+        record = (
+            repo.resolve_tenant(s, tenant)
+            if tenant == repo.DEFAULT_TENANT
+            else (repo.get_tenant(s, tenant))
+        )
+        tenant_id, tier = record.id, record.tier
+        live = {i.slug: i for i in repo.list_installations(s, tenant_id)}
+        s.expunge_all()
+    busy = [
+        i
+        for i in live.values()
+        if i.status
+        in (lifecycle.QUEUED, lifecycle.INSTALLING, lifecycle.UPGRADING, lifecycle.UNINSTALLING)
+    ]
+    installed = {
+        slug: Version(i.version)
+        for slug, i in live.items()
+        if i.version and i.status in (lifecycle.ACTIVE, lifecycle.PAUSED)
+    }
+    view = open_catalog(settings)
+    try:
+        plan = plan_request(
+            settings,
+            specs,
+            installed=installed,
+            upgrade=upgrade,
+            allow_prerelease=allow_prerelease,
+            progress=progress,
+            view=view,
+        )
+        roots = {index.name: str(index.root) for index in view.indexes}
+        previous_entries = {}
+        for step in plan.steps:
+            current = live.get(step.item.slug)
+            if step.item.action in ("upgrade", "downgrade") and current and current.version:
+                for entry in view.catalog.versions(step.item.slug):
+                    if Version(entry.version) == Version(current.version):
+                        previous_entries[step.item.slug] = entry
+    finally:
+        view.catalog.close()
+    changing = [s for s in plan.steps if s.item.action != "keep"]
+    in_progress = [i.slug for i in busy if i.slug in {s.item.slug for s in changing}]
+    if in_progress:
+        raise StateError(
+            f"another directive is changing {', '.join(in_progress)}: wait for it, or run "
+            "'fleetprompt recover' if its process died"
+        )
+    check_tier(
+        record.slug, tier, [(s.item.slug, s.entry.data.get("min_tier", "free")) for s in changing]
+    )
+    check_dep_skills({s.item.slug: (str(s.item.version), s.entry.manifest) for s in plan.steps})
+    routed = _split_assignments(config, plan)
+    steps = []
+    for step in plan.steps:
+        current = live.get(step.item.slug)
+        if step.item.action == "keep" and step.item.slug not in routed:
+            steps.append(PreviewStep(step, dict(current.config) if current else {}, {}))
+            continue
+        values, changes = _config_for(step, routed, current, ask)
+        previous = previous_entries.get(step.item.slug)
+        previous_info = None
+        if previous is not None and current is not None:
+            previous_info = {
+                "version": previous.version,
+                "sha256": previous.sha256,
+                "archive": archive_source_for(roots, previous),
+                "manifest": previous.manifest,
+                "config": dict(current.config),
+            }
+        steps.append(PreviewStep(step, values, changes, previous_info))
+    return InstallPreview(record.slug, tenant_id, tier, plan, steps, roots, list(plan.warnings))
+
+
+def archive_source_for(roots: dict[str, str], entry: Any) -> str:
+    """The archive of an entry as a path or URL any local process can fetch."""
+    return archive_source(Path(roots.get(entry.index, ".")), entry.data["archive"])
+
+
+def submit(
+    settings: Settings,
+    store: Any,
+    preview: InstallPreview | UninstallPreview,
+    *,
+    actor: str,
+    command: str,
+    atomic: bool = False,
+) -> str:
+    """Write the directive, its steps and installations in one transaction; wake the queue."""
+    from fleetprompt_cli.store import repository as repo
+
+    plan_steps = preview.plan_steps()
+    with store.session() as s:
+        directive = repo.create_directive(
+            s,
+            preview.tenant_id,
+            actor=actor,
+            kind=preview.kind,
+            command=command,
+            arguments={"request": preview.request()},
+            atomic=atomic,
+            plan={"steps": plan_steps},
+            steps=[
+                repo.StepSpec(p["slug"], p["action"], version=p.get("version")) for p in plan_steps
+            ],
+        )
+        if isinstance(preview, InstallPreview):
+            for info in plan_steps:
+                repo.plan_installation(
+                    s,
+                    preview.tenant_id,
+                    info["slug"],
+                    info["version"],
+                    actor=actor,
+                    requested=info["requested"],
+                    config=info["config"],
+                    directive_id=directive.id,
+                )
+        directive_id = directive.id
+    from fleetprompt_cli.queue import wake
+
+    wake(settings, preview.tenant_id, directive_id)
+    return directive_id
+
+
+@dataclass
+class UninstallPreview:
+    """What an uninstall removes: the package and dependencies nothing else needs."""
+
+    tenant: str
+    tenant_id: int
+    slugs: list[str]
+    removed: list[dict[str, Any]]
+    kind: str = "uninstall"
+
+    def plan_steps(self) -> list[dict[str, Any]]:
+        return self.removed
+
+    def request(self) -> list[str]:
+        return self.slugs
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "plan": self.removed}
+
+
+def preview_uninstall(
+    store: Any, tenant: str, slugs: Sequence[str], *, force: bool = False, keep_deps: bool = False
+) -> UninstallPreview:
+    """Check an uninstall: refuse when another package needs it, unless forced."""
+    from fleetprompt_cli.store import repository as repo
+
+    wanted = [canonical_slug(s) for s in slugs]
+    with store.session(readonly=True) as s:
+        record = (
+            repo.get_tenant(s, tenant)
+            if tenant != repo.DEFAULT_TENANT
+            else (repo.resolve_tenant(s, tenant))
+        )
+        live = {i.slug: i for i in repo.list_installations(s, record.id)}
+        directives = {}
+        for inst in live.values():
+            directives[inst.slug] = inst
+        s.expunge_all()
+    for slug in wanted:
+        if slug not in live:
+            raise NotFound(f"{slug} is not installed in tenant {record.slug!r}")
+    deps = _installed_dependencies(store, record.id, live)
+    removing = set(wanted)
+    dependents = {
+        slug: sorted(
+            other for other, needs in deps.items() if slug in needs and other not in removing
+        )
+        for slug in wanted
+    }
+    blocked = {slug: users for slug, users in dependents.items() if users}
+    if blocked and not force:
+        lines = "; ".join(
+            f"{slug} is needed by {', '.join(users)}" for slug, users in blocked.items()
+        )
+        raise StateError(
+            f"cannot uninstall: {lines} (use --force to remove it anyway)",
+            details={"dependents": blocked},
+        )
+    if not keep_deps:
+        # Dependencies pulled in for what is removed go too, when nothing else
+        # that stays needs them and the user never asked for them.
+        changed = True
+        while changed:
+            changed = False
+            for slug, inst in live.items():
+                if slug in removing or inst.requested:
+                    continue
+                users = {o for o, needs in deps.items() if slug in needs}
+                if users and users <= removing:
+                    removing.add(slug)
+                    changed = True
+    order = _dependents_first(removing, deps)
+    removed = [
+        {
+            "slug": slug,
+            "version": live[slug].version,
+            "action": "uninstall",
+            "requested": slug in wanted,
+            "reason": "requested" if slug in wanted else "no longer needed",
+        }
+        for slug in order
+    ]
+    return UninstallPreview(record.slug, record.id, wanted, removed)
+
+
+def _installed_dependencies(store: Any, tenant_id: int, live: dict[str, Any]) -> dict[str, set]:
+    """For each installed package, the installed packages it depends on (from directives)."""
+    from fleetprompt_cli.store import repository as repo
+
+    needs: dict[str, set] = {slug: set() for slug in live}
+    with store.session(readonly=True) as s:
+        for directive in repo.list_directives(s, tenant_id):
+            for step in directive.plan.get("steps", []):
+                manifest = step.get("manifest")
+                slug = step.get("slug")
+                if manifest is None or slug not in live:
+                    continue
+                if live[slug].version != step.get("version"):
+                    continue
+                needs[slug] = {
+                    canonical_slug(d)
+                    for d in manifest.get("dependencies", {})
+                    if canonical_slug(d) in live
+                }
+    return needs
+
+
+def _dependents_first(slugs: set[str], deps: dict[str, set]) -> list[str]:
+    ordered: list[str] = []
+    remaining = set(slugs)
+    while remaining:
+        leaves = sorted(
+            s for s in remaining if not any(s in deps.get(o, set()) for o in remaining if o != s)
+        )
+        if not leaves:
+            leaves = sorted(remaining)  # A cycle: any order removes it.
+        for slug in leaves:
+            ordered.append(slug)
+            remaining.discard(slug)
+    return ordered

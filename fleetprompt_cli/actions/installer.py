@@ -1,0 +1,486 @@
+"""The installer: carry out a directive's steps under a lease.
+
+The CLI (in-process) and the queue's worker both call :func:`run_directive`.
+The store is the queue of record: the directive's plan holds everything a
+step needs (manifest, archive source and sha256, target config), so a step
+can be re-run by any process after a crash.  Each step is idempotent:
+
+1. mark the step running (counting an attempt) and the installation
+   ``installing`` / ``upgrading`` / ``uninstalling``;
+2. fetch the archive into the content-addressed cache, verify its sha256,
+   extract it safely (temp dir + rename) and read its files' text;
+3. in one transaction: upsert every resource keyed by (tenant, installation,
+   kind, name), drop resources the new version no longer has, complete the
+   transition, mark the step done and append a signal.
+
+A step that fails is retried up to three attempts in all (crashes count);
+then it is ``failed``, later steps are ``cancelled``, the directive is
+``failed`` and earlier steps stay done, or are undone with ``atomic``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleetprompt_cli import faults
+from fleetprompt_cli.core import lifecycle
+from fleetprompt_cli.core.archive import ArchiveCache, extract_archive, read_archive_texts
+from fleetprompt_cli.core.installing import resources_of
+from fleetprompt_cli.errors import ExitCode, FleetPromptError, StoreUnavailable
+from fleetprompt_cli.settings import Settings
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "RunOutcome",
+    "StepEvent",
+    "default_owner",
+    "lease_seconds",
+    "run_directive",
+]
+
+MAX_ATTEMPTS = 3
+DEFAULT_LEASE_SECONDS = 60.0
+
+
+def lease_seconds() -> float:
+    """The lease length; FLEETPROMPT_LEASE_SECONDS shortens it (tests, impatient operators)."""
+    try:
+        return float(os.environ.get("FLEETPROMPT_LEASE_SECONDS") or DEFAULT_LEASE_SECONDS)
+    except ValueError:
+        return DEFAULT_LEASE_SECONDS
+
+
+def default_owner(role: str = "cli") -> str:
+    """A lease owner name that says who and where: role@host:pid:random."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """Progress of one step, for displays: slug, version and the new status."""
+
+    position: int
+    slug: str
+    version: str | None
+    action: str
+    status: str
+    message: str = ""
+
+
+@dataclass
+class RunOutcome:
+    """How a run of a directive ended."""
+
+    directive_id: str
+    status: str  # succeeded, failed, lost (lease taken over), busy (someone else holds it)
+    error: str | None = None
+    exit_code: ExitCode = ExitCode.SUCCESS
+    events: list[StepEvent] = field(default_factory=list)
+
+
+Progress = Callable[[StepEvent], None]
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+class _Runner:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Any,
+        tenant_id: int,
+        directive_id: str,
+        owner: str,
+        progress: Progress | None,
+    ) -> None:
+        from fleetprompt_cli.store import repository
+
+        self.repo = repository
+        self.settings = settings
+        self.store = store
+        self.tenant_id = tenant_id
+        self.directive_id = directive_id
+        self.owner = owner
+        self.lease = lease_seconds()
+        self.progress = progress
+        self.events: list[StepEvent] = []
+        self.cache = ArchiveCache(settings.archive_cache)
+        self.actor = ""
+
+    # -- plumbing -------------------------------------------------------------
+
+    def emit(self, step: Any, status: str, message: str = "") -> None:
+        event = StepEvent(step.position, step.slug, step.version, step.action, status, message)
+        self.events.append(event)
+        if self.progress:
+            self.progress(event)
+
+    def beat(self) -> None:
+        with self.store.session() as s:
+            alive = self.repo.heartbeat(
+                s, self.tenant_id, self.directive_id, self.owner, lease_seconds=self.lease
+            )
+        if not alive:
+            raise _LeaseLost()
+
+    def load(self) -> tuple[Any, list[Any]]:
+        with self.store.session() as s:
+            directive = self.repo.get_directive(s, self.tenant_id, self.directive_id)
+            steps = self.repo.list_steps(s, self.tenant_id, self.directive_id)
+            s.expunge_all()
+        return directive, steps
+
+    def plan_step(self, directive: Any, step: Any) -> dict[str, Any]:
+        return directive.plan["steps"][step.position]
+
+    # -- files ------------------------------------------------------------------
+
+    def package_files(self, info: dict[str, Any]) -> dict[str, str]:
+        """Fetch, verify and extract a version's archive; return its files' text."""
+        cached = self.cache.fetch(info["archive"], info["sha256"])
+        faults.checkpoint("fetched")
+        files = read_archive_texts(cached)
+        target = self.settings.data_dir / "packages" / info["sha256"]
+        if not target.is_dir():
+            extract_archive(cached, target)
+        faults.checkpoint("extracted")
+        return files
+
+    # -- steps ------------------------------------------------------------------
+
+    def start(self, step: Any, info: dict[str, Any]) -> str:
+        """Mark the step running and the installation in progress; return what to do."""
+        with self.store.session() as s:
+            self.repo.update_step(s, self.tenant_id, step.id, "running")
+            inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
+            action = step.action
+            if action == "uninstall":
+                if inst is None:
+                    return "already"
+                if inst.status != lifecycle.UNINSTALLING:
+                    self.repo.apply_transition(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        "start_uninstall",
+                        actor=self.actor,
+                        directive_id=self.directive_id,
+                    )
+                return "run"
+            if inst is None:
+                raise FleetPromptError(
+                    f"{step.slug}: the installation planned by this directive is missing"
+                )
+            if inst.status == lifecycle.QUEUED:
+                self.repo.apply_transition(
+                    s,
+                    self.tenant_id,
+                    step.slug,
+                    "start_install",
+                    actor=self.actor,
+                    directive_id=self.directive_id,
+                )
+            elif inst.status in (lifecycle.ACTIVE, lifecycle.PAUSED):
+                if inst.pending_version is None and inst.version == info["version"]:
+                    return "already"
+                self.repo.apply_transition(
+                    s,
+                    self.tenant_id,
+                    step.slug,
+                    "start_upgrade",
+                    actor=self.actor,
+                    directive_id=self.directive_id,
+                )
+            elif inst.status not in (lifecycle.INSTALLING, lifecycle.UPGRADING):
+                raise FleetPromptError(f"{step.slug} is {inst.status}: cannot apply this step")
+            return "run"
+
+    def apply(self, step: Any, info: dict[str, Any]) -> None:
+        """Do the work of one step and commit its result in one transaction."""
+        if step.action == "uninstall":
+            with self.store.session() as s:
+                inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
+                if inst is not None:
+                    self.repo.delete_resources(s, self.tenant_id, inst.id)
+                    self.repo.apply_transition(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        "complete_uninstall",
+                        actor=self.actor,
+                        directive_id=self.directive_id,
+                    )
+                self.repo.update_step(s, self.tenant_id, step.id, "done")
+                self._signal(s, "fleetprompt.package.uninstalled", step, info)
+                faults.checkpoint("before-commit")
+            return
+        files = self.package_files(info)
+        resources = resources_of(info["manifest"], files)
+        with self.store.session() as s:
+            inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
+            for resource in resources:
+                self.repo.upsert_resource(
+                    s,
+                    self.tenant_id,
+                    inst.id,
+                    resource.kind,
+                    resource.name,
+                    definition=resource.definition,
+                    content=resource.content,
+                )
+            self.repo.delete_resources(
+                s, self.tenant_id, inst.id, keep=[(r.kind, r.name) for r in resources]
+            )
+            name = "complete_install" if inst.status == lifecycle.INSTALLING else "complete_upgrade"
+            self.repo.apply_transition(
+                s, self.tenant_id, step.slug, name, actor=self.actor, directive_id=self.directive_id
+            )
+            self.repo.update_step(s, self.tenant_id, step.id, "done", installation_id=inst.id)
+            kind = "installed" if name == "complete_install" else "upgraded"
+            self._signal(s, f"fleetprompt.package.{kind}", step, info)
+            faults.checkpoint("before-commit")
+
+    def _signal(self, session: Any, type_: str, step: Any, info: dict[str, Any]) -> None:
+        self.repo.append_signal(
+            session,
+            self.tenant_id,
+            type_,
+            "fleetprompt/installer",
+            subject=step.slug,
+            data={"slug": step.slug, "version": info.get("version"), "action": step.action},
+            correlation_id=self.directive_id,
+        )
+
+    def fail(self, step: Any, error: str) -> None:
+        with self.store.session() as s:
+            self.repo.update_step(s, self.tenant_id, step.id, "failed", error_message=error)
+            inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
+            if inst is not None:
+                name = {
+                    lifecycle.INSTALLING: "fail_install",
+                    lifecycle.UPGRADING: "fail_upgrade",
+                    lifecycle.QUEUED: "cancel",
+                }.get(inst.status)
+                if name:
+                    self.repo.apply_transition(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        name,
+                        actor=self.actor,
+                        directive_id=self.directive_id,
+                        error_message=error,
+                    )
+
+    def cancel_rest(self, steps: list[Any]) -> None:
+        with self.store.session() as s:
+            for step in steps:
+                if step.status not in ("pending", "running", "failed"):
+                    continue
+                self.repo.update_step(
+                    s, self.tenant_id, step.id, "cancelled", error_message="an earlier step failed"
+                )
+                inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
+                if inst is None:
+                    continue
+                if inst.status == lifecycle.QUEUED:
+                    self.repo.apply_transition(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        "cancel",
+                        actor=self.actor,
+                        directive_id=self.directive_id,
+                    )
+                else:
+                    self.repo.clear_pending(s, self.tenant_id, step.slug)
+                self.emit(step, "cancelled")
+
+    def undo(self, directive: Any, done: list[Any]) -> None:
+        """Undo the done steps of an atomic directive, newest first."""
+        for step in reversed(done):
+            info = self.plan_step(directive, step)
+            previous = info.get("previous_entry")
+            if step.action == "install":
+                with self.store.session() as s:
+                    inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
+                    actor = self.actor
+                    self.repo.apply_transition(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        "start_uninstall",
+                        actor=actor,
+                        directive_id=self.directive_id,
+                    )
+                    self.repo.delete_resources(s, self.tenant_id, inst.id)
+                    self.repo.apply_transition(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        "complete_uninstall",
+                        actor=actor,
+                        directive_id=self.directive_id,
+                    )
+                    self.repo.update_step(s, self.tenant_id, step.id, "undone")
+            elif previous is not None:
+                files = self.package_files(previous)
+                resources = resources_of(previous["manifest"], files)
+                with self.store.session() as s:
+                    actor = self.actor
+                    self.repo.plan_installation(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        previous["version"],
+                        actor=actor,
+                        config=previous.get("config"),
+                        directive_id=self.directive_id,
+                    )
+                    self.repo.apply_transition(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        "start_upgrade",
+                        actor=actor,
+                        directive_id=self.directive_id,
+                    )
+                    inst = self.repo.get_installation(s, self.tenant_id, step.slug)
+                    for resource in resources:
+                        self.repo.upsert_resource(
+                            s,
+                            self.tenant_id,
+                            inst.id,
+                            resource.kind,
+                            resource.name,
+                            definition=resource.definition,
+                            content=resource.content,
+                        )
+                    self.repo.delete_resources(
+                        s, self.tenant_id, inst.id, keep=[(r.kind, r.name) for r in resources]
+                    )
+                    self.repo.apply_transition(
+                        s,
+                        self.tenant_id,
+                        step.slug,
+                        "complete_upgrade",
+                        actor=actor,
+                        directive_id=self.directive_id,
+                    )
+                    self.repo.update_step(s, self.tenant_id, step.id, "undone")
+            self.emit(step, "undone")
+
+    # -- the loop ---------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        with self.store.session() as s:
+            claimed = self.repo.claim_directive(
+                s, self.tenant_id, self.directive_id, self.owner, lease_seconds=self.lease
+            )
+        if not claimed:
+            return RunOutcome(self.directive_id, "busy")
+        faults.checkpoint("claimed")
+        try:
+            return self._steps()
+        except _LeaseLost:
+            return RunOutcome(
+                self.directive_id,
+                "lost",
+                "another process took over the lease",
+                ExitCode.FAILURE,
+                self.events,
+            )
+
+    def _steps(self) -> RunOutcome:
+        directive, steps = self.load()
+        self.actor = directive.actor
+        done: list[Any] = [s for s in steps if s.status == "done"]
+        for index, step in enumerate(steps):
+            if step.status in ("done", "cancelled", "undone"):
+                continue
+            info = self.plan_step(directive, step)
+            self.beat()
+            error, code = self._attempts(step, info)
+            if error is None:
+                done.append(step)
+                continue
+            _, fresh = self.load()
+            self.cancel_rest(fresh[index + 1 :])
+            if directive.atomic and done:
+                self.undo(directive, done)
+            with self.store.session() as s:
+                self.repo.finish_directive(
+                    s, self.tenant_id, self.directive_id, "failed", error=f"{step.slug}: {error}"
+                )
+            return RunOutcome(
+                self.directive_id, "failed", f"{step.slug}: {error}", code, self.events
+            )
+        with self.store.session() as s:
+            self.repo.finish_directive(s, self.tenant_id, self.directive_id, "succeeded")
+        return RunOutcome(self.directive_id, "succeeded", events=self.events)
+
+    def _attempts(self, step: Any, info: dict[str, Any]) -> tuple[str | None, ExitCode]:
+        """Run one step until it is done or out of attempts; return (error, exit code)."""
+        attempts = step.attempts
+        while True:
+            attempts += 1
+            self.emit(step, "installing" if step.action != "uninstall" else "uninstalling")
+            try:
+                if self.start(step, info) == "already":
+                    with self.store.session() as s:
+                        self.repo.update_step(s, self.tenant_id, step.id, "done")
+                else:
+                    faults.checkpoint("step-started")
+                    self.apply(step, info)
+                faults.checkpoint("after-commit")
+                self.emit(step, "active" if step.action != "uninstall" else "uninstalled")
+                return None, ExitCode.SUCCESS
+            except StoreUnavailable:
+                raise
+            except (FleetPromptError, OSError) as error:
+                message = (
+                    str(error)
+                    if isinstance(error, FleetPromptError)
+                    else (f"{type(error).__name__}: {error}")
+                )
+                code = error.exit_code if isinstance(error, FleetPromptError) else ExitCode.FAILURE
+                if attempts >= MAX_ATTEMPTS:
+                    self.fail(step, message)
+                    self.emit(step, "failed", message)
+                    return message, code
+                self.emit(step, "retrying", message)
+                with self.store.session() as s:
+                    self.repo.update_step(
+                        s, self.tenant_id, step.id, "pending", error_message=message
+                    )
+                self.beat()
+
+
+def run_directive(
+    settings: Settings,
+    store: Any,
+    tenant_id: int,
+    directive_id: str,
+    *,
+    owner: str | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Claim the directive's lease and apply its steps; ``busy`` if someone else holds it."""
+    return _Runner(
+        settings, store, tenant_id, directive_id, owner or default_owner(), progress
+    ).run()
+
+
+def archive_source(index_root: Path, archive: str) -> str:
+    """Where a version's archive is: a URL as is, or a path under the index folder."""
+    if "://" in archive:
+        return archive
+    return str((index_root / archive).resolve())

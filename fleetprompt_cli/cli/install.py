@@ -1,0 +1,133 @@
+"""fleetprompt install SPEC..."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Any
+
+import typer
+
+from fleetprompt_cli.cli.context import App, get_app
+from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+__all__ = ["register"]
+
+
+def _asker(app: App):
+    """Ask for a required config value on a terminal; None when not interactive."""
+    if not app.interactive:
+        return None
+
+    def ask(slug: str, key: str, spec: dict[str, Any]) -> Any:
+        from fleetprompt_cli.core.installing import parse_config_assignments
+
+        hint = f" ({'/'.join(map(str, spec['choices']))})" if spec.get("choices") else ""
+        text = typer.prompt(f"{slug}: {key}{hint}", err=True)
+        return parse_config_assignments([f"{key}={text}"], {key: spec}, slug)[key]
+
+    return ask
+
+
+def install(
+    ctx: typer.Context,
+    specs: list[str] = typer.Argument(
+        ..., metavar="SPEC...", help="slug, slug==1.2.0, 'slug>=1,<2' or slug@1.2.0"
+    ),
+    tenant: str = TenantOption,
+    config: list[str] = typer.Option(
+        None, "--config", "-c", metavar="[SLUG:]KEY=VALUE", help="Set a config value."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Queue it for workers and return."),
+    atomic: bool = typer.Option(False, "--atomic", help="Undo every step if one fails."),
+    upgrade: bool = typer.Option(False, "--upgrade", "-U", help="Prefer the newest versions."),
+    pre: bool = typer.Option(False, "--pre", help="Allow pre-releases of every package."),
+    actor: str = typer.Option(None, "--actor", help="Who does it, for the audit trail."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Install packages (and their dependencies) into a tenant."""
+    from fleetprompt_cli.actions.install import open_state, preview_install, submit
+    from fleetprompt_cli.cli.progress import follow, run_inline
+    from fleetprompt_cli.cli.render import preview_table
+
+    app = get_app(ctx, json_output=json_output)
+    settings = app.settings.with_overrides(tenant=tenant, actor=actor)
+    store = open_state(settings)
+    with app.err.status("Resolving…", spinner="dots") as status:
+        preview = preview_install(
+            settings,
+            store,
+            settings.tenant,
+            specs,
+            config=config or [],
+            upgrade=upgrade,
+            allow_prerelease=pre,
+            ask=None if json_output else _asker(app),
+            progress=status.update,
+        )
+    for warning in preview.warnings:
+        app.warn(warning)
+    if preview.nothing_to_do:
+        if json_output:
+            app.emit_json(
+                "install", {**preview.to_json(), "directive": None, "status": "nothing_to_do"}
+            )
+            return
+        kept = ", ".join(
+            f"{s.slug} {s.step.item.version}" for s in preview.steps if s.step.item.requested
+        )
+        app.note(f"Already installed in tenant {preview.tenant}: {kept}. Nothing to do.")
+        return
+    if not json_output:
+        app.out.print(preview_table(preview))
+    if dry_run:
+        if json_output:
+            app.emit_json("install", {**preview.to_json(), "directive": None, "status": "dry_run"})
+        return
+    if (
+        app.interactive
+        and not yes
+        and not typer.confirm(f"Install into tenant {preview.tenant}?", default=True, err=True)
+    ):
+        raise typer.Exit(1)
+    command = "fleetprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    directive_id = submit(
+        settings, store, preview, actor=settings.actor, command=command, atomic=atomic
+    )
+    if no_wait:
+        if json_output:
+            app.emit_json(
+                "install", {**preview.to_json(), "directive": directive_id, "status": "queued"}
+            )
+        else:
+            app.out.print(f"queued directive {directive_id}", highlight=False)
+        return
+    outcome = run_inline(app, settings, store, preview.tenant_id, directive_id)
+    if outcome.status == "busy":
+        outcome = follow(app, store, preview.tenant_id, directive_id)
+    if json_output:
+        app.emit_json(
+            "install",
+            {
+                **preview.to_json(),
+                "directive": directive_id,
+                "status": outcome.status,
+                "error": outcome.error,
+            },
+        )
+    elif outcome.status == "succeeded":
+        app.out.print(
+            f"installed into tenant {preview.tenant} (directive {directive_id})", highlight=False
+        )
+    if outcome.status != "succeeded":
+        if not json_output:
+            app.abort(
+                f"directive {directive_id} {outcome.status}: {outcome.error}", outcome.exit_code
+            )
+        raise typer.Exit(int(outcome.exit_code))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(install)

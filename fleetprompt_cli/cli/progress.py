@@ -1,0 +1,95 @@
+"""Progress displays for directives: run one in-process, or follow a worker."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from fleetprompt_cli.cli.context import App
+from fleetprompt_cli.errors import ExitCode
+
+__all__ = ["follow", "run_inline"]
+
+_STYLES = {
+    "queued": "dim",
+    "installing": "yellow",
+    "uninstalling": "yellow",
+    "retrying": "yellow",
+    "active": "green",
+    "uninstalled": "green",
+    "failed": "red",
+    "cancelled": "dim",
+    "undone": "magenta",
+}
+
+
+class _Board:
+    """Per package: its status, redrawn on stderr as steps move."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str, str]] = {}
+
+    def update(self, slug: str, version: str | None, status: str, message: str = "") -> None:
+        self.rows[slug] = (version or "", status, message)
+
+    def render(self) -> Table:
+        table = Table(box=None, pad_edge=False, show_header=False)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(overflow="fold")
+        for slug, (version, status, message) in self.rows.items():
+            table.add_row(slug, version, Text(status, style=_STYLES.get(status, "")), message)
+        return table
+
+
+def _steps(store: Any, tenant_id: int, directive_id: str) -> tuple[Any, list[Any]]:
+    from fleetprompt_cli.store import repository as repo
+
+    with store.session(readonly=True) as s:
+        directive = repo.get_directive(s, tenant_id, directive_id)
+        steps = repo.list_steps(s, tenant_id, directive_id)
+        s.expunge_all()
+    return directive, steps
+
+
+def run_inline(app: App, settings: Any, store: Any, tenant_id: int, directive_id: str) -> Any:
+    """Claim the directive and run it here, drawing each package's status."""
+    from fleetprompt_cli.actions.installer import run_directive
+
+    board = _Board()
+    _, steps = _steps(store, tenant_id, directive_id)
+    for step in steps:
+        board.update(step.slug, step.version, "queued")
+    with Live(
+        board.render(), console=app.err, transient=False, auto_refresh=False, redirect_stdout=False
+    ) as live:
+
+        def progress(event: Any) -> None:
+            board.update(event.slug, event.version, event.status, event.message)
+            live.update(board.render(), refresh=True)
+
+        return run_directive(settings, store, tenant_id, directive_id, progress=progress)
+
+
+def follow(app: App, store: Any, tenant_id: int, directive_id: str, interval: float = 0.5) -> Any:
+    """Watch a directive another process runs, until it finishes."""
+    from fleetprompt_cli.actions.installer import RunOutcome
+
+    app.note(f"a worker is running directive {directive_id}; following its progress")
+    board = _Board()
+    with Live(board.render(), console=app.err, auto_refresh=False) as live:
+        while True:
+            directive, steps = _steps(store, tenant_id, directive_id)
+            for step in steps:
+                board.update(step.slug, step.version, step.status, step.error_message or "")
+            live.update(board.render(), refresh=True)
+            if directive.status in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(interval)
+    code = ExitCode.SUCCESS if directive.status == "succeeded" else ExitCode.FAILURE
+    return RunOutcome(directive_id, directive.status, directive.error, code)

@@ -1,0 +1,44 @@
+"""Fault injection for tests: kill or fail the process at a named point.
+
+``FLEETPROMPT_FAULT=POINT`` (or ``POINT:N`` for the N-th time the point is
+reached, or ``POINT=raise`` / ``POINT:N=raise`` to raise a transient error
+instead of dying) makes :func:`checkpoint` act there.  Points are named where
+the installer calls them (``claimed``, ``step-started``, ``fetched``,
+``extracted``, ``before-commit``, ``after-commit``).  Unset, a checkpoint
+costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from fleetprompt_cli.errors import FleetPromptError
+
+__all__ = ["InjectedFault", "checkpoint"]
+
+_hits: dict[str, int] = {}
+
+
+class InjectedFault(FleetPromptError):
+    """A transient failure injected by FLEETPROMPT_FAULT (tests only)."""
+
+    kind = "injected"
+
+
+def checkpoint(point: str) -> None:
+    """Die (SIGKILL) or raise here if FLEETPROMPT_FAULT names this point."""
+    spec = os.environ.get("FLEETPROMPT_FAULT")
+    if not spec:
+        return
+    for rule in spec.split(","):
+        target, _, mode = rule.partition("=")
+        name, _, nth = target.partition(":")
+        if name != point:
+            continue
+        _hits[point] = _hits.get(point, 0) + 1
+        if _hits[point] != int(nth or 1) and not (mode == "raise" and not nth):
+            continue
+        if mode == "raise":
+            raise InjectedFault(f"injected fault at {point}")
+        os.kill(os.getpid(), signal.SIGKILL)

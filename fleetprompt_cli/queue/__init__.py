@@ -1,0 +1,44 @@
+"""The installer queue: huey carries wake-ups, the state store has the work.
+
+A wake-up names a directive by (tenant id, directive id) and nothing else;
+whoever receives it claims the directive's lease in the store and runs it
+with the same installer function an inline install uses.  Losing a wake-up
+(a worker killed after dequeuing it, a queue that was down) loses nothing:
+every worker's periodic sweep, and ``fleetprompt recover``, re-enqueue open
+directives whose lease expired.
+
+This module stays import-light: huey is imported only when a queue is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetprompt_cli.settings import Settings
+
+__all__ = ["TASK_RUN", "TASK_SWEEP", "get_huey", "wake"]
+
+TASK_RUN = "fleetprompt.run_directive"
+TASK_SWEEP = "fleetprompt.sweep"
+
+
+def get_huey(settings: Settings) -> Any:
+    """The huey instance for the configured queue URL, with our tasks registered."""
+    from fleetprompt_cli.queue.tasks import huey_for
+
+    return huey_for(settings)
+
+
+def wake(settings: Settings, tenant_id: int, directive_id: str) -> str | None:
+    """Enqueue a wake-up for a directive; return a warning instead of failing.
+
+    The directive is already committed to the store, so a queue that is down
+    delays the work (until a sweep or ``recover``) but never loses it.
+    """
+    from fleetprompt_cli.queue.tasks import enqueue_run
+
+    try:
+        enqueue_run(settings, tenant_id, directive_id)
+    except Exception as error:  # The queue is an optimisation; the store is the truth.
+        return f"could not notify the installer queue ({type(error).__name__}: {error})"
+    return None
