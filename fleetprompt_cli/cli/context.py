@@ -6,14 +6,16 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from fleetprompt_cli.errors import ExitCode, FleetPromptError
 from fleetprompt_cli.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["JSON_SCHEMA", "App", "FleetPromptGroup", "get_app"]
 
@@ -22,6 +24,9 @@ JSON_SCHEMA = 1
 
 
 def _console(stderr: bool) -> Console:
+    # rich costs ~40 ms to import: only commands that print pay for it.
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     width = None
     if not stream.isatty():
