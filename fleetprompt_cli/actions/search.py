@@ -7,7 +7,7 @@ sqlite3) and the stats reader, never sqlmodel or huey.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -20,7 +20,7 @@ from fleetprompt_cli.core.pricing import describe_pricing
 from fleetprompt_cli.core.vocab import CATEGORIES, PRICING_MODELS, TIER_ORDER
 from fleetprompt_cli.errors import NotFound, UsageError
 from fleetprompt_cli.settings import Settings
-from fleetprompt_cli.store.stats_reader import PackageFigures, read_stats
+from fleetprompt_cli.store.stats_reader import PackageFigures, ReviewRow, read_reviews, read_stats
 
 __all__ = [
     "PackageDetail",
@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 FEATURED_LIMIT = 6
+REVIEWS_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ class PackageDetail:
     versions: list[IndexEntry]
     stats: PackageFigures
     warnings: list[str] = field(default_factory=list)
+    reviews: list[ReviewRow] = field(default_factory=list)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -242,6 +244,7 @@ class PackageDetail:
             "active_install_count": self.stats.active_install_count,
             "rating_avg": _rating(self.stats),
             "rating_count": self.stats.rating_count,
+            "reviews": [asdict(r) for r in self.reviews],
             "versions": [
                 {
                     "version": v.version,
@@ -291,4 +294,5 @@ def show(settings: Settings, spec: str) -> PackageDetail:
     else:
         entry = _newest_listed(entries)
     stats = _stats(settings, [slug]).get(slug, PackageFigures(slug))
-    return PackageDetail(entry, entries, stats, list(view.warnings))
+    reviews = read_reviews(settings.database_url, slug, REVIEWS_SHOWN) if stats.rating_count else []
+    return PackageDetail(entry, entries, stats, list(view.warnings), reviews)

@@ -27,6 +27,7 @@ COMMANDS = [
 ]
 GROUPS = [
     "index",
+    "reviews",
     # more groups
 ]
 

@@ -52,7 +52,23 @@ class App:
     _settings: Settings | None = None
     _out: Console | None = None
     _err: Console | None = None
+    _store: Any = None
     overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store(self) -> Any:
+        """The state store, opened (and migrated, for SQLite) on first use."""
+        if self._store is None:
+            from fleetprompt_cli.actions.install import open_state
+
+            self._store = open_state(self.settings)
+        return self._store
+
+    def close(self) -> None:
+        """Release what the command opened (database connections)."""
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
 
     @property
     def settings(self) -> Settings:
@@ -119,6 +135,13 @@ class FleetPromptGroup(TyperGroup):
         return list(self.commands)  # Keep registration order in --help.
 
     def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return self._invoke(ctx)
+        finally:
+            if isinstance(ctx.obj, App):
+                ctx.obj.close()
+
+    def _invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FleetPromptError as error:

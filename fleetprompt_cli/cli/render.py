@@ -171,6 +171,12 @@ def package_detail(detail: PackageDetail, console: Console) -> Group:
             if spec.get("choices"):
                 line.append(f" choices={'|'.join(map(str, spec['choices']))}")
             parts.append(line)
+    if detail.reviews:
+        parts.append(Text())
+        parts.append(Text("Reviews", style="bold underline"))
+        parts.append(
+            review_lines(data["slug"], data["rating_avg"], data["rating_count"], detail.reviews)
+        )
     parts.append(Text())
     parts.append(Text("Versions", style="bold underline"))
     versions = Text("  ")
@@ -236,4 +242,25 @@ def preview_table(preview: Any) -> Group:
             details.append(Text(f"config: {shown}"))
         # A hanging indent, so wrapped lines stay under their package.
         parts.append(Padding(Group(*details), (0, 0, 0, 4)))
+    return Group(*parts)
+
+
+def review_lines(slug: str, average: float | None, count: int, reviews: Sequence[Any]) -> Group:
+    """A package's rating and its reviews, one block each."""
+    heading = (
+        f"{slug}: {average:.1f}/5 from {count} review{'s' if count != 1 else ''}"
+        if count
+        else f"{slug}: no reviews yet"
+    )
+    parts: list[Any] = [Text(heading, style="bold")]
+    for review in reviews:
+        line = Text(f"  #{review.id} ")
+        line.append("★" * review.rating + "☆" * (5 - review.rating), style="yellow")
+        line.append(f" {review.title or ''}", style="bold")
+        line.append(f"  — {review.actor}, {review.updated_at[:10]}", style="dim")
+        if review.helpful_count:
+            line.append(f", {review.helpful_count} found it helpful", style="dim")
+        parts.append(line)
+        if review.content:
+            parts.append(Padding(Text(review.content), (0, 0, 0, 4)))
     return Group(*parts)

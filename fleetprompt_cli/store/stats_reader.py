@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from fleetprompt_cli.errors import StoreUnavailable
 
-__all__ = ["PackageFigures", "read_stats"]
+__all__ = ["PackageFigures", "ReviewRow", "read_reviews", "read_stats"]
 
 _COLUMNS = "slug, install_count, active_install_count, rating_sum, rating_count"
 # A reader that meets a migrating writer waits this long, not the CLI's 30 s.
@@ -49,9 +49,9 @@ def _sqlite_path(url: str) -> Path:
     return Path(unquote(rest[3:].split("?", 1)[0]))
 
 
-def _read_sqlite(path: Path, slugs: list[str]) -> dict[str, PackageFigures]:
+def _fetch_sqlite(path: Path, table: str, sql: str, params: list) -> list[tuple]:
     if not path.exists():
-        return {}
+        return []
     try:
         connection = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=_READ_TIMEOUT
@@ -59,17 +59,13 @@ def _read_sqlite(path: Path, slugs: list[str]) -> dict[str, PackageFigures]:
     except sqlite3.Error as exc:
         raise StoreUnavailable(f"cannot read the state store {path}: {exc}") from None
     try:
-        marks = ", ".join("?" for _ in slugs)
-        rows = connection.execute(
-            f"SELECT {_COLUMNS} FROM package_stats WHERE slug IN ({marks})", slugs
-        ).fetchall()
+        return connection.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
-            return {}
+            return []
         raise StoreUnavailable(f"cannot read the state store {path}: {exc}") from None
     finally:
         connection.close()
-    return {row[0]: PackageFigures(*row) for row in rows}
 
 
 def _psycopg_conninfo(url: str) -> str:
@@ -78,7 +74,7 @@ def _psycopg_conninfo(url: str) -> str:
     return urlunsplit(("postgresql", *parts[1:]))
 
 
-def _read_postgres(url: str, slugs: list[str]) -> dict[str, PackageFigures]:
+def _fetch_postgres(url: str, table: str, sql: str, params: tuple) -> list[tuple]:
     try:
         import psycopg
     except ImportError:
@@ -88,17 +84,25 @@ def _read_postgres(url: str, slugs: list[str]) -> dict[str, PackageFigures]:
     conninfo = _psycopg_conninfo(url)
     try:
         with psycopg.connect(conninfo, connect_timeout=int(_READ_TIMEOUT)) as connection:
-            exists = connection.execute("SELECT to_regclass('package_stats')").fetchone()
+            exists = connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()
             if exists is None or exists[0] is None:
-                return {}
-            rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM package_stats WHERE slug = ANY(%s)", (slugs,)
-            ).fetchall()
+                return []
+            return connection.execute(sql, params).fetchall()
     except psycopg.Error as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         safe = urlunsplit(urlsplit(url)._replace(netloc=urlsplit(url).netloc.split("@")[-1]))
         raise StoreUnavailable(f"cannot read the state store at {safe}: {detail}") from None
-    return {row[0]: PackageFigures(*row) for row in rows}
+
+
+def _fetch(
+    url: str, table: str, sqlite_sql: str, sqlite_params: list, pg_sql: str, pg_params: tuple
+) -> list[tuple]:
+    backend = url.split(":", 1)[0].lower().split("+", 1)[0]
+    if backend == "sqlite":
+        return _fetch_sqlite(_sqlite_path(url), table, sqlite_sql, sqlite_params)
+    if backend in ("postgresql", "postgres"):
+        return _fetch_postgres(url, table, pg_sql, pg_params)
+    raise StoreUnavailable(f"unsupported state store URL {url!r}")
 
 
 def read_stats(url: str, slugs: Iterable[str]) -> dict[str, PackageFigures]:
@@ -106,10 +110,41 @@ def read_stats(url: str, slugs: Iterable[str]) -> dict[str, PackageFigures]:
     wanted = sorted(set(slugs))
     if not wanted:
         return {}
-    scheme = url.split(":", 1)[0].lower()
-    backend = scheme.split("+", 1)[0]
-    if backend == "sqlite":
-        return _read_sqlite(_sqlite_path(url), wanted)
-    if backend in ("postgresql", "postgres"):
-        return _read_postgres(url, wanted)
-    raise StoreUnavailable(f"unsupported state store URL {url!r}")
+    marks = ", ".join("?" for _ in wanted)
+    rows = _fetch(
+        url,
+        "package_stats",
+        f"SELECT {_COLUMNS} FROM package_stats WHERE slug IN ({marks})",
+        wanted,
+        f"SELECT {_COLUMNS} FROM package_stats WHERE slug = ANY(%s)",
+        (wanted,),
+    )
+    return {row[0]: PackageFigures(*row) for row in rows}
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One review as the detail page shows it."""
+
+    id: int
+    actor: str
+    rating: int
+    title: str | None
+    content: str | None
+    helpful_count: int
+    updated_at: str
+
+
+def read_reviews(url: str, slug: str, limit: int = 5) -> list[ReviewRow]:
+    """A package's reviews, most helpful then newest first; [] before the store exists."""
+    columns = "id, actor, rating, title, content, helpful_count, updated_at"
+    order = "ORDER BY helpful_count DESC, updated_at DESC, id DESC"
+    rows = _fetch(
+        url,
+        "reviews",
+        f"SELECT {columns} FROM reviews WHERE slug = ? {order} LIMIT ?",
+        [slug, limit],
+        f"SELECT {columns} FROM reviews WHERE slug = %s {order} LIMIT %s",
+        (slug, limit),
+    )
+    return [ReviewRow(*row[:6], str(row[6])) for row in rows]
