@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+import contextlib
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -11,6 +13,8 @@ from fleetprompt_cli.core.names import Requirement
 from fleetprompt_cli.core.resolver import Candidate, ResolutionConflict, resolve
 
 from .support import DictSource
+
+RESOLVER = settings.get_profile("resolver")
 
 SLUGS = ["a", "b", "c", "d", "e"]
 VERSIONS = ["1.0", "1.1", "2.0", "2.1", "3.0"]
@@ -43,9 +47,7 @@ def scenarios(draw):
             entries[version] = entry
         index[slug] = entries
     request = draw(
-        st.lists(
-            st.tuples(st.sampled_from(slugs), st.sampled_from(SPECS)), min_size=1, max_size=3
-        )
+        st.lists(st.tuples(st.sampled_from(slugs), st.sampled_from(SPECS)), min_size=1, max_size=3)
     )
     installed = {}
     for slug in draw(st.lists(st.sampled_from(slugs), max_size=2, unique=True)):
@@ -68,9 +70,12 @@ def _pin(specifier: SpecifierSet) -> Version | None:
 
 def _eligible(candidate: Candidate, pins: set[Version], installed, options) -> bool:
     platform = options["platform_version"]
-    if platform is not None and candidate.platform is not None:
-        if not candidate.platform.contains(platform, prereleases=True):
-            return False
+    if (
+        platform is not None
+        and candidate.platform is not None
+        and not candidate.platform.contains(platform, prereleases=True)
+    ):
+        return False
     if candidate.version.is_prerelease and not options["allow_prerelease"]:
         return False
     if candidate.yanked:
@@ -101,9 +106,7 @@ def exhaustive(source: DictSource, requirements, installed, options) -> bool:
             ok = True
             for dep, specifier in candidate.dependencies.items():
                 extended.setdefault(dep, []).append(specifier)
-                if dep in chosen and not specifier.contains(
-                    chosen[dep].version, prereleases=True
-                ):
+                if dep in chosen and not specifier.contains(chosen[dep].version, prereleases=True):
                     ok = False
             if ok and search({**chosen, slug: candidate}, extended):
                 return True
@@ -147,6 +150,7 @@ def check_plan(resolution, source: DictSource, requirements, installed, options)
             assert chosen[slug].action == "install"
 
 
+@settings(RESOLVER)
 @given(scenarios())
 def test_plans_are_valid_and_conflicts_are_real(case) -> None:
     index, request, installed_text, options = case
@@ -165,16 +169,15 @@ def test_plans_are_valid_and_conflicts_are_real(case) -> None:
     assert again.to_json() == resolution.to_json()
 
 
+@settings(RESOLVER)
 @given(scenarios())
 def test_only_reachable_packages_are_loaded(case) -> None:
     index, request, installed_text, options = case
     source = DictSource(index)
     requirements = [Requirement(slug, SpecifierSet(spec)) for slug, spec in request]
     installed = {slug: Version(v) for slug, v in installed_text.items()}
-    try:
+    with contextlib.suppress(ResolutionConflict):
         resolve(requirements, source, installed=installed, **options)
-    except ResolutionConflict:
-        pass
     reachable, stack = set(), [r.slug for r in requirements] + list(installed)
     while stack:
         slug = stack.pop()

@@ -87,8 +87,9 @@ def test_plan_json_shape() -> None:
 
 def test_conflict_is_a_fleetprompt_error_with_structured_derivation() -> None:
     with pytest.raises(ResolutionConflict) as caught:
-        resolve([parse_requirement("field-service>=2"), parse_requirement("billing")],
-                DictSource(INDEX))
+        resolve(
+            [parse_requirement("field-service>=2"), parse_requirement("billing")], DictSource(INDEX)
+        )
     error = caught.value
     assert isinstance(error, FleetPromptError)
     assert error.exit_code == ExitCode.CONFLICT
@@ -139,3 +140,35 @@ def test_deep_chain_and_many_versions_are_fast() -> None:
     resolution = resolve([parse_requirement("p0")], DictSource(index))
     assert resolution.versions()["p0"] == Version("1.0")
     assert [item.slug for item in resolution.plan][:2] == ["floor", f"p{depth}"]
+
+
+def test_reporter_hears_each_learned_incompatibility() -> None:
+    # pub's "partial satisfier" case: the solver must learn a fact and backjump.
+    index = {
+        "foo": {"1.0.0": {}, "1.1.0": {"deps": {"left": ">=1,<2", "right": ">=1,<2"}}},
+        "left": {"1.0.0": {"deps": {"shared": ">=1.0.0"}}},
+        "right": {"1.0.0": {"deps": {"shared": "<2.0.0"}}},
+        "shared": {"1.0.0": {"deps": {"target": ">=1,<2"}}, "2.0.0": {}},
+        "target": {"1.0.0": {}, "2.0.0": {}},
+    }
+    recorder = Recorder()
+    resolution = resolve(
+        [parse_requirement("foo>=1,<2"), parse_requirement("target>=2,<3")],
+        DictSource(index),
+        reporter=recorder,
+    )
+    assert resolution.versions() == {"foo": Version("1.0.0"), "target": Version("2.0.0")}
+    learned = [text for kind, text in recorder.events if kind == "conflict"]
+    assert learned
+    assert all(isinstance(text, str) and text for text in learned)
+
+
+def test_explanations_of_long_derivations_do_not_hit_the_recursion_limit() -> None:
+    # Every link of a 1,500-long chain needs the next, and the last is impossible.
+    depth = 1500
+    index: dict = {f"p{i}": {"1.0": {"deps": {f"p{i + 1}": ">=1"}}} for i in range(depth)}
+    index[f"p{depth}"] = {"1.0": {"deps": {"missing": ">=1"}}}
+    with pytest.raises(ResolutionConflict) as caught:
+        resolve([parse_requirement("p0")], DictSource(index))
+    assert "missing, which is not in the index" in caught.value.message
+    assert len(caught.value.derivation) > depth
