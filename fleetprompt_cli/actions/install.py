@@ -354,14 +354,22 @@ def preview_uninstall(
             if tenant != repo.DEFAULT_TENANT
             else (repo.resolve_tenant(s, tenant))
         )
-        live = {i.slug: i for i in repo.list_installations(s, record.id)}
-        directives = {}
-        for inst in live.values():
-            directives[inst.slug] = inst
+        rows = repo.list_installations(s, record.id, include_finished=True)
         s.expunge_all()
+    live = {i.slug: i for i in rows if lifecycle.is_live(i.status)}
+    # Newest last, so a slug installed and uninstalled twice keeps its latest row.
+    finished = {i.slug: i for i in rows if not lifecycle.is_live(i.status)}
     for slug in wanted:
-        if slug not in live:
-            raise NotFound(f"{slug} is not installed in tenant {record.slug!r}")
+        inst = live.get(slug) or finished.get(slug)
+        if inst is None:
+            raise NotFound(
+                f"{slug} is not installed in tenant {record.slug!r}",
+                details={"slug": slug, "tenant": record.slug},
+            )
+        # Refuse up front what the installer would refuse at its first step
+        # (uninstalling what is uninstalled, queued or mid-change), so no
+        # directive is written that can only fail.
+        lifecycle.transition(inst.status, "start_uninstall", subject=slug)
     deps = _installed_dependencies(store, record.id, live)
     removing = set(wanted)
     dependents = {
@@ -388,6 +396,8 @@ def preview_uninstall(
             for slug, inst in live.items():
                 if slug in removing or inst.requested:
                     continue
+                if "start_uninstall" not in lifecycle.allowed(inst.status):
+                    continue  # Busy with another directive: leave it to that one.
                 users = {o for o, needs in deps.items() if slug in needs}
                 if users and users <= removing:
                     removing.add(slug)

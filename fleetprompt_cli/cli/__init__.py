@@ -20,6 +20,13 @@ COMMANDS = [
     "resolve",
     "install",
     # lifecycle commands
+    "list",
+    "status",
+    "uninstall",
+    "pause",
+    "resume",
+    "configure",
+    "history",
     # queue commands
     "validate",
     "publish",
@@ -29,6 +36,9 @@ GROUPS = [
     "index",
     "reviews",
     # more groups
+    "directives",
+    "tenant",
+    "db",
 ]
 
 app = typer.Typer(

@@ -48,13 +48,13 @@ def install(
     json_output: bool = JsonOption,
 ) -> None:
     """Install packages (and their dependencies) into a tenant."""
-    from fleetprompt_cli.actions.install import open_state, preview_install, submit
+    from fleetprompt_cli.actions.install import preview_install, submit
     from fleetprompt_cli.cli.progress import follow, run_inline
     from fleetprompt_cli.cli.render import preview_table
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant, actor=actor)
-    store = open_state(settings)
+    store = app.store
     with app.err.status("Resolving…", spinner="dots") as status:
         preview = preview_install(
             settings,

@@ -55,10 +55,12 @@ __all__ = [
     "claim_directive",
     "clear_pending",
     "config_diff",
+    "count_installations",
     "create_directive",
     "create_tenant",
     "delete_resources",
     "expired_directives",
+    "find_directives",
     "find_installation",
     "finish_directive",
     "get_directive",
@@ -66,6 +68,7 @@ __all__ = [
     "get_installation_by_id",
     "get_tenant",
     "heartbeat",
+    "latest_installation",
     "list_directives",
     "list_installations",
     "list_resources",
@@ -104,8 +107,12 @@ _STEP_MOVES: dict[str, frozenset[str]] = {
     "done": frozenset({"undone"}),
     "failed": frozenset({"pending", "running"}),
     "cancelled": frozenset({"pending"}),
-    "undone": frozenset(),
+    # A retried atomic directive re-applies the steps it undid.
+    "undone": frozenset({"pending"}),
 }
+# Moving out of these back to pending re-opens a step (``recover
+# --retry-failed``): it gets a fresh set of attempts.
+_REOPENED_FROM = frozenset({"failed", "cancelled", "undone"})
 # Installation statuses in which a directive is applying something: planning
 # another change on top would corrupt it.
 _BUSY = frozenset({lifecycle.INSTALLING, lifecycle.UPGRADING, lifecycle.UNINSTALLING})
@@ -791,6 +798,8 @@ def update_step(
         step.finished_at = None
     elif status == "pending":
         step.finished_at = None
+        if step.status in _REOPENED_FROM:
+            step.attempts = 0
     else:
         step.finished_at = now
     step.status = status
@@ -898,7 +907,13 @@ def heartbeat(
     lease_seconds: float,
     now: datetime | None = None,
 ) -> bool:
-    """Extend ``owner``'s lease; False if it no longer holds it (stop working then)."""
+    """Extend ``owner``'s lease; False if it no longer holds it (stop working then).
+
+    A lease that lapsed but that nobody took over is still the owner's: only
+    a claim changes the owner, and a claim is one conditional UPDATE, so
+    renewing it here can never overlap another holder.  (A slow step, or a
+    lease of 0 s in tests, then does not make the owner give up for nothing.)
+    """
     now = _now(now)
     result = session.exec(
         update(Directive)
@@ -906,7 +921,6 @@ def heartbeat(
             Directive.tenant_id == tenant_id,
             Directive.id == directive_id,
             Directive.lease_owner == owner,
-            col(Directive.lease_expires_at) > now,
             col(Directive.status).in_(_OPEN_DIRECTIVE),
         )
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
@@ -1131,3 +1145,49 @@ def list_signals(
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query))
+
+
+# -- lookups for the lifecycle commands (list, status, history, tenant list) --
+
+
+def count_installations(session: Session, tenant_id: int) -> int:
+    """How many live installations the tenant has (for ``tenant list``)."""
+    return session.exec(
+        select(func.count())
+        .select_from(Installation)
+        .where(
+            Installation.tenant_id == tenant_id,
+            col(Installation.status).not_in(lifecycle.FINISHED_STATUSES),
+        )
+    ).one()
+
+
+def latest_installation(session: Session, tenant_id: int, slug: str) -> Installation | None:
+    """The tenant's live row of ``slug``, else its newest finished (history) row, or None."""
+    live = find_installation(session, tenant_id, slug)
+    if live is not None:
+        return live
+    return session.exec(
+        select(Installation)
+        .where(Installation.tenant_id == tenant_id, Installation.slug == canonical_slug(slug))
+        .order_by(col(Installation.id).desc())
+    ).first()
+
+
+def find_directives(
+    session: Session, tenant_id: int, prefix: str, *, limit: int = 10
+) -> list[Directive]:
+    """The tenant's directives whose id starts with ``prefix`` (at most ``limit``)."""
+    # Ids are lower-case UUIDs; escape LIKE's wildcards so "_" matches itself.
+    pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return list(
+        session.exec(
+            select(Directive)
+            .where(
+                Directive.tenant_id == tenant_id,
+                col(Directive.id).like(pattern + "%", escape="\\"),
+            )
+            .order_by(col(Directive.id))
+            .limit(limit)
+        )
+    )

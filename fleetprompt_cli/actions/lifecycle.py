@@ -1,0 +1,800 @@
+"""Lifecycle use cases: tenants, list, status, pause/resume, configure, history, directives.
+
+Every function takes an open state store (``actions.install.open_state``)
+and the tenant by name, resolves it once (``default`` is created on first
+use, any other unknown tenant is NotFound) and then passes the tenant's id
+to every repository call, so nothing here can read or change another
+tenant's rows.  Functions return result objects with ``to_json()`` and
+never print; the CLI renders them.
+
+Changes that are not carried out by the installer (pause, resume,
+configure) are still written as directives, so ``fleetprompt directives``
+shows every command that changed something.  The store's directive kinds
+are fixed by a check constraint (install, upgrade, uninstall, rollback,
+sync); rather than migrate the schema for three labels, these are recorded
+as kind ``sync`` with the operation in ``arguments["operation"]``, and they
+finish (succeed) in the same transaction that applies the change, so the
+queue's sweep never sees them open.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fleetprompt_cli.core import lifecycle
+from fleetprompt_cli.core.names import canonical_slug
+from fleetprompt_cli.errors import ConfigError, NotFound, StateError, UsageError
+from fleetprompt_cli.settings import Settings
+
+__all__ = [
+    "MIN_PREFIX",
+    "ConfigureResult",
+    "DbStatus",
+    "DirectiveInfo",
+    "InstallationDetail",
+    "InstallationInfo",
+    "InstallationList",
+    "RevisionInfo",
+    "StepInfo",
+    "TenantInfo",
+    "TenantSummary",
+    "configure",
+    "create_tenant",
+    "db_status",
+    "db_upgrade",
+    "directive_detail",
+    "history",
+    "installation_detail",
+    "list_directives",
+    "list_installations",
+    "list_tenants",
+    "pause",
+    "resume",
+    "set_tier",
+    "status",
+    "tenant_summary",
+]
+
+# The shortest directive id prefix accepted: shorter ones collide too often
+# to be worth typing, and could be mistaken for a package slug.
+MIN_PREFIX = 6
+_ID_TEXT = re.compile(r"^[0-9a-f-]+$")
+_OPEN = ("pending", "running")
+# Statuses in which a config change is safe: a directive applying a change
+# (queued, installing, upgrading, uninstalling) would overwrite it.
+_CONFIGURABLE = (lifecycle.ACTIVE, lifecycle.PAUSED, lifecycle.FAILED)
+_RECENT_REVISIONS = 5
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# -- result objects ------------------------------------------------------------
+
+
+@dataclass
+class TenantInfo:
+    """A tenant with its tier and how many live installations it has."""
+
+    slug: str
+    tier: str
+    created_at: datetime | None
+    installations: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "tier": self.tier,
+            "created_at": _iso(self.created_at),
+            "installations": self.installations,
+        }
+
+
+@dataclass
+class InstallationInfo:
+    """One installation row, with its resource counts by kind."""
+
+    tenant: str
+    slug: str
+    version: str | None
+    status: str
+    requested: bool
+    installed_at: datetime | None
+    resources: dict[str, int]
+    config: dict[str, Any]
+    pending_version: str | None = None
+    error_message: str | None = None
+    revision: int = 0
+
+    @classmethod
+    def of(cls, tenant: str, row: Any, counts: dict[str, int]) -> InstallationInfo:
+        return cls(
+            tenant,
+            row.slug,
+            row.version,
+            row.status,
+            row.requested,
+            row.installed_at,
+            dict(counts),
+            dict(row.config),
+            row.pending_version,
+            row.error_message,
+            row.revision,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "slug": self.slug,
+            "version": self.version,
+            "status": self.status,
+            "requested": self.requested,
+            "installed_at": _iso(self.installed_at),
+            "resources": self.resources,
+            "config": self.config,
+            "pending_version": self.pending_version,
+            "error_message": self.error_message,
+            "revision": self.revision,
+        }
+
+
+@dataclass
+class InstallationList:
+    """A tenant's installations (``--all``: with uninstalled and cancelled rows)."""
+
+    tenant: str
+    installations: list[InstallationInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "installations": [i.to_json() for i in self.installations]}
+
+
+@dataclass
+class StepInfo:
+    """One step of a directive."""
+
+    position: int
+    slug: str
+    version: str | None
+    action: str
+    status: str
+    attempts: int
+    error_message: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "slug": self.slug,
+            "version": self.version,
+            "action": self.action,
+            "status": self.status,
+            "attempts": self.attempts,
+            "error_message": self.error_message,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+@dataclass
+class DirectiveInfo:
+    """A directive of the command log, with its steps when they were loaded."""
+
+    id: str
+    tenant: str
+    actor: str
+    created_at: datetime
+    kind: str
+    operation: str
+    command: str
+    arguments: dict[str, Any]
+    status: str
+    attempts: int
+    error: str | None
+    finished_at: datetime | None
+    steps: list[StepInfo] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, tenant: str, row: Any, steps: Sequence[Any] = ()) -> DirectiveInfo:
+        arguments = dict(row.arguments or {})
+        return cls(
+            row.id,
+            tenant,
+            row.actor,
+            row.created_at,
+            row.kind,
+            arguments.get("operation", row.kind),
+            row.command,
+            arguments,
+            row.status,
+            row.attempts,
+            row.error,
+            row.finished_at,
+            [
+                StepInfo(
+                    s.position,
+                    s.slug,
+                    s.version,
+                    s.action,
+                    s.status,
+                    s.attempts,
+                    s.error_message,
+                    s.started_at,
+                    s.finished_at,
+                )
+                for s in steps
+            ],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "actor": self.actor,
+            "created_at": _iso(self.created_at),
+            "kind": self.kind,
+            "operation": self.operation,
+            "command": self.command,
+            "arguments": self.arguments,
+            "status": self.status,
+            "attempts": self.attempts,
+            "error": self.error,
+            "finished_at": _iso(self.finished_at),
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+@dataclass
+class RevisionInfo:
+    """One recorded change of an installation."""
+
+    id: int
+    slug: str
+    at: datetime
+    actor: str
+    transition: str
+    from_status: str | None
+    to_status: str
+    from_version: str | None
+    to_version: str | None
+    config_diff: dict[str, Any] | None
+    directive_id: str | None
+
+    @classmethod
+    def of(cls, slug: str, row: Any) -> RevisionInfo:
+        return cls(
+            row.id,
+            slug,
+            row.at,
+            row.actor,
+            row.transition,
+            row.from_status,
+            row.to_status,
+            row.from_version,
+            row.to_version,
+            row.config_diff,
+            row.directive_id,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "at": _iso(self.at),
+            "actor": self.actor,
+            "transition": self.transition,
+            "from_status": self.from_status,
+            "to_status": self.to_status,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "config_diff": self.config_diff,
+            "directive_id": self.directive_id,
+        }
+
+
+@dataclass
+class InstallationDetail:
+    """``status SLUG``: the installation, its resources and its latest revisions."""
+
+    installation: InstallationInfo
+    resource_list: list[dict[str, str]]
+    revisions: list[RevisionInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "installation": {
+                **self.installation.to_json(),
+                "resource_list": self.resource_list,
+            },
+            "revisions": [r.to_json() for r in self.revisions],
+        }
+
+
+@dataclass
+class TenantSummary:
+    """``status`` with no argument: installations by status and open directives."""
+
+    tenant: str
+    tier: str
+    by_status: dict[str, int]
+    open_directives: list[DirectiveInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "tier": self.tier,
+            "installations": self.by_status,
+            "open_directives": [d.to_json() for d in self.open_directives],
+        }
+
+
+@dataclass
+class ConfigureResult:
+    """What ``configure`` changed: {key: [old, new]}, and the directive recording it."""
+
+    tenant: str
+    slug: str
+    version: str | None
+    config: dict[str, Any]
+    changes: dict[str, Any]
+    directive: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "slug": self.slug,
+            "version": self.version,
+            "config": self.config,
+            "changes": self.changes,
+            "directive": self.directive,
+        }
+
+
+@dataclass
+class DbStatus:
+    """Where the state store's schema stands, and whether this command migrated it."""
+
+    url: str
+    backend: str
+    current: str | None
+    expected: str
+    state: str
+    upgraded: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "backend": self.backend,
+            "current": self.current,
+            "expected": self.expected,
+            "state": self.state,
+            "upgraded": self.upgraded,
+        }
+
+
+# -- tenants ------------------------------------------------------------------
+
+
+def _tenant(store: Any, tenant: str) -> tuple[int, str, str]:
+    """(id, slug, tier) of the tenant; ``default`` is created on first use."""
+    from fleetprompt_cli.store import repository as repo
+
+    try:
+        with store.session(readonly=True) as s:
+            record = repo.get_tenant(s, tenant)
+            return record.id, record.slug, record.tier
+    except NotFound:
+        if tenant != repo.DEFAULT_TENANT:
+            raise
+    # Only the default tenant's first use writes, so reads stay off the
+    # SQLite write lock in the common case.
+    with store.session() as s:
+        record = repo.resolve_tenant(s, tenant)
+        return record.id, record.slug, record.tier
+
+
+def create_tenant(store: Any, slug: str, tier: str = "free") -> TenantInfo:
+    """Create a tenant (AlreadyExists when taken, InvalidInput for a bad name or tier)."""
+    from fleetprompt_cli.store import repository as repo
+
+    with store.session() as s:
+        record = repo.create_tenant(s, slug, tier=tier)
+        return TenantInfo(record.slug, record.tier, record.created_at, 0)
+
+
+def list_tenants(store: Any) -> list[TenantInfo]:
+    """Every tenant with its tier, creation time and live installation count."""
+    from fleetprompt_cli.store import repository as repo
+
+    with store.session(readonly=True) as s:
+        return [
+            TenantInfo(t.slug, t.tier, t.created_at, repo.count_installations(s, t.id))
+            for t in repo.list_tenants(s)
+        ]
+
+
+def set_tier(store: Any, slug: str, tier: str) -> TenantInfo:
+    """Change a tenant's tier."""
+    from fleetprompt_cli.store import repository as repo
+
+    with store.session() as s:
+        record = repo.set_tier(s, slug, tier)
+        return TenantInfo(
+            record.slug, record.tier, record.created_at, repo.count_installations(s, record.id)
+        )
+
+
+# -- reading ------------------------------------------------------------------
+
+
+def list_installations(store: Any, tenant: str, *, include_all: bool = False) -> InstallationList:
+    """The tenant's installations with resource counts (``include_all``: history rows too)."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, name, _ = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        rows = repo.list_installations(s, tenant_id, include_finished=include_all)
+        counts = repo.resource_counts(s, tenant_id)
+        infos = [InstallationInfo.of(name, row, counts.get(row.id, {})) for row in rows]
+    return InstallationList(name, infos)
+
+
+def tenant_summary(store: Any, tenant: str) -> TenantSummary:
+    """Installations by status and the directives still open."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, name, tier = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        rows = repo.list_installations(s, tenant_id, include_finished=True)
+        by_status = Counter(row.status for row in rows)
+        open_directives = [
+            DirectiveInfo.of(name, d, repo.list_steps(s, tenant_id, d.id))
+            for d in repo.list_directives(s, tenant_id, status=_OPEN)
+        ]
+    ordered = {st: by_status[st] for st in lifecycle.STATUSES if by_status[st]}
+    return TenantSummary(name, tier, ordered, open_directives)
+
+
+def _detail(s: Any, repo: Any, tenant_id: int, name: str, row: Any) -> InstallationDetail:
+    counts = repo.resource_counts(s, tenant_id).get(row.id, {})
+    resources = [
+        {"kind": r.kind, "name": r.name}
+        for r in repo.list_resources(s, tenant_id, installation_id=row.id)
+    ]
+    revisions = [
+        RevisionInfo.of(row.slug, r)
+        for r in repo.list_revisions(s, tenant_id, slug=row.slug)
+        if r.installation_id == row.id
+    ][-_RECENT_REVISIONS:]
+    return InstallationDetail(InstallationInfo.of(name, row, counts), resources, revisions)
+
+
+def installation_detail(store: Any, tenant: str, slug: str) -> InstallationDetail:
+    """One installation (the live row, else the newest history row), or NotFound."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, name, _ = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        row = repo.latest_installation(s, tenant_id, slug)
+        if row is None:
+            raise NotFound(
+                f"{canonical_slug(slug)} is not installed in tenant {name!r}",
+                details={"slug": canonical_slug(slug), "tenant": name},
+            )
+        return _detail(s, repo, tenant_id, name, row)
+
+
+def _find_directive(s: Any, repo: Any, tenant_id: int, name: str, ref: str) -> Any:
+    text = ref.strip().lower()
+    if not _ID_TEXT.match(text) or len(text) < MIN_PREFIX:
+        raise NotFound(
+            f"no directive {ref!r} in tenant {name!r} (give an id or a prefix of at least "
+            f"{MIN_PREFIX} characters)",
+            details={"id": ref, "tenant": name},
+        )
+    matches = repo.find_directives(s, tenant_id, text, limit=5)
+    if not matches:
+        raise NotFound(f"no directive {ref!r} in tenant {name!r}", details={"id": ref})
+    exact = [d for d in matches if d.id == text]
+    if exact:
+        return exact[0]
+    if len(matches) > 1:
+        raise UsageError(
+            f"directive prefix {ref!r} is ambiguous: it matches "
+            + ", ".join(d.id for d in matches)
+            + "; give more characters",
+            details={"id": ref, "matches": [d.id for d in matches]},
+        )
+    return matches[0]
+
+
+def directive_detail(store: Any, tenant: str, ref: str) -> DirectiveInfo:
+    """A directive by id or unique prefix, with its steps."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, name, _ = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        directive = _find_directive(s, repo, tenant_id, name, ref)
+        return DirectiveInfo.of(name, directive, repo.list_steps(s, tenant_id, directive.id))
+
+
+def status(
+    store: Any, tenant: str, target: str | None = None
+) -> TenantSummary | InstallationDetail | DirectiveInfo:
+    """``status``: the tenant summary, an installation (by slug) or a directive (by id)."""
+    from fleetprompt_cli.store import repository as repo
+
+    if target is None:
+        return tenant_summary(store, tenant)
+    tenant_id, name, _ = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        try:
+            slug = canonical_slug(target)
+        except Exception:  # Not a valid slug: it can only be a directive id.
+            slug = None
+        row = repo.latest_installation(s, tenant_id, slug) if slug else None
+        if row is not None:
+            return _detail(s, repo, tenant_id, name, row)
+        if _ID_TEXT.match(target.strip().lower()) and len(target.strip()) >= MIN_PREFIX:
+            directive = _find_directive(s, repo, tenant_id, name, target)
+            return DirectiveInfo.of(name, directive, repo.list_steps(s, tenant_id, directive.id))
+    raise NotFound(
+        f"{target!r} is neither an installation nor a directive of tenant {name!r}",
+        details={"target": target, "tenant": name},
+    )
+
+
+def list_directives(
+    store: Any, tenant: str, *, status: str | None = None, limit: int | None = 20
+) -> list[DirectiveInfo]:
+    """The tenant's command log, newest first, with each directive's steps."""
+    from fleetprompt_cli.store import repository as repo
+    from fleetprompt_cli.store.models import DIRECTIVE_STATUSES
+
+    if status is not None and status not in DIRECTIVE_STATUSES:
+        raise UsageError(
+            f"unknown directive status {status!r}: expected {', '.join(DIRECTIVE_STATUSES)}"
+        )
+    tenant_id, name, _ = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        return [
+            DirectiveInfo.of(name, d, repo.list_steps(s, tenant_id, d.id))
+            for d in repo.list_directives(s, tenant_id, status=status, limit=limit)
+        ]
+
+
+def history(
+    store: Any, tenant: str, slug: str | None = None, *, limit: int | None = None
+) -> list[RevisionInfo]:
+    """Recorded changes, oldest first (the newest ``limit`` of them), of one package or all."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, name, _ = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        slugs = {
+            row.id: row.slug for row in repo.list_installations(s, tenant_id, include_finished=True)
+        }
+        if slug is not None and canonical_slug(slug) not in slugs.values():
+            raise NotFound(
+                f"{canonical_slug(slug)} has never been installed in tenant {name!r}",
+                details={"slug": canonical_slug(slug), "tenant": name},
+            )
+        rows = repo.list_revisions(s, tenant_id, slug=slug)
+        revisions = [RevisionInfo.of(slugs.get(r.installation_id, "?"), r) for r in rows]
+    if limit is not None:
+        revisions = revisions[-limit:] if limit > 0 else []
+    return revisions
+
+
+# -- changing -----------------------------------------------------------------
+
+
+def _record_directive(
+    s: Any,
+    repo: Any,
+    tenant_id: int,
+    operation: str,
+    slug: str,
+    *,
+    actor: str,
+    command: str,
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    # A "sync" directive with no steps: the change is applied in this same
+    # transaction, so it is written already finished (see the module docstring).
+    return repo.create_directive(
+        s,
+        tenant_id,
+        actor=actor,
+        kind="sync",
+        command=command,
+        arguments={"operation": operation, "request": [slug], **(extra or {})},
+        plan={"operation": operation, "steps": []},
+    )
+
+
+def _transition(
+    store: Any, tenant: str, slug: str, name: str, *, actor: str, command: str
+) -> InstallationInfo:
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, tenant_name, _ = _tenant(store, tenant)
+    slug = canonical_slug(slug)
+    with store.session() as s:
+        if repo.find_installation(s, tenant_id, slug) is None:
+            finished = repo.latest_installation(s, tenant_id, slug)
+            if finished is not None:
+                # An uninstalled row is history, not "unknown": let the state
+                # machine say why nothing can be done with it.
+                lifecycle.transition(finished.status, name, subject=slug)
+            raise NotFound(
+                f"{slug} is not installed in tenant {tenant_name!r}",
+                details={"slug": slug, "tenant": tenant_name},
+            )
+        directive = _record_directive(s, repo, tenant_id, name, slug, actor=actor, command=command)
+        # apply_transition raises StateError when the state machine refuses;
+        # the session then rolls back, directive row included.
+        row = repo.apply_transition(
+            s, tenant_id, slug, name, actor=actor, directive_id=directive.id
+        )
+        repo.finish_directive(s, tenant_id, directive.id, "succeeded")
+        counts = repo.resource_counts(s, tenant_id).get(row.id, {})
+        return InstallationInfo.of(tenant_name, row, counts)
+
+
+def pause(store: Any, tenant: str, slug: str, *, actor: str, command: str = "") -> InstallationInfo:
+    """Pause an active installation (the state machine's ``pause``)."""
+    return _transition(store, tenant, slug, "pause", actor=actor, command=command)
+
+
+def resume(
+    store: Any, tenant: str, slug: str, *, actor: str, command: str = ""
+) -> InstallationInfo:
+    """Resume a paused installation (the state machine's ``resume``)."""
+    return _transition(store, tenant, slug, "resume", actor=actor, command=command)
+
+
+def _config_schema(
+    settings: Settings, s: Any, repo: Any, tenant_id: int, slug: str, version: str
+) -> dict[str, Any]:
+    """The installed version's ``[config]`` schema: from its directive plan, else the index."""
+    from packaging.version import Version
+
+    for directive in repo.list_directives(s, tenant_id):
+        for step in directive.plan.get("steps", []):
+            manifest = step.get("manifest")
+            if step.get("slug") == slug and step.get("version") == version and manifest:
+                return dict(manifest.get("config", {}))
+    from fleetprompt_cli.actions.indexes import open_catalog
+
+    view = open_catalog(settings)
+    try:
+        for entry in view.catalog.versions(slug):
+            if Version(entry.version) == Version(version):
+                return dict(entry.manifest.get("config", {}))
+    finally:
+        view.catalog.close()
+    raise NotFound(f"cannot find the config schema of {slug} {version}: not in any index")
+
+
+def configure(
+    settings: Settings,
+    store: Any,
+    tenant: str,
+    slug: str,
+    assignments: Sequence[str],
+    *,
+    actor: str,
+    command: str = "",
+) -> ConfigureResult:
+    """Validate ``KEY=VALUE`` against the installed version's schema and record the change."""
+    from fleetprompt_cli.core.installing import (
+        config_diff,
+        parse_config_assignments,
+        resolve_config,
+    )
+    from fleetprompt_cli.store import repository as repo
+
+    if not assignments:
+        raise UsageError("configure needs at least one KEY=VALUE")
+    tenant_id, tenant_name, _ = _tenant(store, tenant)
+    slug = canonical_slug(slug)
+    with store.session(readonly=True) as s:
+        row = repo.find_installation(s, tenant_id, slug)
+        if row is None:
+            raise NotFound(
+                f"{slug} is not installed in tenant {tenant_name!r}",
+                details={"slug": slug, "tenant": tenant_name},
+            )
+        if row.status not in _CONFIGURABLE or row.version is None:
+            raise StateError(
+                f"cannot configure {slug}: it is {row.status} "
+                f"(configure needs {', '.join(_CONFIGURABLE)})",
+                details={"slug": slug, "status": row.status},
+            )
+        version, current = row.version, dict(row.config)
+        schema = _config_schema(settings, s, repo, tenant_id, slug, version)
+    # Everything is checked before anything is written: a bad key, type or
+    # choice raises ConfigError here and the store is untouched.
+    given = parse_config_assignments(assignments, schema, slug)
+    config, missing = resolve_config(slug, schema, given, current=current)
+    if missing:
+        raise ConfigError(
+            f"{slug} needs a value for required config {', '.join(missing)}",
+            details={"slug": slug, "missing": missing},
+        )
+    # Keys outside the schema (kept from an older version) stay as they were.
+    config = {**current, **config}
+    changes = config_diff(current, config)
+    if not changes:
+        return ConfigureResult(tenant_name, slug, version, config, {}, None)
+    with store.session() as s:
+        row = repo.get_installation(s, tenant_id, slug, for_update=True)
+        if row.version != version or row.config != current:
+            raise StateError(
+                f"{slug} changed while it was being configured; run the command again",
+                details={"slug": slug},
+            )
+        directive = _record_directive(
+            s,
+            repo,
+            tenant_id,
+            "configure",
+            slug,
+            actor=actor,
+            command=command,
+            extra={"config": list(assignments)},
+        )
+        repo.set_config(s, tenant_id, slug, config, actor=actor, directive_id=directive.id)
+        repo.finish_directive(s, tenant_id, directive.id, "succeeded")
+        directive_id = directive.id
+    return ConfigureResult(tenant_name, slug, version, config, changes, directive_id)
+
+
+# -- the store's schema ---------------------------------------------------------
+
+
+def db_status(settings: Settings) -> DbStatus:
+    """The schema revision the store has and the one this code expects; changes nothing."""
+    from fleetprompt_cli.store import schema_status
+
+    found = schema_status(settings.database_url)
+    return DbStatus(
+        _safe_url(settings.database_url),
+        _backend(settings.database_url),
+        found.current,
+        found.head,
+        found.state,
+    )
+
+
+def db_upgrade(settings: Settings) -> DbStatus:
+    """Migrate the store to this code's schema (under the advisory lock on PostgreSQL)."""
+    from fleetprompt_cli.store import schema_status, upgrade_store
+
+    before = upgrade_store(settings.database_url)
+    after = schema_status(settings.database_url)
+    return DbStatus(
+        _safe_url(settings.database_url),
+        _backend(settings.database_url),
+        after.current,
+        after.head,
+        after.state,
+        upgraded=before.state != "current",
+    )
+
+
+def _safe_url(url: str) -> str:
+    # Hide a password without importing SQLAlchemy (only the store does).
+    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
+
+
+def _backend(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"

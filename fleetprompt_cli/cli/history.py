@@ -1,0 +1,73 @@
+"""fleetprompt history [SLUG]"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.padding import Padding
+from rich.text import Text
+
+from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.directives.show import when
+from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+__all__ = ["register"]
+
+
+def _diff_text(diff: dict[str, Any] | None) -> str:
+    """The store's {added, removed, changed} config diff as "k=v, k: a→b, -k"."""
+    if not diff:
+        return ""
+    parts = [f"{k}={v!r}" for k, v in diff.get("added", {}).items()]
+    parts += [f"{k}: {old!r}→{new!r}" for k, (old, new) in diff.get("changed", {}).items()]
+    parts += [f"-{k}" for k in diff.get("removed", {})]
+    return ", ".join(parts)
+
+
+def history(
+    ctx: typer.Context,
+    slug: str = typer.Argument(None, help="Only this package's changes."),
+    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Only the newest N changes."),
+    tenant: str = TenantOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Recorded changes of a tenant's installations, oldest first."""
+    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.lifecycle import history as run_history
+
+    app = get_app(ctx, json_output=json_output)
+    settings = app.settings.with_overrides(tenant=tenant)
+    revisions = run_history(open_state(settings), settings.tenant, slug, limit=limit)
+    if json_output:
+        app.emit_json(
+            "history",
+            {"tenant": settings.tenant, "revisions": [r.to_json() for r in revisions]},
+        )
+        return
+    if not revisions:
+        app.note(f"No recorded changes in tenant {settings.tenant}.")
+        return
+    # A few short lines per change rather than a table: at 80 columns a
+    # seven-column table would cut slugs, versions and the config diff.
+    for r in revisions:
+        head = Text(f"{when(r.at)}  ")
+        head.append(r.slug, style="bold")
+        head.append(f"  {r.transition}")
+        app.out.print(head)
+        facts = f"    {r.from_status or '-'} → {r.to_status}"
+        if r.from_version != r.to_version:
+            facts += f"  {r.from_version or '-'} → {r.to_version or '-'}"
+        elif r.to_version:
+            facts += f"  {r.to_version}"
+        facts += f"  by {r.actor}"
+        if r.directive_id:
+            facts += f"  directive {r.directive_id[:8]}"
+        app.out.print(facts, highlight=False)
+        diff = _diff_text(r.config_diff)
+        if diff:
+            app.out.print(Padding(Text(f"config: {diff}", style="dim"), (0, 0, 0, 4)))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(history)

@@ -1,0 +1,79 @@
+"""fleetprompt list"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+__all__ = ["STATUS_STYLES", "register", "resource_summary"]
+
+STATUS_STYLES = {
+    "active": "green",
+    "paused": "yellow",
+    "failed": "red",
+    "queued": "dim",
+    "installing": "yellow",
+    "upgrading": "yellow",
+    "uninstalling": "yellow",
+    "uninstalled": "dim",
+    "cancelled": "dim",
+}
+# One letter per resource kind keeps the counts column narrow at 80 columns.
+_KIND_LETTERS = (("agent", "a"), ("workflow", "w"), ("skill", "s"), ("tool", "t"))
+
+
+def resource_summary(counts: dict[str, int]) -> str:
+    """{"agent": 2, "skill": 5} -> "2a 5s" (agents, workflows, skills, tools)."""
+    return " ".join(f"{counts[k]}{letter}" for k, letter in _KIND_LETTERS if counts.get(k))
+
+
+def list_(
+    ctx: typer.Context,
+    all_: bool = typer.Option(
+        False, "--all", "-a", help="Include uninstalled and cancelled rows (history)."
+    ),
+    tenant: str = TenantOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """The tenant's installed packages."""
+    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.lifecycle import list_installations
+
+    app = get_app(ctx, json_output=json_output)
+    settings = app.settings.with_overrides(tenant=tenant)
+    result = list_installations(open_state(settings), settings.tenant, include_all=all_)
+    if json_output:
+        app.emit_json("installations", result.to_json())
+        return
+    if not result.installations:
+        app.note(f"Nothing installed in tenant {result.tenant}.")
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("Package", style="bold", no_wrap=True)
+    table.add_column("Version", style="cyan", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Why", no_wrap=True)
+    table.add_column("Installed (UTC)", no_wrap=True)
+    table.add_column("Resources", no_wrap=True)
+    for item in result.installations:
+        version = item.version or ""
+        if item.pending_version and item.pending_version != item.version:
+            version = f"{version}→{item.pending_version}" if version else item.pending_version
+        table.add_row(
+            item.slug,
+            version,
+            Text(item.status, style=STATUS_STYLES.get(item.status, "")),
+            "requested" if item.requested else "dependency",
+            item.installed_at.strftime("%Y-%m-%d %H:%M") if item.installed_at else "",
+            resource_summary(item.resources),
+        )
+    app.out.print(table)
+    app.note("resources: a=agents w=workflows s=skills t=tools")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_)

@@ -1,0 +1,25 @@
+"""fleetprompt resume SLUG"""
+
+from __future__ import annotations
+
+import typer
+
+from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.pause import run_transition
+
+__all__ = ["register"]
+
+
+def resume(
+    ctx: typer.Context,
+    slug: str = typer.Argument(..., help="The paused package to resume."),
+    tenant: str = TenantOption,
+    actor: str = typer.Option(None, "--actor", help="Who does it, for the audit trail."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Resume a paused package."""
+    run_transition(ctx, "resume", slug, tenant, actor, json_output)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(resume)

@@ -1,0 +1,47 @@
+"""fleetprompt tenant list"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.options import JsonOption
+from fleetprompt_cli.core.vocab import TIERS
+
+__all__ = ["Tier", "register"]
+
+# An Enum makes a bad tier a usage error (exit 2) before anything runs, and
+# lists the choices in --help.
+Tier = Enum("Tier", {t.upper(): t for t in TIERS}, type=str)
+
+
+def list_(ctx: typer.Context, json_output: bool = JsonOption) -> None:
+    """Every tenant: tier, when it was created, how many installations it has."""
+    from rich.table import Table
+
+    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.lifecycle import list_tenants
+
+    app = get_app(ctx, json_output=json_output)
+    tenants = list_tenants(open_state(app.settings))
+    if json_output:
+        app.emit_json("tenants", {"tenants": [t.to_json() for t in tenants]})
+        return
+    if not tenants:
+        app.note("No tenants yet; 'default' is created on first use.")
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("Tenant", style="bold", no_wrap=True)
+    table.add_column("Tier", no_wrap=True)
+    table.add_column("Created", no_wrap=True)
+    table.add_column("Installations", justify="right", no_wrap=True)
+    for tenant in tenants:
+        created = tenant.created_at.strftime("%Y-%m-%d %H:%M") if tenant.created_at else ""
+        table.add_row(tenant.slug, tenant.tier, created, str(tenant.installations))
+    app.out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_)

@@ -1,0 +1,33 @@
+"""fleetprompt tenant set-tier SLUG TIER"""
+
+from __future__ import annotations
+
+import typer
+
+from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.options import JsonOption
+from fleetprompt_cli.cli.tenant.listing import Tier
+
+__all__ = ["register"]
+
+
+def set_tier(
+    ctx: typer.Context,
+    slug: str = typer.Argument(..., metavar="SLUG", help="The tenant."),
+    tier: Tier = typer.Argument(..., help="The new tier."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Change a tenant's tier (what packages it may install)."""
+    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.lifecycle import set_tier as run_set_tier
+
+    app = get_app(ctx, json_output=json_output)
+    tenant = run_set_tier(open_state(app.settings), slug, tier.value)
+    if json_output:
+        app.emit_json("tenant", {"tenant": tenant.to_json()})
+        return
+    app.out.print(f"tenant {tenant.slug} is now on the {tenant.tier} tier", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("set-tier")(set_tier)
