@@ -24,7 +24,6 @@ def configure(
     json_output: bool = JsonOption,
 ) -> None:
     """Change an installed package's config."""
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import configure as run_configure
 
     app = get_app(ctx, json_output=json_output)
@@ -32,7 +31,7 @@ def configure(
     command = "fleetprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run_configure(
         settings,
-        open_state(settings),
+        app.store,
         settings.tenant,
         slug,
         assignments,

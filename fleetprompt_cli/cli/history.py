@@ -33,12 +33,11 @@ def history(
     json_output: bool = JsonOption,
 ) -> None:
     """Recorded changes of a tenant's installations, oldest first."""
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import history as run_history
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    revisions = run_history(open_state(settings), settings.tenant, slug, limit=limit)
+    revisions = run_history(app.store, settings.tenant, slug, limit=limit)
     if json_output:
         app.emit_json(
             "history",

@@ -40,12 +40,11 @@ def list_(
     json_output: bool = JsonOption,
 ) -> None:
     """The tenant's installed packages."""
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import list_installations
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    result = list_installations(open_state(settings), settings.tenant, include_all=all_)
+    result = list_installations(app.store, settings.tenant, include_all=all_)
     if json_output:
         app.emit_json("installations", result.to_json())
         return

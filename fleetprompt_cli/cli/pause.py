@@ -16,13 +16,12 @@ __all__ = ["register", "run_transition"]
 def run_transition(ctx: typer.Context, name: str, slug: str, tenant, actor, json_output) -> None:
     """Apply pause or resume through the state machine and report the new status."""
     from fleetprompt_cli.actions import lifecycle
-    from fleetprompt_cli.actions.install import open_state
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant, actor=actor)
     command = "fleetprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     apply = lifecycle.pause if name == "pause" else lifecycle.resume
-    item = apply(open_state(settings), settings.tenant, slug, actor=settings.actor, command=command)
+    item = apply(app.store, settings.tenant, slug, actor=settings.actor, command=command)
     if json_output:
         app.emit_json(name, {"installation": item.to_json()})
         return

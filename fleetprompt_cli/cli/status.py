@@ -87,13 +87,12 @@ def status(
     json_output: bool = JsonOption,
 ) -> None:
     """The tenant at a glance, one installation, or one directive."""
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import DirectiveInfo, InstallationDetail
     from fleetprompt_cli.actions.lifecycle import status as run_status
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    result = run_status(open_state(settings), settings.tenant, target)
+    result = run_status(app.store, settings.tenant, target)
     if isinstance(result, DirectiveInfo):
         kind, view = "directive", directive_view
         payload = {"directive": result.to_json()}

@@ -42,12 +42,12 @@ def uninstall(
     json_output: bool = JsonOption,
 ) -> None:
     """Uninstall packages (and dependencies nothing else needs) from a tenant."""
-    from fleetprompt_cli.actions.install import open_state, preview_uninstall, submit
+    from fleetprompt_cli.actions.install import preview_uninstall, submit
     from fleetprompt_cli.cli.progress import follow, run_inline
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant, actor=actor)
-    store = open_state(settings)
+    store = app.store
     preview = preview_uninstall(store, settings.tenant, slugs, force=force, keep_deps=keep_deps)
 
     def emit(directive: str | None, status: str, error: str | None = None) -> None:

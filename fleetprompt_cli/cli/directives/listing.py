@@ -23,12 +23,11 @@ def list_(
     json_output: bool = JsonOption,
 ) -> None:
     """The command log of a tenant, newest first."""
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import list_directives
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    directives = list_directives(open_state(settings), settings.tenant, status=status, limit=limit)
+    directives = list_directives(app.store, settings.tenant, status=status, limit=limit)
     if json_output:
         app.emit_json(
             "directives",

@@ -80,12 +80,11 @@ def show(
     json_output: bool = JsonOption,
 ) -> None:
     """One directive: who, when, the command, and its steps' status."""
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import directive_detail
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    found = directive_detail(open_state(settings), settings.tenant, directive)
+    found = directive_detail(app.store, settings.tenant, directive)
     if json_output:
         app.emit_json("directive", {"directive": found.to_json()})
         return

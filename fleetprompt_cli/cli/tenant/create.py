@@ -20,11 +20,10 @@ def create(
     json_output: bool = JsonOption,
 ) -> None:
     """Create a tenant."""
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import create_tenant
 
     app = get_app(ctx, json_output=json_output)
-    tenant = create_tenant(open_state(app.settings), slug, tier.value)
+    tenant = create_tenant(app.store, slug, tier.value)
     if json_output:
         app.emit_json("tenant", {"tenant": tenant.to_json()})
         return

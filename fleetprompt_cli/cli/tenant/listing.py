@@ -21,11 +21,10 @@ def list_(ctx: typer.Context, json_output: bool = JsonOption) -> None:
     """Every tenant: tier, when it was created, how many installations it has."""
     from rich.table import Table
 
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import list_tenants
 
     app = get_app(ctx, json_output=json_output)
-    tenants = list_tenants(open_state(app.settings))
+    tenants = list_tenants(app.store)
     if json_output:
         app.emit_json("tenants", {"tenants": [t.to_json() for t in tenants]})
         return

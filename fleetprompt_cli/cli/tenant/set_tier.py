@@ -18,11 +18,10 @@ def set_tier(
     json_output: bool = JsonOption,
 ) -> None:
     """Change a tenant's tier (what packages it may install)."""
-    from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.actions.lifecycle import set_tier as run_set_tier
 
     app = get_app(ctx, json_output=json_output)
-    tenant = run_set_tier(open_state(app.settings), slug, tier.value)
+    tenant = run_set_tier(app.store, slug, tier.value)
     if json_output:
         app.emit_json("tenant", {"tenant": tenant.to_json()})
         return
