@@ -58,6 +58,7 @@ __all__ = [
     "set_tier",
     "status",
     "tenant_summary",
+    "upgrade_targets",
 ]
 
 # The shortest directive id prefix accepted: shorter ones collide too often
@@ -798,3 +799,27 @@ def _safe_url(url: str) -> str:
 
 def _backend(url: str) -> str:
     return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def upgrade_targets(store: Any, tenant: str, slugs: Sequence[str]) -> list[str]:
+    """What ``upgrade`` asks for: the given installed slugs, or every requested one."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, name, _ = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        live = {
+            i.slug: i
+            for i in repo.list_installations(s, tenant_id)
+            if i.status in (lifecycle.ACTIVE, lifecycle.PAUSED)
+        }
+        s.expunge_all()
+    if not slugs:
+        return sorted(slug for slug, inst in live.items() if inst.requested)
+    wanted = [canonical_slug(s) for s in slugs]
+    missing = [slug for slug in wanted if slug not in live]
+    if missing:
+        raise NotFound(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+            f"installed in tenant {name!r}: use 'fleetprompt install'"
+        )
+    return wanted

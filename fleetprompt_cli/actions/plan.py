@@ -7,7 +7,7 @@ action and the reason it is needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +123,7 @@ def plan_request(
     specs: Sequence[str],
     *,
     installed: Mapping[str, Version] | None = None,
-    upgrade: bool = False,
+    upgrade: bool | Collection[str] = False,
     allow_prerelease: bool = False,
     progress=None,
     view: CatalogView | None = None,

@@ -19,6 +19,7 @@ COMMANDS = [
     "show",
     "resolve",
     "install",
+    "upgrade",
     # lifecycle commands
     "list",
     "status",

@@ -1,0 +1,58 @@
+"""fleetprompt upgrade [SLUG...]"""
+
+from __future__ import annotations
+
+import typer
+
+from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+__all__ = ["register"]
+
+
+def upgrade(
+    ctx: typer.Context,
+    slugs: list[str] = typer.Argument(
+        None, metavar="[SLUG]...", help="Installed packages to upgrade (default: all requested)."
+    ),
+    tenant: str = TenantOption,
+    config: list[str] = typer.Option(
+        None, "--config", "-c", metavar="[SLUG:]KEY=VALUE", help="Set a config value."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Queue it for workers and return."),
+    atomic: bool = typer.Option(False, "--atomic", help="Undo every step if one fails."),
+    pre: bool = typer.Option(False, "--pre", help="Allow pre-releases."),
+    actor: str = typer.Option(None, "--actor", help="Who does it, for the audit trail."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Upgrade installed packages to the newest versions their constraints allow."""
+    from fleetprompt_cli.actions.lifecycle import upgrade_targets
+    from fleetprompt_cli.cli.install import install
+
+    app = get_app(ctx, json_output=json_output)
+    settings = app.settings.with_overrides(tenant=tenant)
+    targets = upgrade_targets(app.store, settings.tenant, slugs or [])
+    if not targets:
+        app.note(f"Nothing is installed in tenant {settings.tenant}.")
+        return
+    # The same flow as install, preferring the newest versions of the targets.
+    install(
+        ctx,
+        specs=targets,
+        tenant=tenant,
+        config=config,
+        yes=yes,
+        dry_run=dry_run,
+        no_wait=no_wait,
+        atomic=atomic,
+        upgrade=set(targets),
+        pre=pre,
+        actor=actor,
+        json_output=json_output,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(upgrade)
