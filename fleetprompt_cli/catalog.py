@@ -147,57 +147,77 @@ class Catalog:
 
         ``signatures`` has one entry per index: a string that changes whenever
         the index may have changed (a git HEAD), or None to compare every
-        package file's size and mtime.
+        package file's size and mtime.  Changes are found without writing, so
+        that concurrent commands on an unchanged index never queue for the
+        catalog's write lock.
         """
         report = RefreshReport(problems=[])
         order = json.dumps([i.name for i in indexes])
         if self._meta("order") not in (None, order):
             self._reset()
+        pending = []
+        for index, signature in zip(indexes, signatures, strict=True):
+            if signature is not None and self._meta(f"signature:{index.name}") == signature:
+                continue
+            changed, gone = self._changes(index)
+            stamp = self._flags_stamp(index)
+            flags_changed = self._meta(f"flags:{index.name}") != stamp
+            if changed or gone or flags_changed or signature is not None:
+                pending.append((index, signature, changed, gone, stamp, flags_changed))
+        if pending or self._meta("order") != order:
+            self._apply(pending, order, [i.name for i in indexes], report)
+        report.problems = self.problems()
+        return report
+
+    def _apply(self, pending: list, order: str, names: list[str], report: RefreshReport) -> None:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self._set_meta("order", order)
             touched: set[str] = set()
             flags_changed = False
-            for index, signature in zip(indexes, signatures, strict=True):
-                key = f"signature:{index.name}"
-                if signature is not None and self._meta(key) == signature:
-                    continue
-                touched |= self._refresh_files(index, report)
-                flags_changed |= self._refresh_flags(index)
+            for index, signature, changed, gone, stamp, flags_moved in pending:
+                touched |= self._apply_files(index, changed, gone, report)
+                if flags_moved:
+                    self._set_meta(f"flags:{index.name}", stamp)
+                    self._set_meta(f"flagdata:{index.name}", json.dumps(index.flags()))
+                    flags_changed = True
                 if signature is not None:
-                    self._set_meta(key, signature)
+                    self._set_meta(f"signature:{index.name}", signature)
             if flags_changed:
                 touched |= {row[0] for row in self.db.execute("SELECT slug FROM packages")}
-            self._rebuild_packages(touched, [i.name for i in indexes])
+            self._rebuild_packages(touched, names)
             report.packages_changed = len(touched)
-            report.problems = [
-                IndexProblem(file, line, message)
-                for file, line, message in self.db.execute(
-                    "SELECT file, line, message FROM problems ORDER BY file, line"
-                )
-            ]
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        return report
 
-    def _refresh_files(self, index: LocalIndex, report: RefreshReport) -> set[str]:
+    def _changes(self, index: LocalIndex) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
+        """Package files that are new or changed since the last read, and those gone."""
         known = {
             path: (size, mtime, slug)
             for path, size, mtime, slug in self.db.execute(
                 "SELECT path, size, mtime_ns, slug FROM files WHERE index_name = ?", (index.name,)
             )
         }
-        first_read = not known
+        changed = []
+        for path, stat in index.package_files():
+            seen = known.pop(path, None)
+            if seen is None or seen[:2] != (stat.st_size, stat.st_mtime_ns):
+                changed.append((path, stat))
+        return changed, [(path, slug) for path, (_, _, slug) in known.items()]
+
+    def _apply_files(
+        self, index: LocalIndex, changed: list, gone: list, report: RefreshReport
+    ) -> set[str]:
+        first_read = not self.db.execute(
+            "SELECT 1 FROM files WHERE index_name = ? LIMIT 1", (index.name,)
+        ).fetchone()
         touched: set[str] = set()
         versions: list[tuple] = []
         problems: list[tuple] = []
         files: list[tuple] = []
-        for path, stat in index.package_files():
-            seen = known.pop(path, None)
-            if seen is not None and seen[:2] == (stat.st_size, stat.st_mtime_ns):
-                continue
+        for path, stat in changed:
             slug = canonical_slug(Path(path).name)
             entries, bad = index.read_file(path)
             report.files_read += 1
@@ -215,8 +235,7 @@ class Catalog:
             problems += [(index.name, p.file, p.line, p.message) for p in bad]
             files.append((index.name, path, stat.st_size, stat.st_mtime_ns, slug))
             touched.add(slug)
-        gone = [(index.name, path, slug) for path, (_, _, slug) in known.items()]
-        touched |= {slug for _, _, slug in gone}
+        touched |= {slug for _, slug in gone}
         if not first_read:
             # Rows of every re-read or removed file go first, in bulk.
             self.db.executemany(
@@ -225,11 +244,12 @@ class Catalog:
             )
             self.db.executemany(
                 "DELETE FROM problems WHERE index_name = ? AND file = ?",
-                [(index.name, str(index.root / f[1])) for f in files],
+                [(index.name, str(index.root / f[1])) for f in files]
+                + [(index.name, str(index.root / path)) for path, _ in gone],
             )
             self.db.executemany(
                 "DELETE FROM files WHERE index_name = ? AND path = ?",
-                [(name, path) for name, path, _ in gone],
+                [(index.name, path) for path, _ in gone],
             )
         self.db.executemany(
             "INSERT OR REPLACE INTO versions(index_name, slug, ckey, version, yanked, data)"
@@ -246,19 +266,13 @@ class Catalog:
         )
         return touched
 
-    def _refresh_flags(self, index: LocalIndex) -> bool:
-        flags_file = index.root / "flags.json"
+    @staticmethod
+    def _flags_stamp(index: LocalIndex) -> str:
         try:
-            stat = flags_file.stat()
-            stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
+            stat = (index.root / "flags.json").stat()
         except FileNotFoundError:
-            stamp = "none"
-        key = f"flags:{index.name}"
-        if self._meta(key) == stamp:
-            return False
-        self._set_meta(key, stamp)
-        self._set_meta(f"flagdata:{index.name}", json.dumps(index.flags()))
-        return True
+            return "none"
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
 
     def _rebuild_packages(self, slugs: set[str], order: list[str]) -> None:
         if not slugs:
