@@ -163,3 +163,10 @@ def test_corrupt_index_line_is_reported_and_the_rest_works(ranked_index: Path):
     assert f"{package_file}:3: not valid JSON" in result.stderr
     assert "crm" in result.stdout
     assert "mailer" in _json("search", "mailer")["packages"][0]["slug"]
+
+
+def test_a_removed_package_file_leaves_the_catalog(ranked_index: Path):
+    assert "mailer" in [p["slug"] for p in _json("search", "mailer")["packages"]]
+    next((ranked_index / "packages").rglob("mailer")).unlink()
+    assert "mailer" not in [p["slug"] for p in _json("search", "mailer")["packages"]]
+    assert run_cli("show", "mailer").exit_code == ExitCode.NOT_FOUND
