@@ -39,7 +39,8 @@ def _pricing(rng: random.Random) -> dict:
     return {"model": model}
 
 
-def generate(out: Path, packages: int, versions: int, seed: int) -> None:
+def generate(out: Path, packages: int, versions: int, seed: int) -> list[str]:
+    """Write the index; return the slugs."""
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"schema": INDEX_SCHEMA}))
@@ -78,6 +79,7 @@ def generate(out: Path, packages: int, versions: int, seed: int) -> None:
         path = out / "packages" / package_path(slug)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n")
+    return slugs
 
 
 def main() -> None:

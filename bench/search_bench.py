@@ -47,7 +47,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fp-search-"))
     repo = work / "index"
     started = time.perf_counter()
-    generate(repo, args.packages, args.versions, seed=7)
+    slugs = generate(repo, args.packages, args.versions, seed=7)
     git("init", "--quiet", "--initial-branch=main", cwd=repo)
     git("add", ".", cwd=repo)
     git("commit", "--quiet", "-m", "generated", cwd=repo)
@@ -67,7 +67,7 @@ def main() -> None:
         print(f"search {query!r:18} {median_ms(times)} (median of {args.runs})")
     times = wall([fp, "search", "--category", "finance", "--tier", "pro"], env=env, runs=args.runs)
     print(f"search --category --tier     {median_ms(times)}")
-    show = wall([fp, "show", "support-ticket-0"], env=env, runs=args.runs)
+    show = wall([fp, "show", slugs[0]], env=env, runs=args.runs)
     print(f"show                         {median_ms(show)}")
     folders = [write_package(work / "new", f"bench-new-{i}", "1.0.0") for i in range(10)]
     subprocess.run(

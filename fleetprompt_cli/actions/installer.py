@@ -226,19 +226,7 @@ class _Runner:
         resources = resources_of(info["manifest"], files)
         with self.store.session() as s:
             inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
-            for resource in resources:
-                self.repo.upsert_resource(
-                    s,
-                    self.tenant_id,
-                    inst.id,
-                    resource.kind,
-                    resource.name,
-                    definition=resource.definition,
-                    content=resource.content,
-                )
-            self.repo.delete_resources(
-                s, self.tenant_id, inst.id, keep=[(r.kind, r.name) for r in resources]
-            )
+            self.put_resources(s, inst.id, resources)
             name = "complete_install" if inst.status == lifecycle.INSTALLING else "complete_upgrade"
             self.repo.apply_transition(
                 s, self.tenant_id, step.slug, name, actor=self.actor, directive_id=self.directive_id
@@ -247,6 +235,22 @@ class _Runner:
             kind = "installed" if name == "complete_install" else "upgraded"
             self._signal(s, f"fleetprompt.package.{kind}", step, info)
             faults.checkpoint("before-commit")
+
+    def put_resources(self, session: Any, installation_id: int, resources: list[Any]) -> None:
+        """Make the installation's resources exactly ``resources`` (upserts: idempotent)."""
+        for resource in resources:
+            self.repo.upsert_resource(
+                session,
+                self.tenant_id,
+                installation_id,
+                resource.kind,
+                resource.name,
+                definition=resource.definition,
+                content=resource.content,
+            )
+        self.repo.delete_resources(
+            session, self.tenant_id, installation_id, keep=[(r.kind, r.name) for r in resources]
+        )
 
     def _signal(self, session: Any, type_: str, step: Any, info: dict[str, Any]) -> None:
         self.repo.append_signal(
@@ -354,19 +358,7 @@ class _Runner:
                         directive_id=self.directive_id,
                     )
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug)
-                    for resource in resources:
-                        self.repo.upsert_resource(
-                            s,
-                            self.tenant_id,
-                            inst.id,
-                            resource.kind,
-                            resource.name,
-                            definition=resource.definition,
-                            content=resource.content,
-                        )
-                    self.repo.delete_resources(
-                        s, self.tenant_id, inst.id, keep=[(r.kind, r.name) for r in resources]
-                    )
+                    self.put_resources(s, inst.id, resources)
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,
