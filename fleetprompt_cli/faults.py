@@ -31,13 +31,20 @@ def checkpoint(point: str) -> None:
     spec = os.environ.get("FLEETPROMPT_FAULT")
     if not spec:
         return
+    rules = []
     for rule in spec.split(","):
         target, _, mode = rule.partition("=")
         name, _, nth = target.partition(":")
-        if name != point:
-            continue
-        _hits[point] = _hits.get(point, 0) + 1
-        if _hits[point] != int(nth or 1) and not (mode == "raise" and not nth):
+        if name == point:
+            rules.append((int(nth) if nth else None, mode))
+    if not rules:
+        return
+    # Count each time the point is reached once, whatever the number of rules.
+    hit = _hits[point] = _hits.get(point, 0) + 1
+    for nth, mode in rules:
+        if mode == "raise" and nth is None:
+            raise InjectedFault(f"injected fault at {point}")
+        if hit != (nth or 1):
             continue
         if mode == "raise":
             raise InjectedFault(f"injected fault at {point}")

@@ -317,7 +317,11 @@ def submit(
         directive_id = directive.id
     from fleetprompt_cli.queue import wake
 
-    wake(settings, preview.tenant_id, directive_id)
+    warning = wake(settings, preview.tenant_id, directive_id)
+    if warning is not None and isinstance(preview, InstallPreview):
+        # The directive is safe in the store; the caller should still say that
+        # workers will only find it by their sweep.
+        preview.warnings.append(warning)
     return directive_id
 
 

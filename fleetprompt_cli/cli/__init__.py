@@ -29,6 +29,8 @@ COMMANDS = [
     "configure",
     "history",
     # queue commands
+    "worker",
+    "recover",
     "validate",
     "publish",
     "yank",

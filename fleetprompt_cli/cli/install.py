@@ -93,10 +93,13 @@ def install(
     ):
         raise typer.Exit(1)
     command = "fleetprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    warned = len(preview.warnings)
     directive_id = submit(
         settings, store, preview, actor=settings.actor, command=command, atomic=atomic
     )
     if no_wait:
+        for warning in preview.warnings[warned:]:
+            app.warn(warning)
         if json_output:
             app.emit_json(
                 "install", {**preview.to_json(), "directive": directive_id, "status": "queued"}

@@ -73,7 +73,16 @@ def run_inline(app: App, settings: Any, store: Any, tenant_id: int, directive_id
             board.update(event.slug, event.version, event.status, event.message)
             live.update(board.render(), refresh=True)
 
-        return run_directive(settings, store, tenant_id, directive_id, progress=progress)
+        outcome = run_directive(settings, store, tenant_id, directive_id, progress=progress)
+    _end_line(app)
+    return outcome
+
+
+def _end_line(app: App) -> None:
+    # Off a terminal rich's Live leaves its last line unterminated, and the
+    # next message ("error: ...") would be glued to the board's last row.
+    if not app.err.is_terminal:
+        app.err.line()
 
 
 def follow(app: App, store: Any, tenant_id: int, directive_id: str, interval: float = 0.5) -> Any:
@@ -91,5 +100,6 @@ def follow(app: App, store: Any, tenant_id: int, directive_id: str, interval: fl
             if directive.status in ("succeeded", "failed", "cancelled"):
                 break
             time.sleep(interval)
+    _end_line(app)
     code = ExitCode.SUCCESS if directive.status == "succeeded" else ExitCode.FAILURE
     return RunOutcome(directive_id, directive.status, directive.error, code)

@@ -1,15 +1,45 @@
-"""huey tasks under fixed names: adapters that call the installer."""
+"""huey tasks under fixed names: adapters that call the installer.
+
+Only this module (and :mod:`fleetprompt_cli.queue.consumer`) import huey, and
+only when a queue is actually used: the CLI's fast paths never get here.
+
+Messages are JSON, not pickle.  A wake-up is ``(task name, tenant id,
+directive id)`` and nothing more, so whoever can write to a shared Redis can
+at worst make a worker look at a directive the store already holds; with
+huey's default pickle serializer they could run code in every worker.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+from datetime import datetime
 from typing import Any
 
 from fleetprompt_cli.queue import TASK_RUN, TASK_SWEEP
 from fleetprompt_cli.settings import Settings
 
-__all__ = ["enqueue_run", "huey_for"]
+__all__ = [
+    "DEFAULT_QUEUE_NAME",
+    "enqueue_run",
+    "enqueue_sweep",
+    "huey_for",
+    "json_serializer",
+    "queue_name",
+]
+
+DEFAULT_QUEUE_NAME = "fleetprompt"
+# A wake-up that cannot reach the store (it is down) is retried by huey this
+# many times; the directive itself is safe in the store either way.
+RUN_RETRIES = 2
+RUN_RETRY_DELAY = 2
+_TASK_NAMES = frozenset({TASK_RUN, TASK_SWEEP})
+
+
+def queue_name() -> str:
+    """The huey queue name (FLEETPROMPT_QUEUE_NAME): Redis key prefix, SQLite queue column."""
+    return os.environ.get("FLEETPROMPT_QUEUE_NAME") or DEFAULT_QUEUE_NAME
 
 
 def _sqlite_path(url: str) -> str:
@@ -18,8 +48,76 @@ def _sqlite_path(url: str) -> str:
     return url.removeprefix("sqlite:///")
 
 
+def _time(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _json_serializer_class() -> type:
+    from huey.registry import Message
+    from huey.serializer import Serializer
+
+    class JsonSerializer(Serializer):
+        """huey messages as JSON: only our flat tasks, ids as arguments."""
+
+        def _serialize(self, data: Any) -> bytes:
+            if not isinstance(data, Message):
+                raise TypeError("the fleetprompt queue carries task messages only")
+            if data.on_complete or data.on_error or data.chord_config:
+                raise TypeError("the fleetprompt queue does not carry pipelines or chords")
+            document = {
+                "id": data.id,
+                "name": data.name,
+                "eta": _time(data.eta),
+                "retries": data.retries,
+                "retry_delay": data.retry_delay,
+                "priority": data.priority,
+                "args": list(data.args or ()),
+                "kwargs": dict(data.kwargs or {}),
+                "expires": data.expires,
+                "expires_resolved": _time(data.expires_resolved),
+                "timeout": data.timeout,
+                "retry_backoff": data.retry_backoff,
+            }
+            return json.dumps(document, separators=(",", ":")).encode()
+
+        def _deserialize(self, data: bytes) -> Any:
+            document = json.loads(data)
+            name = document.get("name", "")
+            # huey's registry names a task "module.name"; ours end with a fixed name.
+            if not any(name == n or name.endswith("." + n) for n in _TASK_NAMES):
+                raise ValueError(f"not a fleetprompt task: {name!r}")
+            return Message(
+                document["id"],
+                name,
+                _parse_time(document.get("eta")),
+                document.get("retries") or 0,
+                document.get("retry_delay") or 0,
+                document.get("priority"),
+                tuple(document.get("args") or ()),
+                dict(document.get("kwargs") or {}),
+                None,
+                None,
+                document.get("expires"),
+                _parse_time(document.get("expires_resolved")),
+                document.get("timeout"),
+                None,
+                document.get("retry_backoff") or 0,
+            )
+
+    return JsonSerializer
+
+
+def json_serializer() -> Any:
+    """A JSON serializer for huey (the class is built here so huey loads only when used)."""
+    return _json_serializer_class()()
+
+
 @functools.cache
-def _huey(queue_url: str) -> Any:
+def _huey(queue_url: str, name: str) -> Any:
     from huey import RedisHuey, SqliteHuey
 
     # results=False: the state store keeps the results; a wake-up carries ids only.
@@ -28,29 +126,31 @@ def _huey(queue_url: str) -> Any:
         "store_none": False,
         "store_intermediate_errors": False,
         "utc": True,
+        "serializer": json_serializer(),
     }
     if queue_url.startswith(("redis://", "rediss://", "unix://")):
-        prefix = os.environ.get("FLEETPROMPT_QUEUE_NAME", "fleetprompt")
-        huey = RedisHuey(prefix, url=queue_url, **options)
+        huey = RedisHuey(name, url=queue_url, **options)
     else:
         path = _sqlite_path(queue_url)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        huey = SqliteHuey("fleetprompt", filename=path, **options)
+        # huey's default 5 s busy timeout is short for a queue shared by a CLI
+        # and several worker processes on a slow disk.
+        huey = SqliteHuey(name, filename=path, timeout=30, **options)
     _register(huey)
     return huey
 
 
 def huey_for(settings: Settings) -> Any:
-    """The (cached) huey instance of the settings' queue."""
-    return _huey(settings.queue_url)
+    """The (cached) huey instance of the settings' queue URL and queue name."""
+    return _huey(settings.queue_url, queue_name())
 
 
 def _register(huey: Any) -> None:
-    @huey.task(name=TASK_RUN)
+    @huey.task(name=TASK_RUN, retries=RUN_RETRIES, retry_delay=RUN_RETRY_DELAY)
     def run_directive_task(tenant_id: int, directive_id: str) -> None:
         from fleetprompt_cli.queue.worker import handle_wakeup
 
-        handle_wakeup(tenant_id, directive_id)
+        handle_wakeup(int(tenant_id), str(directive_id))
 
     @huey.task(name=TASK_SWEEP)
     def sweep_task() -> None:
@@ -66,3 +166,8 @@ def enqueue_run(settings: Settings, tenant_id: int, directive_id: str) -> None:
     """Put a wake-up for (tenant, directive) on the queue."""
     huey = huey_for(settings)
     huey.fleetprompt_run(tenant_id, directive_id)
+
+
+def enqueue_sweep(settings: Settings) -> None:
+    """Ask some worker to sweep for expired leases (e.g. from cron)."""
+    huey_for(settings).fleetprompt_sweep()

@@ -1,0 +1,88 @@
+"""huey's consumer, with the lease sweep folded into its scheduler thread.
+
+Imported only by :func:`fleetprompt_cli.queue.worker.run_worker` (it imports
+huey at module level).  Settings checked against huey 3.5's consumer:
+
+* ``graceful_signal="TERM"``: SIGTERM sets the stop flag and joins the
+  workers, so a running directive finishes and its lease is released by
+  completion; SIGINT (and a second SIGTERM) stops at once.  huey's default is
+  the other way round (SIGINT graceful), which would make ``kill`` and
+  systemd's stop abandon directives mid-step.
+* thread workers: a directive is I/O-bound (store, archive cache), and the
+  threads share one store engine and its connection pool.
+* ``periodic=False``: huey's periodic tasks run at minute granularity; the
+  sweep runs every few seconds from the scheduler's one-second loop instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from huey.consumer import Consumer, Scheduler
+
+__all__ = ["make_consumer"]
+
+logger = logging.getLogger("fleetprompt.worker")
+
+
+class _SweepingScheduler(Scheduler):
+    """huey's scheduler (delayed retries) plus our sweep every ``sweep_seconds``."""
+
+    context: Any = None
+    sweep_seconds: float = 5.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Sweep at start-up: work a previous worker left behind is found at once.
+        self._next_sweep = time.monotonic()
+
+    def loop(self, now: Any = None) -> None:
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self.sweep_seconds
+            from fleetprompt_cli.queue.worker import sweep_once
+
+            try:
+                sweep_once(self.context)
+            except Exception as error:  # A store that is down must not kill the thread.
+                logger.warning("sweep failed: %s: %s", type(error).__name__, error)
+        super().loop(now)
+
+
+class _Consumer(Consumer):
+    context: Any = None
+    sweep_seconds: float = 5.0
+
+    def _create_scheduler(self) -> Scheduler:
+        scheduler = _SweepingScheduler(
+            huey=self.huey,
+            stop_flag=self.stop_flag,
+            interval=self.scheduler_interval,
+            periodic=False,
+        )
+        scheduler.context = self.context
+        scheduler.sweep_seconds = self.sweep_seconds
+        return scheduler
+
+
+def make_consumer(huey: Any, context: Any, *, workers: int, interval: float) -> Consumer:
+    """A consumer with ``workers`` threads, SIGTERM as the graceful stop, sweeping."""
+
+    class Bound(_Consumer):
+        pass
+
+    Bound.context = context
+    Bound.sweep_seconds = max(interval, 0.1)
+    return Bound(
+        huey,
+        workers=workers,
+        periodic=False,
+        worker_type="thread",
+        graceful_signal="TERM",
+        initial_delay=0.05,
+        max_delay=1.0,
+        backoff=1.15,
+        scheduler_interval=1,
+        check_worker_health=True,
+    )
