@@ -221,7 +221,7 @@ def profile_one(env: dict[str, str]) -> str:
     store = open_state(settings)
     try:
         preview = preview_install(settings, store, "profiled", ["bench-0"])
-        directive = submit(settings, store, preview, actor="bench", command="profile")
+        directive = submit(settings, store, preview, actor="bench", command="profile").directive_id
         profiler = cProfile.Profile()
         started = time.perf_counter()
         profiler.enable()

@@ -35,6 +35,7 @@ from fleetprompt_cli.settings import Settings
 __all__ = [
     "InstallPreview",
     "PreviewStep",
+    "Submitted",
     "UninstallPreview",
     "open_state",
     "preview_install",
@@ -283,7 +284,7 @@ def submit(
     actor: str,
     command: str,
     atomic: bool = False,
-) -> str:
+) -> Submitted:
     """Write the directive, its steps and installations in one transaction; wake the queue."""
     from fleetprompt_cli.store import repository as repo
 
@@ -317,12 +318,17 @@ def submit(
         directive_id = directive.id
     from fleetprompt_cli.queue import wake
 
-    warning = wake(settings, preview.tenant_id, directive_id)
-    if warning is not None and isinstance(preview, InstallPreview):
-        # The directive is safe in the store; the caller should still say that
-        # workers will only find it by their sweep.
-        preview.warnings.append(warning)
-    return directive_id
+    # The directive is safe in the store even if the queue is down; the
+    # warning says that workers will then only find it by their sweep.
+    return Submitted(directive_id, wake(settings, preview.tenant_id, directive_id))
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A written directive, and a warning if the queue could not be told."""
+
+    directive_id: str
+    warning: str | None = None
 
 
 @dataclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from typing import Any
 
 import typer
@@ -48,8 +46,8 @@ def install(
     json_output: bool = JsonOption,
 ) -> None:
     """Install packages (and their dependencies) into a tenant."""
-    from fleetprompt_cli.actions.install import preview_install, submit
-    from fleetprompt_cli.cli.progress import follow, run_inline
+    from fleetprompt_cli.actions.install import preview_install
+    from fleetprompt_cli.cli.apply import apply_preview
     from fleetprompt_cli.cli.render import preview_table
 
     app = get_app(ctx, json_output=json_output)
@@ -82,54 +80,18 @@ def install(
         return
     if not json_output:
         app.out.print(preview_table(preview))
-    if dry_run:
-        if json_output:
-            app.emit_json("install", {**preview.to_json(), "directive": None, "status": "dry_run"})
-        return
-    if (
-        app.interactive
-        and not yes
-        and not typer.confirm(f"Install into tenant {preview.tenant}?", default=True, err=True)
-    ):
-        raise typer.Exit(1)
-    command = "fleetprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    warned = len(preview.warnings)
-    directive_id = submit(
-        settings, store, preview, actor=settings.actor, command=command, atomic=atomic
+    apply_preview(
+        app,
+        settings,
+        preview,
+        json_kind="install",
+        question="Install into",
+        done="installed into",
+        yes=yes,
+        dry_run=dry_run,
+        no_wait=no_wait,
+        atomic=atomic,
     )
-    if no_wait:
-        for warning in preview.warnings[warned:]:
-            app.warn(warning)
-        if json_output:
-            app.emit_json(
-                "install", {**preview.to_json(), "directive": directive_id, "status": "queued"}
-            )
-        else:
-            app.out.print(f"queued directive {directive_id}", highlight=False)
-        return
-    outcome = run_inline(app, settings, store, preview.tenant_id, directive_id)
-    if outcome.status == "busy":
-        outcome = follow(app, store, preview.tenant_id, directive_id)
-    if json_output:
-        app.emit_json(
-            "install",
-            {
-                **preview.to_json(),
-                "directive": directive_id,
-                "status": outcome.status,
-                "error": outcome.error,
-            },
-        )
-    elif outcome.status == "succeeded":
-        app.out.print(
-            f"installed into tenant {preview.tenant} (directive {directive_id})", highlight=False
-        )
-    if outcome.status != "succeeded":
-        if not json_output:
-            app.abort(
-                f"directive {directive_id} {outcome.status}: {outcome.error}", outcome.exit_code
-            )
-        raise typer.Exit(int(outcome.exit_code))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
-
 import typer
 from rich.console import Group
 from rich.text import Text
@@ -42,56 +39,28 @@ def uninstall(
     json_output: bool = JsonOption,
 ) -> None:
     """Uninstall packages (and dependencies nothing else needs) from a tenant."""
-    from fleetprompt_cli.actions.install import preview_uninstall, submit
-    from fleetprompt_cli.cli.progress import follow, run_inline
+    from fleetprompt_cli.actions.install import preview_uninstall
+    from fleetprompt_cli.cli.apply import apply_preview
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant, actor=actor)
     store = app.store
     preview = preview_uninstall(store, settings.tenant, slugs, force=force, keep_deps=keep_deps)
 
-    def emit(directive: str | None, status: str, error: str | None = None) -> None:
-        app.emit_json(
-            "uninstall",
-            {**preview.to_json(), "directive": directive, "status": status, "error": error},
-        )
-
     if not json_output:
         app.out.print(_plan_view(preview))
-    if dry_run:
-        if json_output:
-            emit(None, "dry_run")
-        return
-    if (
-        app.interactive
-        and not yes
-        and not typer.confirm(f"Uninstall from tenant {preview.tenant}?", default=False, err=True)
-    ):
-        raise typer.Exit(1)
-    command = "fleetprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    directive_id = submit(settings, store, preview, actor=settings.actor, command=command)
-    if no_wait:
-        if json_output:
-            emit(directive_id, "queued")
-        else:
-            app.out.print(f"queued directive {directive_id}", highlight=False)
-        return
-    outcome = run_inline(app, settings, store, preview.tenant_id, directive_id)
-    if outcome.status == "busy":
-        outcome = follow(app, store, preview.tenant_id, directive_id)
-    if json_output:
-        emit(directive_id, outcome.status, outcome.error)
-    elif outcome.status == "succeeded":
-        app.out.print(
-            f"uninstalled from tenant {preview.tenant} (directive {directive_id})",
-            highlight=False,
-        )
-    if outcome.status != "succeeded":
-        if not json_output:
-            app.abort(
-                f"directive {directive_id} {outcome.status}: {outcome.error}", outcome.exit_code
-            )
-        raise typer.Exit(int(outcome.exit_code))
+    apply_preview(
+        app,
+        settings,
+        preview,
+        json_kind="uninstall",
+        question="Uninstall from",
+        done="uninstalled from",
+        yes=yes,
+        dry_run=dry_run,
+        no_wait=no_wait,
+        confirm_default=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

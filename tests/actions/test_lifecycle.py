@@ -75,7 +75,7 @@ def test_uninstall_deletes_resources_keeps_rows_and_moves_stats(store):
         "data-connectors",
         "core-skills",
     ]
-    directive = submit(settings, store, preview, actor="t", command="uninstall")
+    directive = submit(settings, store, preview, actor="t", command="uninstall").directive_id
     outcome = run_directive(settings, store, preview.tenant_id, directive)
     assert outcome.status == "succeeded", outcome.error
     listing = lifecycle.list_installations(store, "default", include_all=True)

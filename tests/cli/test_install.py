@@ -276,7 +276,9 @@ def test_uninstall_directive(backend):
     try:
         preview = preview_uninstall(store, "default", ["fx-top"])
         assert [p["slug"] for p in preview.removed] == ["fx-top", "fx-mid", "fx-base"]
-        directive = submit(settings, store, preview, actor="tester", command="uninstall fx-top")
+        directive = submit(
+            settings, store, preview, actor="tester", command="uninstall fx-top"
+        ).directive_id
         outcome = run_directive(settings, store, preview.tenant_id, directive)
         assert outcome.status == "succeeded"
     finally:
