@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.padding import Padding
-from rich.text import Text
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.directives.show import when
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["register"]
 
@@ -33,6 +34,9 @@ def history(
     json_output: bool = JsonOption,
 ) -> None:
     """Recorded changes of a tenant's installations, oldest first."""
+    from rich.padding import Padding
+    from rich.text import Text
+
     from fleetprompt_cli.actions.lifecycle import history as run_history
 
     app = get_app(ctx, json_output=json_output)

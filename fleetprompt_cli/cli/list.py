@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["STATUS_STYLES", "register", "resource_summary"]
 
@@ -40,6 +43,9 @@ def list_(
     json_output: bool = JsonOption,
 ) -> None:
     """The tenant's installed packages."""
+    from rich.table import Table
+    from rich.text import Text
+
     from fleetprompt_cli.actions.lifecycle import list_installations
 
     app = get_app(ctx, json_output=json_output)

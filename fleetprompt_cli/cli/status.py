@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.directives.show import directive_view, when
 from fleetprompt_cli.cli.list import STATUS_STYLES, resource_summary
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
 
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.text import Text
+
 __all__ = ["register"]
 
 
 def _summary_view(summary: Any) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     parts: list[Any] = [Text(f"Tenant {summary.tenant} ({summary.tier} tier)", style="bold")]
     if summary.by_status:
         for status, count in summary.by_status.items():
@@ -39,12 +43,18 @@ def _summary_view(summary: Any) -> Group:
 
 
 def _revision_line(r: Any) -> Text:
+    from rich.text import Text
+
     versions = f"{r.from_version or '-'}→{r.to_version or '-'}"
     statuses = f"{r.from_status or '-'}→{r.to_status}"
     return Text(f"  {when(r.at)}  {r.transition}  {statuses}  {versions}  by {r.actor}")
 
 
 def _installation_view(detail: Any) -> Group:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     item = detail.installation
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=True)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from rich.console import Group
-from rich.text import Text
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+if TYPE_CHECKING:
+    from rich.console import Group
 
 __all__ = ["register"]
 
 
 def _plan_view(preview) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     lines = [Text(f"Uninstall plan for tenant {preview.tenant}", style="bold")]
     for step in preview.removed:
         line = Text("  ")

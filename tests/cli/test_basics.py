@@ -37,6 +37,7 @@ def test_fast_paths_do_not_import_the_store_or_the_queue(tmp_path: Path):
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('sqlmodel', 'sqlalchemy', 'huey', 'alembic', 'psycopg', 'redis'))\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
+        "print('RICH', 'rich' in sys.modules, file=sys.stderr)\n"
     )
     for args in (
         ["--help"],
@@ -47,6 +48,8 @@ def test_fast_paths_do_not_import_the_store_or_the_queue(tmp_path: Path):
     ):
         result = _python("-c", probe, *args, home=tmp_path)
         assert "HEAVY []" in result.stderr, (args, result.stderr[-500:])
+        if args == ["--help"]:
+            assert "RICH False" in result.stderr  # --help must not pay for rich
 
 
 def test_validate_reports_problems_with_exit_code(tmp_path: Path):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.directives.show import when
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["register"]
 
@@ -23,6 +26,9 @@ def list_(
     json_output: bool = JsonOption,
 ) -> None:
     """The command log of a tenant, newest first."""
+    from rich.table import Table
+    from rich.text import Text
+
     from fleetprompt_cli.actions.lifecycle import list_directives
 
     app = get_app(ctx, json_output=json_output)

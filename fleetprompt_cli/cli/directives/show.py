@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+if TYPE_CHECKING:
+    from rich.console import Group
 
 __all__ = ["directive_view", "register", "when"]
 
@@ -32,6 +32,10 @@ def when(value: Any) -> str:
 
 def directive_view(directive: Any) -> Group:
     """A directive's facts and its steps with status, attempts and error."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=True)
     facts.add_column(overflow="fold")
