@@ -12,10 +12,11 @@ import typer
 from typer.core import TyperGroup
 
 from fleetprompt_cli.errors import ExitCode, FleetPromptError
-from fleetprompt_cli.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from fleetprompt_cli.settings import Settings
 
 __all__ = ["JSON_SCHEMA", "App", "FleetPromptGroup", "get_app"]
 
@@ -73,6 +74,9 @@ class App:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            # Imported here: --help needs no settings (tomllib, getpass).
+            from fleetprompt_cli.settings import load_settings
+
             self._settings = load_settings().with_overrides(**self.overrides)
         return self._settings
 

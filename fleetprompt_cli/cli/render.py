@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 
 from fleetprompt_cli.actions.search import PackageDetail, PackageSummary
 from fleetprompt_cli.core.pricing import describe_pricing
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["badges", "format_count", "package_detail", "package_table"]
 
@@ -87,6 +89,8 @@ def package_table(
 
 
 def _kv_table(rows: list[tuple[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -193,6 +197,8 @@ def package_detail(detail: PackageDetail, console: Console) -> Group:
 
 def plan_table(steps: Sequence[Any]) -> Table:
     """A plan: package, version, action and why, dependencies first."""
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("Package", style="bold", no_wrap=True)
     table.add_column("Version", style="cyan", no_wrap=True)
