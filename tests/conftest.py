@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["tests.fixtures_backends"]
@@ -25,3 +27,14 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FLEETPROMPT_DEBUG", "1")
     monkeypatch.setenv("COLUMNS", "80")
     return home
+
+
+@pytest.fixture(scope="module")
+def fx_index(tmp_path_factory) -> Path:
+    """A published folder index of small fixture packages (tests/queue/support.py)."""
+    from tests.queue.support import build_index
+
+    root = tmp_path_factory.mktemp("fx")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLEETPROMPT_HOME", str(root / "publisher-home"))
+        return build_index(root)

@@ -24,21 +24,13 @@ import pytest
 
 from fleetprompt_cli import faults
 from tests.helpers import run_cli
-from tests.queue.support import FX, build_index, index_line, leftovers, snapshot, store_for
+from tests.queue.support import FX, index_line, leftovers, snapshot, store_for
 
 CRASH_POINTS = [("claimed", 1)] + [
     (point, nth)
     for point in ("step-started", "fetched", "extracted", "before-commit", "after-commit")
     for nth in (1, 2)
 ]
-
-
-@pytest.fixture(scope="module")
-def fx_index(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("fx")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FLEETPROMPT_HOME", str(root / "publisher-home"))
-        return build_index(root)
 
 
 @pytest.fixture(scope="module")

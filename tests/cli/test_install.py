@@ -19,21 +19,12 @@ import pytest
 from tests.helpers import run_cli
 from tests.queue.support import (
     FX,
-    build_index,
     index_line,
     leftovers,
     replace_archive,
     snapshot,
     store_for,
 )
-
-
-@pytest.fixture(scope="module")
-def fx_index(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("fx")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FLEETPROMPT_HOME", str(root / "publisher-home"))
-        return build_index(root)
 
 
 @pytest.fixture

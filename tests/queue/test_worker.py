@@ -10,20 +10,11 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import run_cli
-from tests.queue.support import FX, build_index, snapshot, store_for
-
-
-@pytest.fixture(scope="module")
-def fx_index(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("fx")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FLEETPROMPT_HOME", str(root / "publisher-home"))
-        return build_index(root)
+from tests.queue.support import FX, snapshot, store_for
 
 
 @pytest.fixture(autouse=True)
