@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,9 +102,25 @@ def open_catalog(settings: Settings, *, update: bool = False) -> CatalogView:
         index, signature = resolve_source(settings, source, update=update, warnings=warnings)
         indexes.append(index)
         signatures.append(signature)
-    catalog = Catalog(settings.catalog_path)
-    report = catalog.refresh(indexes, signatures)
+    try:
+        catalog = _open(settings.catalog_path)
+        report = catalog.refresh(indexes, signatures)
+    except sqlite3.Error as error:
+        raise IndexReadError(
+            f"cannot use the catalog {settings.catalog_path}: {error} (it is a cache: "
+            "delete it and it will be rebuilt)"
+        ) from None
     return CatalogView(catalog, indexes, report, warnings)
+
+
+def _open(path: Path) -> Catalog:
+    """Open the catalog; a file that is not a database is a broken cache: rebuild it."""
+    try:
+        return Catalog(path)
+    except sqlite3.DatabaseError:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return Catalog(path)
 
 
 def list_indexes(settings: Settings) -> list[IndexStatus]:

@@ -155,7 +155,8 @@ class FleetPromptGroup(TyperGroup):
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, typer.BadParameter):
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            # Usage errors and exits are click's to report (exit 2 and so on).
             raise
         except Exception as error:
             # A bug, not bad input: say so in one line unless asked for the

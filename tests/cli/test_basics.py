@@ -16,7 +16,9 @@ CASES = Path(__file__).parent.parent / "core" / "manifests"
 
 
 def _python(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "FLEETPROMPT_HOME": str(home)}
+    # As a user runs it: without the suite's FLEETPROMPT_DEBUG.
+    env = {k: v for k, v in os.environ.items() if k != "FLEETPROMPT_DEBUG"}
+    env["FLEETPROMPT_HOME"] = str(home)
     return subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, env=env, timeout=120
     )
@@ -80,3 +82,10 @@ def test_every_example_manifest_is_valid():
 def test_unknown_command_is_a_usage_error():
     result = run_cli("frobnicate")
     assert result.exit_code == ExitCode.USAGE
+
+
+def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path):
+    for args in (["frobnicate"], ["search", "--no-such-option"], ["show"]):
+        result = _python("-m", "fleetprompt_cli", *args, home=tmp_path)
+        assert result.returncode == ExitCode.USAGE, (args, result.stderr)
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr

@@ -170,3 +170,12 @@ def test_a_removed_package_file_leaves_the_catalog(ranked_index: Path):
     next((ranked_index / "packages").rglob("mailer")).unlink()
     assert "mailer" not in [p["slug"] for p in _json("search", "mailer")["packages"]]
     assert run_cli("show", "mailer").exit_code == ExitCode.NOT_FOUND
+
+
+def test_a_corrupt_catalog_is_rebuilt(isolated_home: Path):
+    assert run_cli("search", "support").exit_code == 0
+    catalog = isolated_home / "cache" / "catalog.db"
+    catalog.write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{catalog}{suffix}").unlink(missing_ok=True)
+    assert "customer-support" in [p["slug"] for p in _json("search", "support")["packages"]]
