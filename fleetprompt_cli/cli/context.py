@@ -152,6 +152,13 @@ class FleetPromptGroup(TyperGroup):
             app = ctx.obj if isinstance(ctx.obj, App) else App()
             app.report(error)
             raise typer.Exit(int(error.exit_code)) from None
+        except OSError as error:
+            # The machine said no (a full disk, a folder we may not write):
+            # not a bug of ours, so no "internal error", but one clear line.
+            app = ctx.obj if isinstance(ctx.obj, App) else App()
+            where = f": {error.filename}" if error.filename else ""
+            app.report(FleetPromptError(f"{error.strerror or error}{where}"))
+            raise typer.Exit(int(ExitCode.FAILURE)) from None
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None

@@ -89,3 +89,13 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path):
         result = _python("-m", "fleetprompt_cli", *args, home=tmp_path)
         assert result.returncode == ExitCode.USAGE, (args, result.stderr)
         assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_home_is_one_clear_line(tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "cache").write_text("a file where the cache folder should be")
+    result = _python("-m", "fleetprompt_cli", "search", "x", home=home)
+    assert result.returncode == ExitCode.FAILURE
+    assert result.stderr.startswith("error: ")
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
