@@ -88,17 +88,16 @@ def _sort_key(text: str) -> tuple[int, Version | str]:
         return (0, text)
 
 
-def _listed_version(rows: Sequence[tuple[str, int, str]]) -> str | None:
-    """The version a listing shows: newest non-yanked final, else newest at all."""
-    versions = sorted(rows, key=lambda r: _sort_key(r[0]), reverse=True)
-    for version, yanked, _ in versions:
-        parsed = _sort_key(version)[1]
-        if not yanked and isinstance(parsed, Version) and not parsed.is_prerelease:
-            return version
-    for version, yanked, _ in versions:
-        if not yanked:
-            return version
-    return versions[0][0] if versions else None
+def _listed_version(rows: Sequence[tuple[str, int, str]]) -> tuple[str, int, str] | None:
+    """The row a listing shows: newest non-yanked final, else newest non-yanked, else newest."""
+    keyed = sorted(((_sort_key(row[0]), row) for row in rows), key=lambda k: k[0], reverse=True)
+    for (_, parsed), row in keyed:
+        if not row[1] and isinstance(parsed, Version) and not parsed.is_prerelease:
+            return row
+    for _, row in keyed:
+        if not row[1]:
+            return row
+    return keyed[0][1] if keyed else None
 
 
 class Catalog:
@@ -225,7 +224,7 @@ class Catalog:
                 (
                     index.name,
                     slug,
-                    canonical_version(e.version),
+                    canonical_version(e.parsed_version or e.version),
                     e.version,
                     int(e.yanked),
                     e.raw or e.to_line(),
@@ -301,8 +300,9 @@ class Catalog:
         for slug in sorted(by_slug):
             owner = min(by_slug[slug], key=lambda name: rank.get(name, len(rank)))
             rows = by_slug[slug][owner]
-            listed = _listed_version(rows)
-            data = json.loads(next(r[2] for r in rows if r[0] == listed))
+            listed_row = _listed_version(rows)
+            listed, raw = listed_row[0], listed_row[2]
+            data = json.loads(raw)
             mark = flags.get(owner, {}).get(slug, {})
             tier = data.get("min_tier", "free")
             packages.append(
@@ -319,7 +319,7 @@ class Catalog:
                     TIER_ORDER.get(tier, 0),
                     int(bool(mark.get("verified"))),
                     int(bool(mark.get("featured"))),
-                    json.dumps(data),
+                    raw,
                 )
             )
             includes = data.get("includes", {})

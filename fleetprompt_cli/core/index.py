@@ -73,6 +73,7 @@ class IndexEntry:
     flags: dict[str, bool] = field(default_factory=dict)
     # The line as read, so that copying an entry never re-encodes it.
     raw: str = field(default="", repr=False, compare=False)
+    parsed_version: Version | None = field(default=None, repr=False, compare=False)
 
     @property
     def slug(self) -> str:
@@ -120,10 +121,10 @@ class IndexEntry:
         if isinstance(schema, int) and schema > INDEX_SCHEMA:
             raise ValueError(f"entry schema {schema} is newer than this fleetprompt: upgrade it")
         try:
-            Version(data["version"])
+            parsed = Version(data["version"])
         except InvalidVersion:
             raise ValueError(f"invalid version {data['version']!r}") from None
-        return cls(data, raw=line.strip())
+        return cls(data, raw=line.strip(), parsed_version=parsed)
 
     def to_line(self) -> str:
         return json.dumps(self.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
