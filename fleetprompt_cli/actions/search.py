@@ -20,7 +20,13 @@ from fleetprompt_cli.core.pricing import describe_pricing
 from fleetprompt_cli.core.vocab import CATEGORIES, PRICING_MODELS, TIER_ORDER
 from fleetprompt_cli.errors import NotFound, UsageError
 from fleetprompt_cli.settings import Settings
-from fleetprompt_cli.store.stats_reader import PackageFigures, ReviewRow, read_reviews, read_stats
+from fleetprompt_cli.store.stats_reader import (
+    PackageFigures,
+    ReviewRow,
+    read_installation,
+    read_reviews,
+    read_stats,
+)
 
 __all__ = [
     "PackageDetail",
@@ -195,6 +201,8 @@ class PackageDetail:
     stats: PackageFigures
     warnings: list[str] = field(default_factory=list)
     reviews: list[ReviewRow] = field(default_factory=list)
+    tenant: str = ""
+    installed: tuple[str | None, str] | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -245,6 +253,9 @@ class PackageDetail:
             "rating_avg": _rating(self.stats),
             "rating_count": self.stats.rating_count,
             "reviews": [asdict(r) for r in self.reviews],
+            "installed": None
+            if self.installed is None
+            else {"tenant": self.tenant, "version": self.installed[0], "status": self.installed[1]},
             "versions": [
                 {
                     "version": v.version,
@@ -295,4 +306,7 @@ def show(settings: Settings, spec: str) -> PackageDetail:
         entry = _newest_listed(entries)
     stats = _stats(settings, [slug]).get(slug, PackageFigures(slug))
     reviews = read_reviews(settings.database_url, slug, REVIEWS_SHOWN) if stats.rating_count else []
-    return PackageDetail(entry, entries, stats, list(view.warnings), reviews)
+    installed = read_installation(settings.database_url, settings.tenant, slug)
+    return PackageDetail(
+        entry, entries, stats, list(view.warnings), reviews, settings.tenant, installed
+    )

@@ -100,6 +100,12 @@ def _kv_table(rows: list[tuple[str, Any]]) -> Table:
     return table
 
 
+def _installed_text(installed: dict[str, Any] | None) -> str:
+    if installed is None:
+        return ""
+    return f"{installed['version'] or '-'} ({installed['status']}) in tenant {installed['tenant']}"
+
+
 def package_detail(detail: PackageDetail, console: Console) -> Group:
     """The detail page of one package version."""
     data = detail.to_json()
@@ -137,6 +143,7 @@ def package_detail(detail: PackageDetail, console: Console) -> Group:
                 ("Platform", data["compatibility"]["platform"] or "any"),
                 ("Installs", format_count(data["install_count"])),
                 ("Rating", rating),
+                ("Installed", _installed_text(data["installed"])),
                 ("Checksum", f"sha256:{data['sha256']}"),
                 ("Index", data["index"]),
             ]
@@ -151,7 +158,7 @@ def package_detail(detail: PackageDetail, console: Console) -> Group:
     else:
         parts.append(Text("  none"))
     parts.append(Text())
-    parts.append(Text("Installs", style="bold underline"))
+    parts.append(Text("What it installs", style="bold underline"))
     includes = data["includes"]
     for kind in ("agents", "workflows", "skills", "tools"):
         items = includes.get(kind, [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import JsonOption
+from fleetprompt_cli.cli.options import JsonOption, TenantOption
 
 __all__ = ["register"]
 
@@ -13,13 +13,14 @@ __all__ = ["register"]
 def show(
     ctx: typer.Context,
     package: str = typer.Argument(..., metavar="SLUG[@VERSION]", help="The package to show."),
+    tenant: str = TenantOption,
     json_output: bool = JsonOption,
 ) -> None:
     """A package's detail page: description, pricing, what it installs, versions."""
     from fleetprompt_cli.actions.search import show as run_show
 
     app = get_app(ctx, json_output=json_output)
-    detail = run_show(app.settings, package)
+    detail = run_show(app.settings.with_overrides(tenant=tenant), package)
     if json_output:
         app.emit_json("package", {"package": detail.to_json()})
         return

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from fleetprompt_cli.errors import StoreUnavailable
 
-__all__ = ["PackageFigures", "ReviewRow", "read_reviews", "read_stats"]
+__all__ = ["PackageFigures", "ReviewRow", "read_installation", "read_reviews", "read_stats"]
 
 _COLUMNS = "slug, install_count, active_install_count, rating_sum, rating_count"
 # A reader that meets a migrating writer waits this long, not the CLI's 30 s.
@@ -148,3 +148,16 @@ def read_reviews(url: str, slug: str, limit: int = 5) -> list[ReviewRow]:
         (slug, limit),
     )
     return [ReviewRow(*row[:6], str(row[6])) for row in rows]
+
+
+def read_installation(url: str, tenant: str, slug: str) -> tuple[str | None, str] | None:
+    """(version, status) of the tenant's live installation of ``slug``, or None."""
+    sql = (
+        "SELECT i.version, i.status FROM installations i JOIN tenants t ON t.id = i.tenant_id"
+        " WHERE t.slug = {0} AND i.slug = {0} AND i.status NOT IN ('uninstalled', 'cancelled')"
+        " ORDER BY i.id DESC LIMIT 1"
+    )
+    rows = _fetch(
+        url, "installations", sql.format("?"), [tenant, slug], sql.format("%s"), (tenant, slug)
+    )
+    return (rows[0][0], rows[0][1]) if rows else None

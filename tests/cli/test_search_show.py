@@ -179,3 +179,13 @@ def test_a_corrupt_catalog_is_rebuilt(isolated_home: Path):
     for suffix in ("-wal", "-shm"):
         Path(f"{catalog}{suffix}").unlink(missing_ok=True)
     assert "customer-support" in [p["slug"] for p in _json("search", "support")["packages"]]
+
+
+def test_show_says_whether_the_tenant_has_it():
+    assert _json("show", "customer-support")["package"]["installed"] is None
+    assert run_cli("install", "customer-support", "--yes").exit_code == 0
+    installed = _json("show", "customer-support")["package"]["installed"]
+    assert installed == {"tenant": "default", "version": "2.1.0", "status": "active"}
+    assert run_cli("tenant", "create", "other").exit_code == 0
+    assert _json("show", "customer-support", "--tenant", "other")["package"]["installed"] is None
+    assert "2.1.0 (active) in tenant default" in run_cli("show", "customer-support").stdout
