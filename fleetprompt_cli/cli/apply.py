@@ -67,8 +67,11 @@ def apply_preview(
             app.out.print(f"queued directive {directive_id}", highlight=False)
         return
     outcome = run_inline(app, settings, app.store, preview.tenant_id, directive_id)
-    if outcome.status == "busy":
+    while outcome.status == "busy":
+        # A worker claimed it first: follow it, and take over if it dies.
         outcome = follow(app, app.store, preview.tenant_id, directive_id)
+        if outcome.status == "busy":
+            outcome = run_inline(app, settings, app.store, preview.tenant_id, directive_id)
     if app.json_output:
         emit(directive_id, outcome.status, outcome.error)
     elif outcome.status == "succeeded":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.live import Live
@@ -99,6 +100,13 @@ def follow(app: App, store: Any, tenant_id: int, directive_id: str, interval: fl
             live.update(board.render(), refresh=True)
             if directive.status in ("succeeded", "failed", "cancelled"):
                 break
+            expires = directive.lease_expires_at
+            if expires is not None and expires <= datetime.now(UTC):
+                # The worker died (its lease lapsed): take the directive over
+                # rather than wait for a sweep.
+                _end_line(app)
+                app.note(f"the worker's lease on {directive_id} expired; taking over")
+                return RunOutcome(directive_id, "busy")
             time.sleep(interval)
     _end_line(app)
     code = ExitCode.SUCCESS if directive.status == "succeeded" else ExitCode.FAILURE
