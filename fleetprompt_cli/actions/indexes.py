@@ -46,12 +46,6 @@ class CatalogView:
     def problems(self) -> list[IndexProblem]:
         return self.report.problems or []
 
-    def index_named(self, name: str) -> LocalIndex:
-        for index in self.indexes:
-            if index.name == name:
-                return index
-        raise NotFound(f"no index named {name!r}")
-
 
 @dataclass(frozen=True)
 class IndexStatus:

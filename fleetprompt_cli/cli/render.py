@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
@@ -106,7 +106,7 @@ def _installed_text(installed: dict[str, Any] | None) -> str:
     return f"{installed['version'] or '-'} ({installed['status']}) in tenant {installed['tenant']}"
 
 
-def package_detail(detail: PackageDetail, console: Console) -> Group:
+def package_detail(detail: PackageDetail) -> Group:
     """The detail page of one package version."""
     data = detail.to_json()
     heading = Text(f"{data['name']}", style="bold")

@@ -28,7 +28,7 @@ def show(
         app.warn(warning)
     from fleetprompt_cli.cli.render import package_detail
 
-    app.out.print(package_detail(detail, app.out))
+    app.out.print(package_detail(detail))
 
 
 def register(app: typer.Typer) -> None:

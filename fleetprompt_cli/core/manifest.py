@@ -360,14 +360,6 @@ class Manifest(_Model):
             for kind in ("agents", "workflows", "skills", "tools")
         }
 
-    def component_names(self) -> set[str]:
-        """Names of every agent, workflow, skill and tool of the package."""
-        return {
-            c.name
-            for kind in ("agents", "workflows", "skills", "tools")
-            for c in getattr(self, kind)
-        }
-
     def to_data(self) -> dict[str, Any]:
         """The manifest as plain JSON-ready data, TOML field names."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
