@@ -7,7 +7,6 @@ package files of folder indexes, and returns a current catalog.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -59,6 +58,8 @@ class IndexStatus:
 
 
 def _clone_dir(settings: Settings, source: IndexSource) -> Path:
+    import hashlib  # Only git indexes need it; search over a folder index should not pay.
+
     digest = hashlib.sha256(source.url.encode()).hexdigest()[:12]
     return settings.index_clones / f"{source.name}-{digest}"
 

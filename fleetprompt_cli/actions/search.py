@@ -6,7 +6,6 @@ sqlite3) and the stats reader, never sqlmodel or huey.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -172,6 +171,8 @@ def featured(settings: Settings, *, limit: int = FEATURED_LIMIT) -> SearchResult
 
 def suggest(word: str, candidates: list[tuple[str, str]], count: int = 3) -> list[str]:
     """Slugs that look like ``word`` (by slug or by name), best first."""
+    import difflib  # Only an unknown slug needs it.
+
     slugs = [slug for slug, _ in candidates]
     names = {name.lower(): slug for slug, name in candidates}
     found = difflib.get_close_matches(word, slugs, n=count, cutoff=0.6)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleetprompt_cli.errors import IndexReadError
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = [
     "clone_age",
@@ -35,6 +37,10 @@ def is_git_url(location: str) -> bool:
 
 
 def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    # subprocess is imported where git runs: readers of a folder index (every
+    # search) import this module for is_git_url and never run git.
+    import subprocess
+
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
     try:
         result = subprocess.run(
@@ -72,6 +78,9 @@ def clone_age(clone: Path) -> float | None:
 
 def fetch(url: str, clone: Path) -> str:
     """Clone ``url`` into ``clone`` or fast-forward it; return the new HEAD commit."""
+    import shutil
+    import subprocess
+
     try:
         if (clone / ".git").is_dir():
             _git("fetch", "--quiet", "origin", cwd=clone)
@@ -105,6 +114,8 @@ def is_repository_root(folder: Path) -> bool:
 
 def commit_all(folder: Path, message: str, author: str) -> str:
     """Stage everything in ``folder`` and commit it; return the commit id."""
+    import subprocess
+
     identity = []
     if _git("config", "user.name", cwd=folder, check=False).returncode != 0:
         identity += ["-c", f"user.name={author}"]
