@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core import lifecycle
@@ -379,8 +380,20 @@ def plan_installation(
             created_at=now,
             updated_at=now,
         )
-        session.add(installation)
-        session.flush()
+        try:
+            # A savepoint, so that losing the race below leaves the caller's
+            # transaction usable for its rollback and error message.
+            with session.begin_nested():
+                session.add(installation)
+                session.flush()
+        except IntegrityError:
+            # Another directive planned the same package between our read and
+            # this insert (the partial unique index refused the second row).
+            raise StateError(
+                f"another directive is installing {slug} in this tenant: wait for it, or run "
+                "'fleetprompt recover' if its process died",
+                details={"slug": slug},
+            ) from None
         _record(
             session,
             installation,
@@ -395,7 +408,8 @@ def plan_installation(
         )
         session.flush()
         return installation
-    if installation.status in _BUSY:
+    if installation.status in _BUSY or installation.status == lifecycle.QUEUED:
+        # Queued means planned by another directive that has not started yet.
         raise StateError(
             f"cannot plan a change of {slug}: it is {installation.status} "
             "(another directive is applying a change)",
