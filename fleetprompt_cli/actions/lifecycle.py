@@ -40,6 +40,7 @@ __all__ = [
     "InstallationInfo",
     "InstallationList",
     "RevisionInfo",
+    "SignalInfo",
     "StepInfo",
     "TenantInfo",
     "TenantSummary",
@@ -52,6 +53,7 @@ __all__ = [
     "installation_detail",
     "list_directives",
     "list_installations",
+    "list_signals",
     "list_tenants",
     "pause",
     "resume",
@@ -201,6 +203,7 @@ class DirectiveInfo:
     error: str | None
     finished_at: datetime | None
     steps: list[StepInfo] = field(default_factory=list)
+    signals: list[SignalInfo] = field(default_factory=list)
 
     @classmethod
     def of(cls, tenant: str, row: Any, steps: Sequence[Any] = ()) -> DirectiveInfo:
@@ -249,6 +252,46 @@ class DirectiveInfo:
             "error": self.error,
             "finished_at": _iso(self.finished_at),
             "steps": [s.to_json() for s in self.steps],
+            "signals": [s.to_json() for s in self.signals],
+        }
+
+
+@dataclass(frozen=True)
+class SignalInfo:
+    """One persisted signal (CloudEvents-shaped) of a tenant."""
+
+    sequence: int
+    id: str
+    type: str
+    source: str
+    subject: str | None
+    time: datetime
+    data: Any
+    correlation_id: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> SignalInfo:
+        return cls(
+            row.sequence,
+            row.id,
+            row.type,
+            row.source,
+            row.subject,
+            row.time,
+            row.data,
+            row.correlation_id,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sequence": self.sequence,
+            "id": self.id,
+            "type": self.type,
+            "source": self.source,
+            "subject": self.subject,
+            "time": _iso(self.time),
+            "data": self.data,
+            "correlation_id": self.correlation_id,
         }
 
 
@@ -523,7 +566,25 @@ def directive_detail(store: Any, tenant: str, ref: str) -> DirectiveInfo:
     tenant_id, name, _ = _tenant(store, tenant)
     with store.session(readonly=True) as s:
         directive = _find_directive(s, repo, tenant_id, name, ref)
-        return DirectiveInfo.of(name, directive, repo.list_steps(s, tenant_id, directive.id))
+        info = DirectiveInfo.of(name, directive, repo.list_steps(s, tenant_id, directive.id))
+        info.signals = [
+            SignalInfo.of(row)
+            for row in repo.list_signals(s, tenant_id, correlation_id=directive.id)
+        ]
+        return info
+
+
+def list_signals(
+    store: Any, tenant: str, *, after: int = 0, limit: int | None = None
+) -> list[SignalInfo]:
+    """The tenant's signal log after a sequence number, oldest first."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, _, _ = _tenant(store, tenant)
+    with store.session(readonly=True) as s:
+        return [
+            SignalInfo.of(row) for row in repo.list_signals(s, tenant_id, after=after, limit=limit)
+        ]
 
 
 def status(

@@ -29,6 +29,7 @@ COMMANDS = [
     "resume",
     "configure",
     "history",
+    "signals",
     # queue commands
     "worker",
     "recover",

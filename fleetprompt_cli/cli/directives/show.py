@@ -74,6 +74,11 @@ def directive_view(directive: Any) -> Group:
                 step.error_message or "",
             )
         parts.extend([Text(), steps])
+    if directive.signals:
+        parts.append(Text())
+        parts.append(Text("Signals", style="bold"))
+        for signal in directive.signals:
+            parts.append(Text(f"  #{signal.sequence} {signal.type} {signal.subject or ''}"))
     return Group(*parts)
 
 

@@ -1,0 +1,43 @@
+"""fleetprompt signals"""
+
+from __future__ import annotations
+
+import typer
+
+from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.options import JsonOption, TenantOption
+
+__all__ = ["register"]
+
+
+def signals(
+    ctx: typer.Context,
+    after: int = typer.Option(0, "--after", help="Only signals with a higher sequence number."),
+    limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many."),
+    tenant: str = TenantOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """The tenant's signal log: what installs, upgrades and uninstalls announced."""
+    from fleetprompt_cli.actions.lifecycle import list_signals
+
+    app = get_app(ctx, json_output=json_output)
+    settings = app.settings.with_overrides(tenant=tenant)
+    rows = list_signals(app.store, settings.tenant, after=after, limit=limit)
+    if json_output:
+        app.emit_json(
+            "signals", {"tenant": settings.tenant, "signals": [r.to_json() for r in rows]}
+        )
+        return
+    if not rows:
+        app.note(f"No signals in tenant {settings.tenant}" + (f" after {after}." if after else "."))
+        return
+    for row in rows:
+        app.out.print(
+            f"{row.sequence:>5}  {row.time:%Y-%m-%d %H:%M:%S}  {row.type}  {row.subject or ''}",
+            highlight=False,
+            markup=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(signals)
