@@ -105,6 +105,14 @@ class _Progress(Reporter):
         self.callback(f"Resolving… {self.count} packages read ({slug})")
 
 
+def _written(source: CatalogSource, slug: str, version: str, dependency: str) -> str | None:
+    try:
+        entry = source.entries.get((slug, Version(version)))
+    except InvalidVersion:
+        return None
+    return entry.deps.get(dependency) if entry is not None else None
+
+
 def _parse(specs: Sequence[str]) -> list[Requirement]:
     if not specs:
         raise UsageError("name at least one package, e.g. 'customer-support' or 'crm>=1,<2'")
@@ -150,6 +158,13 @@ def plan_request(
     finally:
         if own_view:
             view.catalog.close()
+    for item in resolution.plan:
+        # Show each constraint as its author wrote it (">=1.2,<2"), not in
+        # packaging's sorted form ("<2,>=1.2").
+        item.required_by = [
+            (slug, version, _written(source, slug, version, item.slug) or spec)
+            for slug, version, spec in item.required_by
+        ]
     steps = [PlanStep(item, source.entries[(item.slug, item.version)]) for item in resolution.plan]
     warnings = list(view.warnings) + list(resolution.warnings)
     return Plan(requirements, steps, warnings, source.loaded)
