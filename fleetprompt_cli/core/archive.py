@@ -382,7 +382,11 @@ def _checked_archive(
         try:
             with gzip.GzipFile(filename="", mode="rb", fileobj=raw) as gz:
                 stream = _BoundedStream(gz, path, _decompressed_budget(limits))
-                with tarfile.open(fileobj=stream, mode="r:", encoding="utf-8") as tar:
+                # _BoundedStream has the read/seek/tell a tar reader uses; typeshed
+                # wants a full binary file type.
+                with tarfile.open(  # type: ignore[call-overload]
+                    fileobj=stream, mode="r:", encoding="utf-8"
+                ) as tar:
                     members = _scan(tar, path, limits)
                     _check_complete(stream, path, members)
                     yield tar, members

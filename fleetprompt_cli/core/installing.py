@@ -143,11 +143,11 @@ def resolve_config(
             config[key] = value
     problems = []
     for key, value in given.items():
-        spec = schema.get(key)
-        if spec is None:
+        entry = schema.get(key)
+        if entry is None:
             problems.append(f"{key}: not a config key of {slug}")
             continue
-        choices = spec.get("choices")
+        choices = entry.get("choices")
         if choices is not None and value not in choices:
             problems.append(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}")
             continue

@@ -431,7 +431,7 @@ def validate_data(data: dict[str, Any], root: Path, label: str) -> Manifest:
     return manifest
 
 
-def _problem_from_pydantic(label: str, error: dict[str, Any]) -> Problem:
+def _problem_from_pydantic(label: str, error: Any) -> Problem:
     parts: list[str] = []
     for part in error["loc"]:
         if isinstance(part, int):
@@ -575,10 +575,13 @@ def _check_references(data: dict[str, Any], root: Path, label: str) -> list[Prob
                     f"renames to {new!r}, which is not a key of [config]",
                 )
         for key, value in _table(migration, "set_default").items():
-            field = config.get(key)
-            kind = field.get("type") if isinstance(field, dict) else None
-            if field is None:
+            spec = config.get(key)
+            value_type = spec.get("type") if isinstance(spec, dict) else None
+            if spec is None:
                 add(f"migrations[{i}].set_default.{key}", f"{key!r} is not a key of [config]")
-            elif kind in _PYTHON_TYPES and not config_value_matches(kind, value):
-                add(f"migrations[{i}].set_default.{key}", f"{value!r} is not of type {kind!r}")
+            elif value_type in _PYTHON_TYPES and not config_value_matches(value_type, value):
+                add(
+                    f"migrations[{i}].set_default.{key}",
+                    f"{value!r} is not of type {value_type!r}",
+                )
     return problems

@@ -248,7 +248,7 @@ class _Writer:
 
     def involved(self) -> list[str]:
         self.walk()
-        slugs = set()
+        slugs: set[str] = set()
         for node in self.nodes:
             slugs.update(s for s, _, _ in self.terms(node))
             if node.kind in ("request", "dependency", "installed"):

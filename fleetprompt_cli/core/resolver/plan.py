@@ -13,7 +13,7 @@ def dependency_order(edges: Mapping[str, Sequence[str]]) -> list[str]:
     components = _strongly_connected(edges)
     owner = {slug: n for n, members in enumerate(components) for slug in members}
     # For each component, the components it depends on that are not yet emitted.
-    waiting = [set() for _ in components]
+    waiting: list[set[int]] = [set() for _ in components]
     dependents: list[set[int]] = [set() for _ in components]
     for slug, deps in edges.items():
         for dep in deps:

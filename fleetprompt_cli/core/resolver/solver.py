@@ -46,7 +46,7 @@ from packaging.version import InvalidVersion, Version
 from fleetprompt_cli.core.names import Requirement, canonical_slug
 
 from .explain import build_conflict, describe_incompatibility
-from .model import Candidate, PackageSource, PlanItem, Reporter, Resolution
+from .model import Action, Candidate, PackageSource, PlanItem, Reporter, Resolution
 from .plan import dependency_order
 from .terms import ROOT, Incompatibility, Package, intersect, is_subset, union
 
@@ -104,6 +104,7 @@ class _Solver:
         self.source = source
         self.requirements = [Requirement(canonical_slug(r.slug), r.specifier) for r in requirements]
         self.installed = {canonical_slug(slug): v for slug, v in installed.items()}
+        self.upgrade: frozenset[str]
         if isinstance(upgrade, bool):
             self.upgrade_all, self.upgrade = upgrade, frozenset()
         else:
@@ -244,11 +245,11 @@ class _Solver:
                     result.append(incompatibility)
                     break
             else:
-                incompatibility = self._dependency(package, index, dep, specifier)
-                if incompatibility is not None:
-                    known.append(incompatibility)
-                    self._add(incompatibility)
-                    result.append(incompatibility)
+                made = self._dependency(package, index, dep, specifier)
+                if made is not None:
+                    known.append(made)
+                    self._add(made)
+                    result.append(made)
         return result
 
     def _dependency(
@@ -306,9 +307,9 @@ class _Solver:
                     f"{slug} {self.installed[slug]} is installed but not in the index; kept as is"
                 )
                 continue
-            data = (slug, str(self.installed[slug]))
+            kept = (slug, str(self.installed[slug]))
             terms = ((ROOT, True, 1), (slug, False, target.full))
-            result.append(Incompatibility(terms, "installed", data))
+            result.append(Incompatibility(terms, "installed", kept))
         for incompatibility in result:
             self._add(incompatibility)
         return result
@@ -633,7 +634,7 @@ def _plan(solver: _Solver, decided: dict[str, int]) -> Resolution:
     for slug, candidate in chosen.items():
         previous = solver.installed.get(slug)
         if previous is None:
-            action = "install"
+            action: Action = "install"
         elif candidate.version == previous:
             action = "keep"
         elif candidate.version > previous:
