@@ -38,6 +38,7 @@ __all__ = [
     "Submitted",
     "UninstallPreview",
     "open_state",
+    "planned_manifests",
     "preview_install",
     "preview_uninstall",
     "submit",
@@ -426,25 +427,31 @@ def preview_uninstall(
     return UninstallPreview(record.slug, record.id, wanted, removed)
 
 
-def _installed_dependencies(store: Any, tenant_id: int, live: dict[str, Any]) -> dict[str, set]:
-    """For each installed package, the installed packages it depends on (from directives)."""
+def planned_manifests(session: Any, tenant_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """The manifest of every (slug, version) the tenant's directives planned.
+
+    A directive's plan holds the manifest of each version it installs, so the
+    installed versions' manifests (dependencies, config schema) are known
+    without the index, even when the index no longer lists them.
+    """
     from fleetprompt_cli.store import repository as repo
 
-    needs: dict[str, set] = {slug: set() for slug in live}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for directive in repo.list_directives(session, tenant_id):
+        for step in directive.plan.get("steps", []):
+            if step.get("manifest") is not None:
+                found[(step.get("slug"), step.get("version"))] = step["manifest"]
+    return found
+
+
+def _installed_dependencies(store: Any, tenant_id: int, live: dict[str, Any]) -> dict[str, set]:
+    """For each installed package, the installed packages it depends on."""
     with store.session(readonly=True) as s:
-        for directive in repo.list_directives(s, tenant_id):
-            for step in directive.plan.get("steps", []):
-                manifest = step.get("manifest")
-                slug = step.get("slug")
-                if manifest is None or slug not in live:
-                    continue
-                if live[slug].version != step.get("version"):
-                    continue
-                needs[slug] = {
-                    canonical_slug(d)
-                    for d in manifest.get("dependencies", {})
-                    if canonical_slug(d) in live
-                }
+        manifests = planned_manifests(s, tenant_id)
+    needs: dict[str, set] = {}
+    for slug, inst in live.items():
+        declared = manifests.get((slug, inst.version), {}).get("dependencies", {})
+        needs[slug] = {canonical_slug(d) for d in declared if canonical_slug(d) in live}
     return needs
 
 

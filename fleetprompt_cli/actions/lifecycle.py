@@ -724,16 +724,16 @@ def resume(
 
 
 def _config_schema(
-    settings: Settings, s: Any, repo: Any, tenant_id: int, slug: str, version: str
+    settings: Settings, s: Any, tenant_id: int, slug: str, version: str
 ) -> dict[str, Any]:
     """The installed version's ``[config]`` schema: from its directive plan, else the index."""
     from packaging.version import Version
 
-    for directive in repo.list_directives(s, tenant_id):
-        for step in directive.plan.get("steps", []):
-            manifest = step.get("manifest")
-            if step.get("slug") == slug and step.get("version") == version and manifest:
-                return dict(manifest.get("config", {}))
+    from fleetprompt_cli.actions.install import planned_manifests
+
+    manifest = planned_manifests(s, tenant_id).get((slug, version))
+    if manifest is not None:
+        return dict(manifest.get("config", {}))
     from fleetprompt_cli.actions.indexes import open_catalog
 
     view = open_catalog(settings)
@@ -782,7 +782,7 @@ def configure(
                 details={"slug": slug, "status": row.status},
             )
         version, current = row.version, dict(row.config)
-        schema = _config_schema(settings, s, repo, tenant_id, slug, version)
+        schema = _config_schema(settings, s, tenant_id, slug, version)
     # Everything is checked before anything is written: a bad key, type or
     # choice raises ConfigError here and the store is untouched.
     given = parse_config_assignments(assignments, schema, slug)
