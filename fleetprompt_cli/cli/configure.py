@@ -8,7 +8,7 @@ import sys
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption
 
 __all__ = ["register"]
 
@@ -20,7 +20,7 @@ def configure(
         ..., metavar="KEY=VALUE...", help="Config values, checked against the package's schema."
     ),
     tenant: str = TenantOption,
-    actor: str = typer.Option(None, "--actor", help="Who does it, for the audit trail."),
+    actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Change an installed package's config."""

@@ -7,7 +7,16 @@ from typing import Any
 import typer
 
 from fleetprompt_cli.cli.context import App, get_app
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import (
+    ActorOption,
+    AtomicOption,
+    ConfigOption,
+    DryRunOption,
+    JsonOption,
+    NoWaitOption,
+    TenantOption,
+    YesOption,
+)
 
 __all__ = ["register"]
 
@@ -33,16 +42,14 @@ def install(
         ..., metavar="SPEC...", help="slug, slug==1.2.0, 'slug>=1,<2' or slug@1.2.0"
     ),
     tenant: str = TenantOption,
-    config: list[str] = typer.Option(
-        None, "--config", "-c", metavar="[SLUG:]KEY=VALUE", help="Set a config value."
-    ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
-    no_wait: bool = typer.Option(False, "--no-wait", help="Queue it for workers and return."),
-    atomic: bool = typer.Option(False, "--atomic", help="Undo every step if one fails."),
+    config: list[str] = ConfigOption,
+    yes: bool = YesOption,
+    dry_run: bool = DryRunOption,
+    no_wait: bool = NoWaitOption,
+    atomic: bool = AtomicOption,
     upgrade: bool = typer.Option(False, "--upgrade", "-U", help="Prefer the newest versions."),
     pre: bool = typer.Option(False, "--pre", help="Allow pre-releases of every package."),
-    actor: str = typer.Option(None, "--actor", help="Who does it, for the audit trail."),
+    actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Install packages (and their dependencies) into a tenant."""

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["IndexDirOption", "JsonOption", "TenantOption"]
+__all__ = [
+    "ActorOption",
+    "AtomicOption",
+    "ConfigOption",
+    "DryRunOption",
+    "IndexDirOption",
+    "JsonOption",
+    "NoWaitOption",
+    "TenantOption",
+    "YesOption",
+]
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 TenantOption = typer.Option(
@@ -19,3 +29,13 @@ IndexDirOption = typer.Option(
     file_okay=False,
     path_type=Path,
 )
+ActorOption = typer.Option(
+    None, "--actor", help="Who does it, for the audit trail [env: FLEETPROMPT_ACTOR]."
+)
+ConfigOption = typer.Option(
+    None, "--config", "-c", metavar="[SLUG:]KEY=VALUE", help="Set a config value."
+)
+YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+DryRunOption = typer.Option(False, "--dry-run", help="Show the plan; change nothing.")
+NoWaitOption = typer.Option(False, "--no-wait", help="Queue it for workers and return.")
+AtomicOption = typer.Option(False, "--atomic", help="Undo every step if one fails.")

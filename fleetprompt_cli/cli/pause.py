@@ -8,7 +8,7 @@ import sys
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption
 
 __all__ = ["register", "run_transition"]
 
@@ -32,7 +32,7 @@ def pause(
     ctx: typer.Context,
     slug: str = typer.Argument(..., help="The installed package to pause."),
     tenant: str = TenantOption,
-    actor: str = typer.Option(None, "--actor", help="Who does it, for the audit trail."),
+    actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Pause an active package (its resources stay installed)."""

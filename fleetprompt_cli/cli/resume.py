@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption
 from fleetprompt_cli.cli.pause import run_transition
 
 __all__ = ["register"]
@@ -14,7 +14,7 @@ def resume(
     ctx: typer.Context,
     slug: str = typer.Argument(..., help="The paused package to resume."),
     tenant: str = TenantOption,
-    actor: str = typer.Option(None, "--actor", help="Who does it, for the audit trail."),
+    actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Resume a paused package."""

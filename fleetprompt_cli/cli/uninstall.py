@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import (
+    ActorOption,
+    DryRunOption,
+    JsonOption,
+    NoWaitOption,
+    TenantOption,
+    YesOption,
+)
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -38,10 +45,10 @@ def uninstall(
     keep_deps: bool = typer.Option(
         False, "--keep-deps", help="Keep dependencies that nothing else needs."
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
-    no_wait: bool = typer.Option(False, "--no-wait", help="Queue it for workers and return."),
-    actor: str = typer.Option(None, "--actor", help="Who does it, for the audit trail."),
+    yes: bool = YesOption,
+    dry_run: bool = DryRunOption,
+    no_wait: bool = NoWaitOption,
+    actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Uninstall packages (and dependencies nothing else needs) from a tenant."""
