@@ -22,10 +22,14 @@ from packaging.version import InvalidVersion, Version
 from fleetprompt_cli.core.index import IndexEntry, IndexProblem, LocalIndex
 from fleetprompt_cli.core.names import canonical_slug, canonical_version
 from fleetprompt_cli.core.vocab import TIER_ORDER
+from fleetprompt_cli.walmode import enable_wal
 
 __all__ = ["CATALOG_SCHEMA", "Catalog", "RefreshReport", "SearchHit"]
 
 CATALOG_SCHEMA = "3"
+
+# How long a catalog writer waits for another (seconds).
+_BUSY_TIMEOUT = 30.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,8 +110,8 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+        enable_wal(self.db, _BUSY_TIMEOUT)
         self.db.execute("PRAGMA synchronous=NORMAL")
         if self._meta("schema") != CATALOG_SCHEMA:
             self._reset()

@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from fleetprompt_cli.errors import StoreUnavailable
 from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, metadata
+from fleetprompt_cli.walmode import enable_wal
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -167,7 +168,7 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
             # WAL lets readers (search/show, progress displays) run while one
             # writer works; NORMAL sync is safe in WAL against process crashes.
-            cursor.execute("PRAGMA journal_mode = WAL")
+            enable_wal(cursor, busy_timeout)
             cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()

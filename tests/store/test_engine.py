@@ -6,15 +6,17 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from fleetprompt_cli import walmode
 from fleetprompt_cli.errors import ExitCode, InvalidInput, StoreUnavailable
 from fleetprompt_cli.store import repository as repo
-from fleetprompt_cli.store.engine import open_store
+from fleetprompt_cli.store.engine import open_store, schema_status
 from fleetprompt_cli.store.models import PackageStats, Tenant
 
 
@@ -91,18 +93,55 @@ def test_locked_sqlite_beyond_busy_timeout_is_unavailable(tmp_path):
             repo.create_tenant(session, "acme")
 
 
-def test_locked_fresh_sqlite_store_cannot_be_opened(tmp_path):
-    path = tmp_path / "state.db"
+def _rollback_journal_writer(path: Path) -> sqlite3.Connection:
+    """A connection writing to a database not yet in WAL mode.
+
+    While it holds its lock, SQLite refuses a switch to WAL at once, without
+    calling the busy handler: the case that made concurrent first use fail.
+    """
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("CREATE TABLE squatter (x)")
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("INSERT INTO squatter VALUES (1)")
+    return holder
+
+
+def test_locked_fresh_sqlite_store_cannot_be_opened(tmp_path):
+    path = tmp_path / "state.db"
+    holder = _rollback_journal_writer(path)
+    started = time.monotonic()
     try:
         with pytest.raises(StoreUnavailable, match="is locked by another process"):
             open_store(f"sqlite:///{path}", busy_timeout=0.05)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+    # It waited for the lock as long as it said, not failed at once.
+    assert time.monotonic() - started >= 0.05
+
+
+def test_switch_to_wal_waits_for_a_writer(tmp_path, monkeypatch):
+    path = tmp_path / "state.db"
+    holder = _rollback_journal_writer(path)
+    pauses: list[float] = []
+
+    def writer_finishes(delay: float) -> None:
+        pauses.append(delay)
+        if holder.in_transaction:
+            holder.execute("COMMIT")
+
+    monkeypatch.setattr(walmode, "_pause", writer_finishes)
+    try:
+        with (
+            open_store(f"sqlite:///{path}", busy_timeout=5) as store,
+            store.connection(readonly=True) as connection,
+        ):
+            mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    finally:
+        holder.close()
+    assert pauses, "the switch to WAL never met the writer's lock"
+    assert mode == "wal"
+    assert schema_status(f"sqlite:///{path}").state == "current"
 
 
 def test_postgres_down_is_unavailable_with_one_readable_line():
