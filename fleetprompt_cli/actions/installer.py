@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,13 +124,26 @@ class _Runner:
         if self.progress:
             self.progress(event)
 
-    def beat(self) -> None:
+    @contextmanager
+    def held(self) -> Iterator[Any]:
+        """A transaction that commits only while this runner holds the lease.
+
+        Its first statement renews the lease (a conditional UPDATE that locks
+        the directive's row), so a runner whose lease was taken over cannot
+        commit a step, a failure or the directive's end behind the new
+        holder's back: it rolls back and stops.
+        """
         with self.store.session() as s:
             alive = self.repo.heartbeat(
                 s, self.tenant_id, self.directive_id, self.owner, lease_seconds=self.lease
             )
-        if not alive:
-            raise _LeaseLost()
+            if not alive:
+                raise _LeaseLost()
+            yield s
+
+    def beat(self) -> None:
+        with self.held():
+            pass
 
     def load(self) -> tuple[Any, list[Any]]:
         with self.store.session() as s:
@@ -158,7 +172,7 @@ class _Runner:
 
     def start(self, step: Any, info: dict[str, Any]) -> str:
         """Mark the step running and the installation in progress; return what to do."""
-        with self.store.session() as s:
+        with self.held() as s:
             self.repo.update_step(s, self.tenant_id, step.id, "running")
             inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
             action = step.action
@@ -206,7 +220,7 @@ class _Runner:
     def apply(self, step: Any, info: dict[str, Any]) -> None:
         """Do the work of one step and commit its result in one transaction."""
         if step.action == "uninstall":
-            with self.store.session() as s:
+            with self.held() as s:
                 inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
                 if inst is not None:
                     self.repo.delete_resources(s, self.tenant_id, inst.id)
@@ -224,7 +238,7 @@ class _Runner:
             return
         files = self.package_files(info)
         resources = resources_of(info["manifest"], files)
-        with self.store.session() as s:
+        with self.held() as s:
             inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
             self.put_resources(s, inst.id, resources)
             name = "complete_install" if inst.status == lifecycle.INSTALLING else "complete_upgrade"
@@ -264,7 +278,7 @@ class _Runner:
         )
 
     def fail(self, step: Any, error: str) -> None:
-        with self.store.session() as s:
+        with self.held() as s:
             self.repo.update_step(s, self.tenant_id, step.id, "failed", error_message=error)
             inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
             if inst is not None:
@@ -285,7 +299,7 @@ class _Runner:
                     )
 
     def cancel_rest(self, steps: list[Any]) -> None:
-        with self.store.session() as s:
+        with self.held() as s:
             for step in steps:
                 if step.status not in ("pending", "running", "failed"):
                     continue
@@ -314,7 +328,7 @@ class _Runner:
             info = self.plan_step(directive, step)
             previous = info.get("previous_entry")
             if step.action == "install":
-                with self.store.session() as s:
+                with self.held() as s:
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
                     actor = self.actor
                     self.repo.apply_transition(
@@ -338,7 +352,7 @@ class _Runner:
             elif previous is not None:
                 files = self.package_files(previous)
                 resources = resources_of(previous["manifest"], files)
-                with self.store.session() as s:
+                with self.held() as s:
                     actor = self.actor
                     self.repo.plan_installation(
                         s,
@@ -408,14 +422,14 @@ class _Runner:
             self.cancel_rest(fresh[index + 1 :])
             if directive.atomic and done:
                 self.undo(directive, done)
-            with self.store.session() as s:
+            with self.held() as s:
                 self.repo.finish_directive(
                     s, self.tenant_id, self.directive_id, "failed", error=f"{step.slug}: {error}"
                 )
             return RunOutcome(
                 self.directive_id, "failed", f"{step.slug}: {error}", code, self.events
             )
-        with self.store.session() as s:
+        with self.held() as s:
             self.repo.finish_directive(s, self.tenant_id, self.directive_id, "succeeded")
         return RunOutcome(self.directive_id, "succeeded", events=self.events)
 
@@ -427,7 +441,7 @@ class _Runner:
             self.emit(step, "installing" if step.action != "uninstall" else "uninstalling")
             try:
                 if self.start(step, info) == "already":
-                    with self.store.session() as s:
+                    with self.held() as s:
                         self.repo.update_step(s, self.tenant_id, step.id, "done")
                 else:
                     faults.checkpoint("step-started")
@@ -449,7 +463,7 @@ class _Runner:
                     self.emit(step, "failed", message)
                     return message, code
                 self.emit(step, "retrying", message)
-                with self.store.session() as s:
+                with self.held() as s:
                     self.repo.update_step(
                         s, self.tenant_id, step.id, "pending", error_message=message
                     )

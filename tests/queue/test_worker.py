@@ -176,3 +176,53 @@ def test_worker_process_runs_work_and_exits_on_sigterm():
         seen.append(lines.get())
     assert any("worker stopped: 1 wake-up(s) (1 succeeded)" in x for x in seen), seen
     assert {s: st for s, _, st, *_ in snapshot()["installations"]} == dict.fromkeys(FX, "active")
+
+
+def test_a_runner_whose_lease_was_taken_over_commits_nothing_more():
+    from datetime import UTC, datetime, timedelta
+
+    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.store import repository as repo
+
+    directive = _queued("fx-top")
+    settings = _settings()
+    store = store_for(settings)
+    try:
+        with store.session() as s:
+            tenant_id = repo.get_tenant(s, "default").id
+        taken: list[str] = []
+
+        def take_over(event):
+            # The first runner stalls inside fx-mid's step (after renewing its
+            # lease) long enough for the lease to lapse, and another process
+            # claims the directive.
+            if event.slug == "fx-mid" and event.status == "installing" and not taken:
+                later = datetime.now(UTC) + timedelta(hours=1)
+                with store.session() as s:
+                    assert repo.claim_directive(
+                        s, tenant_id, directive, "successor", lease_seconds=600, now=later
+                    )
+                taken.append(event.slug)
+
+        outcome = run_directive(
+            settings, store, tenant_id, directive, owner="first", progress=take_over
+        )
+        assert outcome.status == "lost"
+        with store.session(readonly=True) as s:
+            steps = [(x.slug, x.status) for x in repo.list_steps(s, tenant_id, directive)]
+            record = repo.get_directive(s, tenant_id, directive)
+            mid = repo.get_installation(s, tenant_id, "fx-mid")
+        # fx-base was done before the takeover; nothing of fx-mid was committed.
+        assert steps == [("fx-base", "done"), ("fx-mid", "pending"), ("fx-top", "pending")]
+        assert (record.status, record.lease_owner) == ("running", "successor")
+        assert mid.status == "queued"
+        # The new holder finishes the directive as if nothing had happened.
+        done = run_directive(settings, store, tenant_id, directive, owner="successor")
+        assert done.status == "succeeded"
+    finally:
+        store.dispose()
+    state = snapshot()
+    assert [(slug, status) for slug, _, status, *_ in state["installations"]] == [
+        (slug, "active") for slug in FX
+    ]
+    assert [d[:2] for d in state["directives"]] == [("install", "succeeded")]
