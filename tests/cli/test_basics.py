@@ -40,6 +40,7 @@ def test_fast_paths_do_not_import_the_store_or_the_queue(tmp_path: Path):
         "('sqlmodel', 'sqlalchemy', 'huey', 'alembic', 'psycopg', 'redis'))\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
         "print('RICH', 'rich' in sys.modules, file=sys.stderr)\n"
+        "print('SPECIFIERS', 'packaging.specifiers' in sys.modules, file=sys.stderr)\n"
     )
     for args in (
         ["--help"],
@@ -52,6 +53,9 @@ def test_fast_paths_do_not_import_the_store_or_the_queue(tmp_path: Path):
         assert "HEAVY []" in result.stderr, (args, result.stderr[-500:])
         if args == ["--help"]:
             assert "RICH False" in result.stderr  # --help must not pay for rich
+        if args[0] in ("--help", "search", "show", "featured"):
+            # Reading the catalog needs no specifier grammar (~10 ms to compile).
+            assert "SPECIFIERS False" in result.stderr, (args, result.stderr[-500:])
 
 
 def test_validate_reports_problems_with_exit_code(tmp_path: Path):

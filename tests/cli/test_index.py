@@ -124,3 +124,23 @@ def test_flags_are_kept_in_the_index(tmp_path: Path, monkeypatch):
         run_cli("index", "flag", "nope", "--verified", "--index", str(index)).exit_code
         == ExitCode.NOT_FOUND
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"indexes = [\n", "cannot read config file: "),
+        (b"\xff\xfe not utf-8", "cannot read config file: "),
+    ],
+)
+def test_unreadable_config_file_is_one_clear_error(content, expected):
+    import os
+
+    config = Path(os.environ["FLEETPROMPT_HOME"]) / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_bytes(content)
+    result = run_cli("search", "support")
+    assert result.exit_code == ExitCode.INVALID
+    assert result.stderr.startswith(f"error: {config}: {expected}")
+    assert "Traceback" not in result.stderr
+    assert config.read_bytes() == content  # Left as it was.
