@@ -8,6 +8,7 @@ import sys
 import typer
 
 from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.formats import config_value
 from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption
 
 __all__ = ["register"]
@@ -45,7 +46,9 @@ def configure(
         app.note(f"{result.slug}: nothing changed.")
         return
     for key, (old, new) in result.changes.items():
-        app.out.print(f"{result.slug}: {key} {old!r} → {new!r}", highlight=False)
+        app.out.print(
+            f"{result.slug}: {key} {config_value(old)} → {config_value(new)}", highlight=False
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.directives.show import when
+from fleetprompt_cli.cli.formats import change_text, config_value
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["register"]
 
 
 def _diff_text(diff: dict[str, Any] | None) -> str:
-    """The store's {added, removed, changed} config diff as "k=v, k: a→b, -k"."""
+    """The store's {added, removed, changed} config diff as "k=v, k: a → b, -k"."""
     if not diff:
         return ""
-    parts = [f"{k}={v!r}" for k, v in diff.get("added", {}).items()]
-    parts += [f"{k}: {old!r}→{new!r}" for k, (old, new) in diff.get("changed", {}).items()]
+    parts = [f"{k}={config_value(v)}" for k, v in diff.get("added", {}).items()]
+    parts += [
+        f"{k}: {config_value(old)} → {config_value(new)}"
+        for k, (old, new) in diff.get("changed", {}).items()
+    ]
     parts += [f"-{k}" for k in diff.get("removed", {})]
     return ", ".join(parts)
 
@@ -58,11 +59,7 @@ def history(
         head.append(r.slug, style="bold")
         head.append(f"  {r.transition}")
         app.out.print(head)
-        facts = f"    {r.from_status or '-'} → {r.to_status}"
-        if r.from_version != r.to_version:
-            facts += f"  {r.from_version or '-'} → {r.to_version or '-'}"
-        elif r.to_version:
-            facts += f"  {r.to_version}"
+        facts = f"    {change_text(r.from_status, r.to_status, r.from_version, r.to_version)}"
         facts += f"  by {r.actor}"
         if r.directive_id:
             facts += f"  directive {r.directive_id[:8]}"

@@ -10,6 +10,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from fleetprompt_cli.actions.search import PackageDetail, PackageSummary
+from fleetprompt_cli.cli.formats import config_value
 from fleetprompt_cli.core.pricing import describe_pricing
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def package_detail(detail: PackageDetail) -> Group:
             if spec.get("required"):
                 line.append(" required", style="red")
             if "default" in spec:
-                line.append(f" default={spec['default']!r}")
+                line.append(f" default={config_value(spec['default'])}")
             if spec.get("choices"):
                 line.append(f" choices={'|'.join(map(str, spec['choices']))}")
             parts.append(line)
@@ -251,7 +252,7 @@ def preview_table(preview: Any) -> Group:
             if names:
                 details.append(Text(f"{kind}: {', '.join(names)}"))
         if step.config_changes:
-            shown = ", ".join(f"{k}={v[1]!r}" for k, v in step.config_changes.items())
+            shown = ", ".join(f"{k}={config_value(v[1])}" for k, v in step.config_changes.items())
             details.append(Text(f"config: {shown}"))
         # A hanging indent, so wrapped lines stay under their package.
         parts.append(Padding(Group(*details), (0, 0, 0, 4)))

@@ -8,6 +8,7 @@ import typer
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.directives.show import directive_view, when
+from fleetprompt_cli.cli.formats import change_text, config_value
 from fleetprompt_cli.cli.list import STATUS_STYLES, resource_summary
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
 
@@ -45,9 +46,8 @@ def _summary_view(summary: Any) -> Group:
 def _revision_line(r: Any) -> Text:
     from rich.text import Text
 
-    versions = f"{r.from_version or '-'}→{r.to_version or '-'}"
-    statuses = f"{r.from_status or '-'}→{r.to_status}"
-    return Text(f"  {when(r.at)}  {r.transition}  {statuses}  {versions}  by {r.actor}")
+    change = change_text(r.from_status, r.to_status, r.from_version, r.to_version)
+    return Text(f"  {when(r.at)}  {r.transition}  {change}  by {r.actor}")
 
 
 def _installation_view(detail: Any) -> Group:
@@ -77,7 +77,7 @@ def _installation_view(detail: Any) -> Group:
     if item.config:
         parts.append(Text("Config", style="bold"))
         for key, value in sorted(item.config.items()):
-            parts.append(Text(f"  {key} = {value!r}"))
+            parts.append(Text(f"  {key} = {config_value(value)}"))
     if detail.resource_list:
         parts.append(Text("Installed resources", style="bold"))
         for resource in detail.resource_list:

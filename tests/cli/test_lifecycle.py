@@ -149,6 +149,24 @@ def test_configure_validates_and_records_the_diff(kb):
     assert shown["arguments"]["config"] == ["max_articles=50", "public=yes"]
 
 
+def test_config_values_are_shown_as_written_in_toml_not_python(kb):
+    changed = ok("configure", "knowledge-base", "max_articles=50", "public=yes").stdout
+    assert "knowledge-base: max_articles 2000 → 50" in changed
+    assert "knowledge-base: public false → true" in changed
+    status = ok("status", "knowledge-base").stdout
+    assert "  public = true" in status
+    assert "  max_articles = 50" in status
+    history = ok("history", "knowledge-base").stdout
+    assert "config: max_articles: 2000 → 50, public: false → true" in history
+    # A plan shows the new status and version; a transition, the statuses and
+    # the version it records (never "-→-" for what it does not).
+    assert "    queued  2.0.0  by " in history
+    assert "    queued → installing  by " in history
+    assert "    installing → active  2.0.0  by " in history
+    for text in (changed, status, history):
+        assert "True" not in text and "False" not in text and "'" not in text
+
+
 @pytest.mark.parametrize(
     ("assignment", "message"),
     [
