@@ -195,16 +195,12 @@ def preview_install(
     ask: Ask | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> InstallPreview:
-    """Resolve and check an install request; writes nothing."""
+    """Resolve and check an install request; writes nothing (but a first-used default tenant)."""
+    from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
+    tenant_id, tenant_slug, tier = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
-        record = (
-            repo.resolve_tenant(s, tenant)
-            if tenant == repo.DEFAULT_TENANT
-            else (repo.get_tenant(s, tenant))
-        )
-        tenant_id, tier = record.id, record.tier
         live = {i.slug: i for i in repo.list_installations(s, tenant_id)}
         s.expunge_all()
     busy = [
@@ -247,7 +243,7 @@ def preview_install(
             "'fleetprompt recover' if its process died"
         )
     check_tier(
-        record.slug, tier, [(s.item.slug, s.entry.data.get("min_tier", "free")) for s in changing]
+        tenant_slug, tier, [(s.item.slug, s.entry.data.get("min_tier", "free")) for s in changing]
     )
     check_dep_skills({s.item.slug: (str(s.item.version), s.entry.manifest) for s in plan.steps})
     routed = _split_assignments(config, plan)
@@ -269,7 +265,7 @@ def preview_install(
                 "config": dict(current.config),
             }
         steps.append(PreviewStep(step, values, changes, previous_info))
-    return InstallPreview(record.slug, tenant_id, tier, plan, steps, roots, list(plan.warnings))
+    return InstallPreview(tenant_slug, tenant_id, tier, plan, steps, roots, list(plan.warnings))
 
 
 def archive_source_for(roots: dict[str, str], entry: Any) -> str:
@@ -356,16 +352,13 @@ def preview_uninstall(
     store: Any, tenant: str, slugs: Sequence[str], *, force: bool = False, keep_deps: bool = False
 ) -> UninstallPreview:
     """Check an uninstall: refuse when another package needs it, unless forced."""
+    from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
     wanted = [canonical_slug(s) for s in slugs]
+    tenant_id, tenant_slug, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
-        record = (
-            repo.get_tenant(s, tenant)
-            if tenant != repo.DEFAULT_TENANT
-            else (repo.resolve_tenant(s, tenant))
-        )
-        rows = repo.list_installations(s, record.id, include_finished=True)
+        rows = repo.list_installations(s, tenant_id, include_finished=True)
         s.expunge_all()
     live = {i.slug: i for i in rows if lifecycle.is_live(i.status)}
     # Newest last, so a slug installed and uninstalled twice keeps its latest row.
@@ -374,14 +367,14 @@ def preview_uninstall(
         inst = live.get(slug) or finished.get(slug)
         if inst is None:
             raise NotFound(
-                f"{slug} is not installed in tenant {record.slug!r}",
-                details={"slug": slug, "tenant": record.slug},
+                f"{slug} is not installed in tenant {tenant_slug!r}",
+                details={"slug": slug, "tenant": tenant_slug},
             )
         # Refuse up front what the installer would refuse at its first step
         # (uninstalling what is uninstalled, queued or mid-change), so no
         # directive is written that can only fail.
         lifecycle.transition(inst.status, "start_uninstall", subject=slug)
-    deps = _installed_dependencies(store, record.id, live)
+    deps = _installed_dependencies(store, tenant_id, live)
     removing = set(wanted)
     dependents = {
         slug: sorted(
@@ -424,7 +417,7 @@ def preview_uninstall(
         }
         for slug in order
     ]
-    return UninstallPreview(record.slug, record.id, wanted, removed)
+    return UninstallPreview(tenant_slug, tenant_id, wanted, removed)
 
 
 def planned_manifests(session: Any, tenant_id: int) -> dict[tuple[str, str], dict[str, Any]]:

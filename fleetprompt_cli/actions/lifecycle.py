@@ -426,8 +426,14 @@ class DbStatus:
 # -- tenants ------------------------------------------------------------------
 
 
-def _tenant(store: Any, tenant: str) -> tuple[int, str, str]:
-    """(id, slug, tier) of the tenant; ``default`` is created on first use."""
+def tenant_of(store: Any, tenant: str) -> tuple[int, str, str]:
+    """(id, slug, tier) of the tenant; ``default`` is created on first use.
+
+    The lookup is a read; only the default tenant's first use writes, in a
+    write transaction of its own (a SQLite read transaction that starts
+    writing would fail at once with "locked" when another process wrote
+    since it began, instead of waiting its turn).
+    """
     from fleetprompt_cli.store import repository as repo
 
     try:
@@ -482,7 +488,7 @@ def list_installations(store: Any, tenant: str, *, include_all: bool = False) ->
     """The tenant's installations with resource counts (``include_all``: history rows too)."""
     from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = _tenant(store, tenant)
+    tenant_id, name, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         rows = repo.list_installations(s, tenant_id, include_finished=include_all)
         counts = repo.resource_counts(s, tenant_id)
@@ -494,7 +500,7 @@ def tenant_summary(store: Any, tenant: str) -> TenantSummary:
     """Installations by status and the directives still open."""
     from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, tier = _tenant(store, tenant)
+    tenant_id, name, tier = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         rows = repo.list_installations(s, tenant_id, include_finished=True)
         by_status = Counter(row.status for row in rows)
@@ -524,7 +530,7 @@ def installation_detail(store: Any, tenant: str, slug: str) -> InstallationDetai
     """One installation (the live row, else the newest history row), or NotFound."""
     from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = _tenant(store, tenant)
+    tenant_id, name, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         row = repo.latest_installation(s, tenant_id, slug)
         if row is None:
@@ -563,7 +569,7 @@ def directive_detail(store: Any, tenant: str, ref: str) -> DirectiveInfo:
     """A directive by id or unique prefix, with its steps."""
     from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = _tenant(store, tenant)
+    tenant_id, name, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         directive = _find_directive(s, repo, tenant_id, name, ref)
         info = DirectiveInfo.of(name, directive, repo.list_steps(s, tenant_id, directive.id))
@@ -580,7 +586,7 @@ def list_signals(
     """The tenant's signal log after a sequence number, oldest first."""
     from fleetprompt_cli.store import repository as repo
 
-    tenant_id, _, _ = _tenant(store, tenant)
+    tenant_id, _, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         return [
             SignalInfo.of(row) for row in repo.list_signals(s, tenant_id, after=after, limit=limit)
@@ -595,7 +601,7 @@ def status(
 
     if target is None:
         return tenant_summary(store, tenant)
-    tenant_id, name, _ = _tenant(store, tenant)
+    tenant_id, name, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         try:
             slug = canonical_slug(target)
@@ -624,7 +630,7 @@ def list_directives(
         raise UsageError(
             f"unknown directive status {status!r}: expected {', '.join(DIRECTIVE_STATUSES)}"
         )
-    tenant_id, name, _ = _tenant(store, tenant)
+    tenant_id, name, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         return [
             DirectiveInfo.of(name, d, repo.list_steps(s, tenant_id, d.id))
@@ -638,7 +644,7 @@ def history(
     """Recorded changes, oldest first (the newest ``limit`` of them), of one package or all."""
     from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = _tenant(store, tenant)
+    tenant_id, name, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         slugs = {
             row.id: row.slug for row in repo.list_installations(s, tenant_id, include_finished=True)
@@ -687,7 +693,7 @@ def _transition(
 ) -> InstallationInfo:
     from fleetprompt_cli.store import repository as repo
 
-    tenant_id, tenant_name, _ = _tenant(store, tenant)
+    tenant_id, tenant_name, _ = tenant_of(store, tenant)
     slug = canonical_slug(slug)
     with store.session() as s:
         if repo.find_installation(s, tenant_id, slug) is None:
@@ -766,7 +772,7 @@ def configure(
 
     if not assignments:
         raise UsageError("configure needs at least one KEY=VALUE")
-    tenant_id, tenant_name, _ = _tenant(store, tenant)
+    tenant_id, tenant_name, _ = tenant_of(store, tenant)
     slug = canonical_slug(slug)
     with store.session(readonly=True) as s:
         row = repo.find_installation(s, tenant_id, slug)
@@ -866,7 +872,7 @@ def upgrade_targets(store: Any, tenant: str, slugs: Sequence[str]) -> list[str]:
     """What ``upgrade`` asks for: the given installed slugs, or every requested one."""
     from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = _tenant(store, tenant)
+    tenant_id, name, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         live = {
             i.slug: i

@@ -179,6 +179,10 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         # "database is locked" (no busy wait) or act on a stale read; IMMEDIATE
         # takes the write lock up front and waits for it under busy_timeout.
         readonly = connection.get_execution_options().get(_READONLY, False)
+        # A read-only transaction that wrote anyway would fail with "locked",
+        # without waiting, only when another process wrote since it began: a
+        # rare race.  query_only makes such a write fail every time instead.
+        connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if readonly else 'OFF'}")
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
@@ -186,11 +190,19 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
 
 def _postgres_engine(url: URL) -> Engine:
     try:
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     except (ImportError, NoSuchModuleError):
         raise StoreUnavailable(
             "a PostgreSQL state store needs psycopg: pip install 'fleetprompt[postgres]'"
         ) from None
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # As on SQLite: a read-only block can never write by mistake.
+        if connection.get_execution_options().get(_READONLY, False):
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    return engine
 
 
 def _make_engine(url: URL, busy_timeout: float) -> Engine:

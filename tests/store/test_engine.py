@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from fleetprompt_cli import walmode
@@ -239,3 +240,19 @@ def test_postgres_lost_mid_run_is_unavailable_from_the_session(store_url, postgr
             repo.list_tenants(session)
     assert database in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_read_only_block_cannot_write(store):
+    # On SQLite a read-only transaction that writes would fail only when
+    # another process wrote since it began (a race); it must fail every time.
+    with (
+        # A bug, not an outage: on PostgreSQL it stays the driver's error.
+        pytest.raises((StoreUnavailable, DBAPIError), match=r"read-only|readonly"),
+        store.session(readonly=True) as session,
+    ):
+        repo.create_tenant(session, "acme")
+    # The same pooled connection writes again once the block is over.
+    with store.session() as session:
+        repo.create_tenant(session, "acme")
+    with store.session(readonly=True) as session:
+        assert [t.slug for t in repo.list_tenants(session)] == ["acme"]
