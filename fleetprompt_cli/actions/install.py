@@ -9,7 +9,7 @@ work itself is :func:`fleetprompt_cli.actions.installer.run_directive`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,12 +190,16 @@ def preview_install(
     specs: Sequence[str],
     *,
     config: Sequence[str] = (),
-    upgrade: bool = False,
+    upgrade: bool | Collection[str] = False,
     allow_prerelease: bool = False,
     ask: Ask | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> InstallPreview:
-    """Resolve and check an install request; writes nothing (but a first-used default tenant)."""
+    """Resolve and check an install request; writes nothing.
+
+    (Except the ``default`` tenant on its first use.)  ``upgrade`` prefers
+    the newest versions of every package, or of the given slugs only.
+    """
     from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
