@@ -235,7 +235,8 @@ class Store:
         """One transaction: commits when the block ends, rolls back if it raises.
 
         ``readonly`` skips SQLite's write lock (``BEGIN`` instead of ``BEGIN
-        IMMEDIATE``); a read-only block that writes anyway may meet "locked".
+        IMMEDIATE``) and makes the transaction read-only in the database: a
+        write inside it fails.
         """
         bind = self._readonly_engine if readonly else self.engine
         try:
