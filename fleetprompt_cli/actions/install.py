@@ -242,10 +242,7 @@ def preview_install(
     changing = [s for s in plan.steps if s.item.action != "keep"]
     in_progress = [i.slug for i in busy if i.slug in {s.item.slug for s in changing}]
     if in_progress:
-        raise StateError(
-            f"another directive is changing {', '.join(in_progress)}: wait for it, or run "
-            "'fleetprompt recover' if its process died"
-        )
+        raise lifecycle.busy(in_progress)
     check_tier(
         tenant_slug, tier, [(s.item.slug, s.entry.data.get("min_tier", "free")) for s in changing]
     )

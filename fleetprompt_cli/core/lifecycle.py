@@ -28,6 +28,7 @@ __all__ = [
     "UPGRADING",
     "Transition",
     "allowed",
+    "busy",
     "is_live",
     "transition",
 ]
@@ -118,6 +119,19 @@ def _words(items: tuple[str, ...]) -> str:
     if len(items) == 1:
         return items[0]
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def busy(slugs: list[str]) -> StateError:
+    """The refusal when another directive is changing ``slugs``.
+
+    One wording wherever it is detected: when a preview sees the packages
+    mid-change, or when a plan loses the race for them in the store.
+    """
+    return StateError(
+        f"another directive is changing {', '.join(slugs)}: wait for it, or run "
+        "'fleetprompt recover' if its process died",
+        details={"slugs": list(slugs)},
+    )
 
 
 def is_live(status: str) -> bool:

@@ -389,11 +389,7 @@ def plan_installation(
         except IntegrityError:
             # Another directive planned the same package between our read and
             # this insert (the partial unique index refused the second row).
-            raise StateError(
-                f"another directive is installing {slug} in this tenant: wait for it, or run "
-                "'fleetprompt recover' if its process died",
-                details={"slug": slug},
-            ) from None
+            raise lifecycle.busy([slug]) from None
         _record(
             session,
             installation,
@@ -410,11 +406,7 @@ def plan_installation(
         return installation
     if installation.status in _BUSY or installation.status == lifecycle.QUEUED:
         # Queued means planned by another directive that has not started yet.
-        raise StateError(
-            f"cannot plan a change of {slug}: it is {installation.status} "
-            "(another directive is applying a change)",
-            details={"slug": slug, "status": installation.status},
-        )
+        raise lifecycle.busy([slug])
     installation.pending_version = version
     installation.pending_config = dict(config) if config is not None else None
     installation.requested = installation.requested or requested

@@ -8,6 +8,12 @@ from fleetprompt_cli.actions.install import open_state, preview_install, submit
 from fleetprompt_cli.errors import ExitCode, StateError
 from fleetprompt_cli.settings import load_settings
 
+# One wording, whichever way two directives race for core-skills.
+BUSY = (
+    "another directive is changing core-skills: wait for it, or run "
+    "'fleetprompt recover' if its process died"
+)
+
 
 @pytest.fixture
 def store(store_url, monkeypatch):
@@ -28,7 +34,11 @@ def test_a_package_planned_by_two_directives_at_once(store):
     with pytest.raises(StateError) as caught:
         submit(settings, store, second, actor="b", command="b")
     assert caught.value.exit_code == ExitCode.STATE
-    assert "core-skills" in str(caught.value)
+    assert str(caught.value) == BUSY
+    # A preview that sees the package mid-change says the same.
+    with pytest.raises(StateError) as seen:
+        preview_install(settings, store, "default", ["code-review"])
+    assert str(seen.value) == BUSY
     from fleetprompt_cli.store import repository as repo
 
     with store.session() as s:
@@ -64,7 +74,7 @@ def test_two_transactions_racing_to_plan_the_same_package(store):
         planned.set()  # The other transaction now races this uncommitted row.
     thread.join(timeout=60)
     assert not thread.is_alive()
-    assert len(errors) == 1 and "core-skills" in str(errors[0])
+    assert len(errors) == 1 and str(errors[0]) == BUSY  # either way the race goes
     with store.session() as s:
         rows = repo.list_installations(s, tenant_id, include_finished=True)
         assert [(r.slug, r.status) for r in rows] == [("core-skills", "queued")]
