@@ -13,6 +13,7 @@ from enum import IntEnum
 __all__ = [
     "AlreadyExists",
     "ConfigError",
+    "DependencyConflict",
     "ExitCode",
     "FleetPromptError",
     "IndexReadError",
@@ -91,6 +92,17 @@ class ConfigError(InvalidInput):
     """An installation's config does not match the package's schema."""
 
     kind = "config"
+
+
+class DependencyConflict(FleetPromptError):
+    """No set of versions satisfies the request; the message explains why.
+
+    The resolver's own ``ResolutionConflict`` carries the proof; this is how
+    the application reports it (``details``: explanation, derivation, packages).
+    """
+
+    exit_code = ExitCode.CONFLICT
+    kind = "conflict"
 
 
 class IndexReadError(FleetPromptError):

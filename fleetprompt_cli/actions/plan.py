@@ -20,8 +20,15 @@ from fleetprompt_cli.catalog import Catalog
 from fleetprompt_cli.core.index import IndexEntry
 from fleetprompt_cli.core.names import Requirement, parse_requirement
 from fleetprompt_cli.core.pricing import describe_pricing
-from fleetprompt_cli.core.resolver import Candidate, PlanItem, Reporter, Resolution, resolve
-from fleetprompt_cli.errors import UsageError
+from fleetprompt_cli.core.resolver import (
+    Candidate,
+    PlanItem,
+    Reporter,
+    Resolution,
+    ResolutionConflict,
+    resolve,
+)
+from fleetprompt_cli.errors import DependencyConflict, UsageError
 from fleetprompt_cli.settings import Settings
 
 __all__ = ["CatalogSource", "Plan", "PlanStep", "plan_request"]
@@ -48,7 +55,9 @@ class CatalogSource:
             except (InvalidVersion, InvalidSpecifier):
                 continue  # An unreadable entry is as good as absent.
             self.entries[(slug, version)] = entry
-            result.append(Candidate(slug, version, deps, entry.yanked, platform))
+            # entry.deps keeps each constraint as its author wrote it (">=1.2,<2"),
+            # which plans and explanations show instead of packaging's "<2,>=1.2".
+            result.append(Candidate(slug, version, deps, entry.yanked, platform, entry.deps))
         return result
 
 
@@ -105,14 +114,6 @@ class _Progress(Reporter):
         self.callback(f"Resolving… {self.count} packages read ({slug})")
 
 
-def _written(source: CatalogSource, slug: str, version: str, dependency: str) -> str | None:
-    try:
-        entry = source.entries.get((slug, Version(version)))
-    except InvalidVersion:
-        return None
-    return entry.deps.get(dependency) if entry is not None else None
-
-
 def _parse(specs: Sequence[str]) -> list[Requirement]:
     if not specs:
         raise UsageError("name at least one package, e.g. 'customer-support' or 'crm>=1,<2'")
@@ -121,7 +122,12 @@ def _parse(specs: Sequence[str]) -> list[Requirement]:
         requirement = parse_requirement(spec)
         if requirement.slug in merged:
             previous = merged[requirement.slug]
-            requirement = Requirement(requirement.slug, previous.specifier & requirement.specifier)
+            written = ",".join(str(r)[len(r.slug) :] for r in (previous, requirement))
+            requirement = Requirement(
+                requirement.slug,
+                previous.specifier & requirement.specifier,
+                written=written.strip(","),
+            )
         merged[requirement.slug] = requirement
     return list(merged.values())
 
@@ -136,7 +142,7 @@ def plan_request(
     progress=None,
     view: CatalogView | None = None,
 ) -> Plan:
-    """Resolve ``specs`` (plus what is installed) into a plan; raises ResolutionConflict."""
+    """Resolve ``specs`` (plus what is installed) into a plan; raises DependencyConflict."""
     requirements = _parse(specs)
     own_view = view is None
     view = view or open_catalog(settings)
@@ -146,25 +152,28 @@ def plan_request(
                 raise not_found(requirement.slug, view.catalog.slugs_and_names())
         source = CatalogSource(view.catalog)
         reporter = _Progress(progress) if progress else None
-        resolution: Resolution = resolve(
-            requirements,
-            source,
-            installed=installed or {},
-            upgrade=upgrade,
-            allow_prerelease=allow_prerelease,
-            platform_version=Version(settings.platform_version),
-            reporter=reporter,
-        )
+        try:
+            resolution: Resolution = resolve(
+                requirements,
+                source,
+                installed=installed or {},
+                upgrade=upgrade,
+                allow_prerelease=allow_prerelease,
+                platform_version=Version(settings.platform_version),
+                reporter=reporter,
+            )
+        except ResolutionConflict as conflict:
+            raise DependencyConflict(
+                conflict.explanation,
+                details={
+                    "explanation": conflict.explanation,
+                    "derivation": conflict.derivation,
+                    "packages": conflict.packages,
+                },
+            ) from None
     finally:
         if own_view:
             view.catalog.close()
-    for item in resolution.plan:
-        # Show each constraint as its author wrote it (">=1.2,<2"), not in
-        # packaging's sorted form ("<2,>=1.2").
-        item.required_by = [
-            (slug, version, _written(source, slug, version, item.slug) or spec)
-            for slug, version, spec in item.required_by
-        ]
     steps = [PlanStep(item, source.entries[(item.slug, item.version)]) for item in resolution.plan]
     warnings = list(view.warnings) + list(resolution.warnings)
     return Plan(requirements, steps, warnings, source.loaded)

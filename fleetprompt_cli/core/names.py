@@ -8,7 +8,7 @@ canonical version, so ``1.0`` and ``1.0.0`` are the same version.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
@@ -94,9 +94,12 @@ class Requirement:
 
     slug: str
     specifier: SpecifierSet
+    # The specifier as the person wrote it (``>=1,<2``), for messages; not compared.
+    written: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.slug}{self.specifier}" if str(self.specifier) else self.slug
+        text = self.written if self.written is not None else str(self.specifier)
+        return f"{self.slug}{text}" if text else self.slug
 
 
 def parse_requirement(text: str) -> Requirement:
@@ -117,7 +120,7 @@ def parse_requirement(text: str) -> Requirement:
     if not rest:
         return Requirement(slug, SpecifierSet())
     try:
-        return Requirement(slug, SpecifierSet(rest))
+        return Requirement(slug, SpecifierSet(rest), written=rest.strip())
     except InvalidSpecifier:
         raise UsageError(
             f"invalid requirement {text!r}: {rest!r} is not a version specifier "

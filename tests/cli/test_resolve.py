@@ -104,3 +104,49 @@ def test_only_reachable_packages_are_loaded(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("FLEETPROMPT_INDEX", str(tmp_path / "index"))
     plan = plan_request(load_settings(), ["app"])
     assert sorted(plan.loaded) == ["app", "leaf"]
+
+
+def test_a_solution_failing_the_self_check_is_a_bug_report(monkeypatch):
+    from fleetprompt_cli.core.resolver import solver as solver_module
+
+    solve = solver_module._Solver.solve
+
+    def forgetful(self):
+        decided = solve(self)
+        decided.pop("core-skills")
+        return decided
+
+    monkeypatch.setattr(solver_module._Solver, "solve", forgetful)
+    # As a user runs it: without the suite's FLEETPROMPT_DEBUG.
+    monkeypatch.delenv("FLEETPROMPT_DEBUG")
+    result = run_cli("resolve", "knowledge-base")
+    assert result.exit_code == ExitCode.FAILURE
+    assert "leaves out" in result.stderr and "core-skills" in result.stderr
+    assert "please report" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_explanations_show_constraints_as_written(tmp_path: Path, monkeypatch):
+    src = tmp_path / "src"
+    folders = [
+        write_package(src, "base", "1.0.0"),
+        write_package(src, "base", "1.5.0"),
+        write_package(src, "base", "2.0.0"),
+        write_package(src, "app", "1.0.0", deps={"base": ">=1.2,<2"}),
+    ]
+    publish_all(tmp_path / "index", *folders)
+    monkeypatch.setenv("FLEETPROMPT_INDEX", str(tmp_path / "index"))
+    result = run_cli("resolve", "app", "base>=2,!=2.1")
+    assert result.exit_code == ExitCode.CONFLICT
+    text = " ".join(result.stderr.split())
+    assert "base >=1.2,<2" in text
+    assert "base >=2,!=2.1" in text
+    assert "<2,>=1.2" not in text and "!=2.1,>=2" not in text
+    doc = json.loads(run_cli("resolve", "app", "base>=2,!=2.1", "--json").stdout)["error"]
+    specifiers = {
+        step["cause"]["specifier"]
+        for step in doc["derivation"]
+        if step["cause"]["kind"] in ("request", "dependency")
+    }
+    assert {">=1.2,<2", ">=2,!=2.1"} <= specifiers

@@ -100,7 +100,7 @@ class _Writer:
         """The statement of an external fact."""
         kind, data = incompatibility.kind, incompatibility.data
         if kind == "request":
-            slug, specifier, unknown = data[0], str(data[1]), data[2]
+            slug, specifier, unknown = data[0], _written(data), data[2]
             if unknown:
                 return f"you asked for {slug}, which is not in the index"
             wanted = f"{slug} {specifier}" if specifier else slug
@@ -113,7 +113,7 @@ class _Writer:
         first = incompatibility.terms[0] if incompatibility.terms else (ROOT, True, 1)
         who = self.term(first[0], first[2])
         if kind == "dependency":
-            dep, specifier, unknown = data[0], str(data[1]), data[2]
+            dep, specifier, unknown = data[0], _written(data), data[2]
             if unknown:
                 return f"{who} depends on {dep}, which is not in the index"
             wanted = f"{dep} {specifier}" if specifier else dep
@@ -259,13 +259,25 @@ class _Writer:
 
 def _data(node: Incompatibility) -> dict:
     if node.kind in ("request", "dependency"):
-        slug, specifier, unknown = node.data
-        return {"slug": slug, "specifier": str(specifier), "in_index": not unknown}
+        return {
+            "slug": node.data[0],
+            "specifier": _written(node.data),
+            "in_index": not node.data[2],
+        }
     if node.kind == "installed":
         return {"slug": node.data[0], "version": node.data[1]}
     if node.kind == "platform":
         return {"platform": node.data[0], "platform_version": node.data[1]}
     return {}
+
+
+def _written(data: tuple) -> str:
+    """A request's or dependency's constraint as its author wrote it, else packaging's text.
+
+    ``data`` is ``(slug, specifier, unknown, written)``.
+    """
+    written = data[3]
+    return written if written is not None else str(data[1])
 
 
 def _join(items: list[str], word: str) -> str:

@@ -30,6 +30,9 @@ class Candidate:
     dependencies: Mapping[str, SpecifierSet]
     yanked: bool = False
     platform: SpecifierSet | None = None
+    # The dependencies' constraints as the author wrote them (``>=1.2,<2``), for
+    # plans and explanations; packaging's own text (``<2,>=1.2``) when absent.
+    written: Mapping[str, str] | None = None
 
 
 class PackageSource(Protocol):

@@ -45,6 +45,7 @@ from packaging.version import InvalidVersion, Version
 
 from fleetprompt_cli.core.names import Requirement, canonical_slug
 
+from .check import check_solution
 from .explain import build_conflict, describe_incompatibility
 from .model import Action, Candidate, PackageSource, PlanItem, Reporter, Resolution
 from .plan import dependency_order
@@ -102,7 +103,9 @@ class _Solver:
         reporter: Reporter,
     ) -> None:
         self.source = source
-        self.requirements = [Requirement(canonical_slug(r.slug), r.specifier) for r in requirements]
+        self.requirements = [
+            Requirement(canonical_slug(r.slug), r.specifier, r.written) for r in requirements
+        ]
         self.installed = {canonical_slug(slug): v for slug, v in installed.items()}
         self.upgrade: frozenset[str]
         if isinstance(upgrade, bool):
@@ -271,8 +274,10 @@ class _Solver:
         ):
             high += 1
         own = ((1 << (high + 1)) - 1) ^ ((1 << low) - 1)
-        # The specifier's text is only needed for an explanation; keep the object.
-        data = (dep, specifier, target is None)
+        # The specifier's text is only needed for an explanation: keep the object, and
+        # the author's own spelling of it when the source gave one.
+        written = candidates[index].written
+        data = (dep, specifier, target is None, None if written is None else written.get(dep))
         if dep == slug:
             # A package that depends on itself constrains its own version.
             mask = package.mask(specifier)
@@ -294,7 +299,7 @@ class _Solver:
             slug = requirement.slug
             target = self._load(slug)
             mask = 0 if target is None else target.mask(requirement.specifier)
-            data = (slug, str(requirement.specifier), target is None)
+            data = (slug, requirement.specifier, target is None, requirement.written)
             terms: tuple = ((ROOT, True, 1),)
             if mask:
                 terms += ((slug, False, mask),)
@@ -362,6 +367,19 @@ class _Solver:
             self._propagate(slug)
             slug = self._decide()
         return {s: i for s, i in self.decided.items() if s != ROOT}
+
+    def undecided(self) -> list[str]:
+        """Packages the partial solution requires but has not decided (none, when solved).
+
+        PubGrub's solution is complete only when no positive term is left
+        undecided; the queue is an index for choosing the next package, and
+        this is the definition it must agree with.
+        """
+        return sorted(
+            slug
+            for slug, (positive, _) in self.accumulated.items()
+            if positive and slug not in self.decided
+        )
 
     def _propagate(self, start: str) -> None:
         accumulated = self.accumulated
@@ -535,6 +553,14 @@ class _Solver:
                     if s != slug and not is_subset(accumulated.get(s, _ANY), (p, m)):
                         break
                 else:
+                    # The invariant this loop relies on: every package with a
+                    # positive, undecided term has a live entry in the queue.  The
+                    # entry just popped must go back, because the propagation that
+                    # follows can end in a conflict whose backjump leaves this
+                    # package's term as it is (the learned fact need not name it):
+                    # then nothing else requeues it, and the solution would be
+                    # "complete" without it (a plan missing a needed package).
+                    heapq.heappush(queue, (fresh, count, package.seq, slug))
                     return slug
             self.level += 1
             self.decided[slug] = index
@@ -543,6 +569,15 @@ class _Solver:
                 self.reporter.decided(slug, package.versions[index])
             return slug
         return None
+
+
+def _written(candidate: Candidate, dep: str) -> str:
+    """A dependency's constraint as its author wrote it (``>=1.2,<2``), else packaging's text."""
+    if candidate.written is not None:
+        text = candidate.written.get(dep)
+        if text is not None:
+            return text
+    return str(candidate.dependencies[dep])
 
 
 def _same_spec(a: SpecifierSet | None, b: SpecifierSet) -> bool:
@@ -608,7 +643,16 @@ def resolve(
     gc.disable()
     try:
         decided = solver.solve()
-        return _plan(solver, decided)
+        chosen = {slug: solver.packages[slug].candidates[i] for slug, i in decided.items()}
+        check_solution(
+            solver.requirements,
+            chosen,
+            installed=solver.installed,
+            kept=solver.unknown_installed,
+            undecided=solver.undecided(),
+            platform_version=platform_version,
+        )
+        return _plan(solver, chosen)
     except _Conflict as conflict:
         raise build_conflict(conflict.incompatibility, solver.packages) from None
     finally:
@@ -616,19 +660,16 @@ def resolve(
             gc.enable()
 
 
-def _plan(solver: _Solver, decided: dict[str, int]) -> Resolution:
-    chosen: dict[str, Candidate] = {
-        slug: solver.packages[slug].candidates[index] for slug, index in decided.items()
-    }
+def _plan(solver: _Solver, chosen: dict[str, Candidate]) -> Resolution:
+    """The plan for a checked solution (every dependency of every chosen version is chosen)."""
     requested = {requirement.slug for requirement in solver.requirements}
     required_by: dict[str, list[tuple[str, str, str]]] = {slug: [] for slug in chosen}
     edges: dict[str, list[str]] = {}
     for slug in sorted(chosen):
         candidate = chosen[slug]
-        edges[slug] = sorted(dep for dep in candidate.dependencies if dep in chosen)
+        edges[slug] = sorted(candidate.dependencies)
         for dep in edges[slug]:
-            specifier = str(candidate.dependencies[dep])
-            required_by[dep].append((slug, str(candidate.version), specifier))
+            required_by[dep].append((slug, str(candidate.version), _written(candidate, dep)))
     warnings = list(solver.warnings)
     items: dict[str, PlanItem] = {}
     for slug, candidate in chosen.items():

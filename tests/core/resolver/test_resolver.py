@@ -8,8 +8,8 @@ import pytest
 from packaging.version import Version
 
 from fleetprompt_cli.core.names import parse_requirement
-from fleetprompt_cli.core.resolver import Reporter, ResolutionConflict, resolve
-from fleetprompt_cli.errors import ExitCode, FleetPromptError
+from fleetprompt_cli.core.resolver import Reporter, ResolutionConflict, ResolverError, resolve
+from fleetprompt_cli.errors import FleetPromptError
 
 from .support import DictSource
 
@@ -85,14 +85,16 @@ def test_plan_json_shape() -> None:
     assert document["warnings"] == []
 
 
-def test_conflict_is_a_fleetprompt_error_with_structured_derivation() -> None:
+def test_conflict_is_a_resolver_error_with_structured_derivation() -> None:
     with pytest.raises(ResolutionConflict) as caught:
         resolve(
             [parse_requirement("field-service>=2"), parse_requirement("billing")], DictSource(INDEX)
         )
     error = caught.value
-    assert isinstance(error, FleetPromptError)
-    assert error.exit_code == ExitCode.CONFLICT
+    # A library-quality core: its own base exception, no exit codes.
+    assert isinstance(error, ResolverError)
+    assert not isinstance(error, FleetPromptError)
+    assert not hasattr(error, "exit_code")
     document = error.to_json()
     assert document["kind"] == "conflict"
     assert document["message"] == document["explanation"] == str(error)
