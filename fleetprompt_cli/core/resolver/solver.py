@@ -30,6 +30,10 @@ Semantics decided here (the issue leaves them to us):
 * **Installed packages** are part of the root: each must stay selected (at any
   version), and their own dependencies must hold.  An installed package the
   source does not know is kept as is, with a warning.
+* **Preferred versions** (a lock's): a package reached for another reason
+  keeps its preferred version when it is allowed and ``upgrade`` does not
+  cover it, like an installed one; unlike an installed one, it is not
+  required, so a package no longer needed drops out.
 * Only packages reached through a chosen version's dependencies (or the
   request, or the installed set) are loaded, each at most once.
 """
@@ -97,6 +101,7 @@ class _Solver:
         requirements: Sequence[Requirement],
         source: PackageSource,
         installed: Mapping[str, Version],
+        preferred: Mapping[str, Version],
         upgrade: bool | Collection[str],
         allow_prerelease: bool,
         platform_version: Version | None,
@@ -107,6 +112,7 @@ class _Solver:
             Requirement(canonical_slug(r.slug), r.specifier, r.written) for r in requirements
         ]
         self.installed = {canonical_slug(slug): v for slug, v in installed.items()}
+        self.preferred = {canonical_slug(slug): v for slug, v in preferred.items()}
         self.upgrade: frozenset[str]
         if isinstance(upgrade, bool):
             self.upgrade_all, self.upgrade = upgrade, frozenset()
@@ -171,13 +177,16 @@ class _Solver:
         package = Package(slug, candidates, len(self.packages))
         self.packages[slug] = package
         installed = self.installed.get(slug)
-        if installed is not None:
+        held = installed if installed is not None else self.preferred.get(slug)
+        if held is not None:
+            # The version to keep when allowed (installed, or locked): also exempt
+            # from the yanked and pre-release exclusions.
             try:
-                package.installed_index = package.versions.index(installed)
+                package.installed_index = package.versions.index(held)
             except ValueError:
+                how = "is installed" if installed is not None else "was locked"
                 self.warnings.append(
-                    f"{slug} {installed} is installed but no longer in the index; "
-                    "it will be replaced"
+                    f"{slug} {held} {how} but is no longer in the index; it will be replaced"
                 )
         self._add_exclusions(package)
         return package
@@ -621,16 +630,23 @@ def resolve(
     source: PackageSource,
     *,
     installed: Mapping[str, Version] | None = None,
+    preferred: Mapping[str, Version] | None = None,
     upgrade: bool | Collection[str] = False,
     allow_prerelease: bool = False,
     platform_version: Version | None = None,
     reporter: Reporter | None = None,
 ) -> Resolution:
-    """Choose a version of every needed package, or raise :class:`ResolutionConflict`."""
+    """Choose a version of every needed package, or raise :class:`ResolutionConflict`.
+
+    ``installed`` packages stay in the solution (their versions kept unless the
+    request forces a change or ``upgrade`` names them); ``preferred`` versions
+    (a lock's) are kept the same way when their package is needed at all.
+    """
     solver = _Solver(
         requirements,
         source,
         installed or {},
+        preferred or {},
         upgrade,
         allow_prerelease,
         platform_version,
@@ -673,7 +689,7 @@ def _plan(solver: _Solver, chosen: dict[str, Candidate]) -> Resolution:
     warnings = list(solver.warnings)
     items: dict[str, PlanItem] = {}
     for slug, candidate in chosen.items():
-        previous = solver.installed.get(slug)
+        previous = solver.installed.get(slug, solver.preferred.get(slug))
         if previous is None:
             action: Action = "install"
         elif candidate.version == previous:
@@ -683,7 +699,12 @@ def _plan(solver: _Solver, chosen: dict[str, Candidate]) -> Resolution:
         else:
             action = "downgrade"
         if candidate.yanked:
-            why = "kept because it is installed" if action == "keep" else "pinned with =="
+            if action != "keep":
+                why = "pinned with =="
+            elif slug in solver.installed:
+                why = "kept because it is installed"
+            else:
+                why = "kept because it is locked"
             warnings.append(f"{slug} {candidate.version} is yanked ({why})")
         items[slug] = PlanItem(
             slug=slug,

@@ -128,9 +128,14 @@ def check_plan(resolution, source: DictSource, requirements, installed, options)
         version = chosen[requirement.slug].version
         assert requirement.specifier.contains(version, prereleases=True)
         pins.setdefault(requirement.slug, set()).add(_pin(requirement.specifier))
-    for slug, version in installed.items():
-        item = chosen[slug]
+    for slug in installed:
+        assert slug in chosen
+    held = {**options.get("preferred", {}), **installed}
+    for slug, item in chosen.items():
+        version = held.get(slug)
         assert item.previous == version
+        if version is None:
+            continue
         expected = (
             "keep"
             if item.version == version
@@ -145,8 +150,8 @@ def check_plan(resolution, source: DictSource, requirements, installed, options)
             assert specifier.contains(chosen[dep].version, prereleases=True)
             pins.setdefault(dep, set()).add(_pin(specifier))
     for slug, candidate in candidates.items():
-        assert _eligible(candidate, pins.get(slug, set()), installed, options), candidate
-        if slug not in installed:
+        assert _eligible(candidate, pins.get(slug, set()), held, options), candidate
+        if slug not in held:
             assert chosen[slug].action == "install"
 
 

@@ -74,7 +74,18 @@ def real_indexes(draw):
     if draw(st.integers(0, 4)) == 0:
         slug = draw(st.sampled_from(slugs))
         installed[slug] = draw(st.sampled_from(sorted(index[slug])))
-    options = {"allow_prerelease": False, "upgrade": draw(st.booleans()), "platform_version": None}
+    # A lock's versions: preferred, not required (a package may drop out).
+    preferred = {
+        slug: Version(draw(st.sampled_from(sorted(index[slug]))))
+        for slug in draw(st.lists(st.sampled_from(slugs), max_size=3, unique=True))
+        if slug not in installed
+    }
+    options = {
+        "allow_prerelease": False,
+        "upgrade": draw(st.booleans()),
+        "platform_version": None,
+        "preferred": preferred,
+    }
     return index, request, installed, options
 
 

@@ -23,6 +23,8 @@ def run(scenario: dict):
     if "platform_version" in options:
         options["platform_version"] = Version(options["platform_version"])
     installed = {slug: Version(v) for slug, v in scenario.get("installed", {}).items()}
+    if "preferred" in scenario:
+        options["preferred"] = {slug: Version(v) for slug, v in scenario["preferred"].items()}
     requirements = [parse_requirement(text) for text in scenario["request"]]
     try:
         return source, resolve(requirements, source, installed=installed, **options)
