@@ -19,6 +19,7 @@ __all__ = [
     "IndexReadError",
     "IntegrityError",
     "InvalidInput",
+    "LockOutdated",
     "NotFound",
     "StateError",
     "StoreUnavailable",
@@ -110,6 +111,13 @@ class IndexReadError(FleetPromptError):
 
     exit_code = ExitCode.FAILURE
     kind = "index"
+
+
+class LockOutdated(FleetPromptError):
+    """The lock file does not match the project file (or the index lost a locked version)."""
+
+    exit_code = ExitCode.LOCK_OUTDATED
+    kind = "lock_outdated"
 
 
 class AlreadyExists(FleetPromptError):

@@ -24,6 +24,7 @@ __all__ = [
     "IndexStatus",
     "add_index",
     "flag_package",
+    "index_revision",
     "list_indexes",
     "local_index_for_writing",
     "open_catalog",
@@ -208,3 +209,10 @@ def flag_package(
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
     return {"featured": bool(flags.get("featured")), "verified": bool(flags.get("verified"))}
+
+
+def index_revision(settings: Settings, source: IndexSource) -> str | None:
+    """The commit a git index's clone was at when last fetched (None for a folder index)."""
+    if not gitindex.is_git_url(source.url):
+        return None
+    return gitindex.head_signature(_clone_dir(settings, source))

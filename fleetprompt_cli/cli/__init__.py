@@ -21,6 +21,10 @@ COMMANDS = [
     "resolve",
     "install",
     "upgrade",
+    # reproducible installs
+    "lock",
+    "add",
+    "remove",
     # lifecycle commands
     "list",
     "status",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleetprompt_cli.errors import InvalidInput
+from fleetprompt_cli.errors import ConfigError, InvalidInput
 
 from .names import Requirement, canonical_slug, is_valid_slug
 
@@ -40,6 +40,7 @@ __all__ = [
     "PROJECT_SCHEMA_VERSION",
     "ConfigValue",
     "ProjectFile",
+    "check_project_config",
     "load_project",
     "parse_project",
     "read_limited",
@@ -258,3 +259,47 @@ def _config_value_problem(value: object, depth: int = 0) -> str | None:
     if isinstance(value, list):
         return "lists inside lists are not config values"
     return f"a {type(value).__name__} is not a config value (string, number, boolean or list)"
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "list": (list,),
+}
+
+
+def check_project_config(
+    slug: str, schema: Mapping[str, Mapping[str, Any]], values: Mapping[str, ConfigValue]
+) -> dict[str, Any]:
+    """A package's config from the project: known keys, the schema's types and choices.
+
+    Returns the full config (defaults merged in); raises
+    :class:`~fleetprompt_cli.errors.ConfigError` naming every problem, including
+    required keys that neither the project nor a default gives a value.
+    """
+    from .installing import resolve_config
+
+    problems = []
+    for key, value in values.items():
+        spec = schema.get(key)
+        if spec is None:
+            known = ", ".join(sorted(schema)) or "none"
+            problems.append(f"config.{slug}.{key}: not a config key of {slug} (known: {known})")
+            continue
+        kind = spec.get("type", "string")
+        allowed = _TYPES.get(kind, (str,))
+        if not isinstance(value, allowed) or (kind != "boolean" and isinstance(value, bool)):
+            problems.append(f"config.{slug}.{key}: {value!r} is not a {kind}")
+    if problems:
+        raise ConfigError("; ".join(problems), details={"slug": slug, "problems": problems})
+    config, missing = resolve_config(slug, schema, values)
+    if missing:
+        keys = ", ".join(missing)
+        raise ConfigError(
+            f"config.{slug}: {slug} needs a value for {keys} "
+            f"(fleetprompt add {slug} --config {slug}:{missing[0]}=VALUE)",
+            details={"slug": slug, "missing": missing},
+        )
+    return config
