@@ -15,7 +15,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from fleetprompt_cli.core.vocab import TIER_ORDER
+from fleetprompt_cli.core.vocab import TIER_ORDER, tier_rank
 from fleetprompt_cli.errors import ConfigError, InvalidInput, TierDenied
 
 __all__ = [
@@ -32,12 +32,16 @@ __all__ = [
 _KINDS = (("agents", "agent"), ("workflows", "workflow"), ("skills", "skill"), ("tools", "tool"))
 
 
-def check_tier(tenant: str, tenant_tier: str, packages: Sequence[tuple[str, str]]) -> None:
+def check_tier(tenant: str, tenant_tier: str, packages: Sequence[tuple[str, Any]]) -> None:
     """Raise TierDenied naming every (slug, min_tier) the tenant's tier is below."""
     rank = TIER_ORDER.get(tenant_tier, 0)
-    denied = [(slug, tier) for slug, tier in packages if TIER_ORDER.get(tier, 0) > rank]
+    # Fails closed: a tier the index line misspells or leaves out denies.
+    denied = [(slug, tier) for slug, tier in packages if tier_rank(tier) > rank]
     if denied:
-        names = ", ".join(f"{slug} (needs {tier})" for slug, tier in denied)
+        names = ", ".join(
+            f"{slug} (needs {tier})" if tier in TIER_ORDER else f"{slug} (unknown tier {tier!r})"
+            for slug, tier in denied
+        )
         raise TierDenied(
             f"tenant {tenant!r} is on the {tenant_tier} tier, which cannot install {names}; "
             f"upgrade with 'fleetprompt tenant set-tier {tenant} TIER'",
