@@ -180,6 +180,7 @@ def local_index_for_writing(settings: Settings, folder: Path | None, *, create: 
         index.root.mkdir(parents=True, exist_ok=True)
         config = {"schema": INDEX_SCHEMA, "archives": "archives/{slug}/{slug}-{version}.tar.gz"}
         (index.root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        index.created = True
     return index
 
 

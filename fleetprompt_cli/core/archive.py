@@ -41,6 +41,7 @@ __all__ = [
     "ArchiveInfo",
     "ExtractLimits",
     "build_archive",
+    "check_package_files",
     "extract_archive",
     "read_archive_texts",
     "sha256_file",
@@ -120,6 +121,19 @@ def _normalize_sha256(value: str) -> str:
 
 
 # --- building ----------------------------------------------------------------
+
+
+def check_package_files(package_dir: Path, *, limits: ExtractLimits = ExtractLimits()) -> None:
+    """Raise InvalidInput for whatever would make ``build_archive`` refuse the folder.
+
+    (Links and special files, names, sizes, counts.)  ``validate`` calls it so
+    that it reports everything ``publish`` refuses.
+    """
+    package_dir = Path(package_dir)
+    files = _collect_files(package_dir, package_dir / ".fleetprompt-no-archive")
+    if not files:
+        raise InvalidInput(f"package folder {package_dir} has no files to archive")
+    _check_build_limits(package_dir, files, limits)
 
 
 def build_archive(

@@ -217,6 +217,8 @@ class LocalIndex:
     def __init__(self, root: Path, name: str = "") -> None:
         self.root = Path(root)
         self.name = name or str(root)
+        # Set by whoever wrote config.json for a new index (publish commits it).
+        self.created = False
 
     @property
     def packages_dir(self) -> Path:
