@@ -28,8 +28,13 @@ from fleetprompt_cli.core.manifest import (
     load_manifest,
     parse_skill_reference,
 )
-from fleetprompt_cli.core.names import canonical_slug, canonical_version, parse_version
-from fleetprompt_cli.errors import AlreadyExists, InvalidInput, NotFound
+from fleetprompt_cli.core.names import (
+    canonical_slug,
+    canonical_version,
+    is_valid_slug,
+    parse_version,
+)
+from fleetprompt_cli.errors import AlreadyExists, InvalidInput, NotFound, UsageError
 from fleetprompt_cli.settings import Settings
 
 __all__ = ["PublishResult", "Published", "entry_for", "publish", "yank"]
@@ -295,9 +300,11 @@ def yank(
     settings: Settings, slug: str, version: str, *, index_dir: Path | None, undo: bool = False
 ) -> IndexEntry:
     """Mark a published version yanked (or not); the only change a version line allows."""
+    if not is_valid_slug(slug):
+        raise UsageError(f"invalid package name {slug!r}")
+    wanted = canonical_version(parse_version(version))
     index = local_index_for_writing(settings, index_dir, create=False)
     slug = canonical_slug(slug)
-    wanted = canonical_version(parse_version(version))
     relative = os.path.relpath(index.file_for(slug), index.root)
     path = _writable(index, relative, archive=False)
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []

@@ -62,8 +62,11 @@ def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.
 
 
 def _last_line(text: str) -> str:
+    """git's reason: its first ``fatal:`` line (later ones are generic advice), else the last."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].removeprefix("fatal: ") if lines else "unknown error"
+    fatal = [line for line in lines if line.startswith("fatal: ")]
+    chosen = fatal[0] if fatal else (lines[-1] if lines else "unknown error")
+    return chosen.removeprefix("fatal: ")
 
 
 def head_signature(clone: Path) -> str | None:
@@ -103,9 +106,7 @@ def fetch(url: str, clone: Path) -> str:
             tmp.rename(clone)
         head = _git("rev-parse", "HEAD", cwd=clone).stdout.strip()
     except subprocess.CalledProcessError as error:
-        raise IndexReadError(
-            f"cannot fetch index {url}: {_last_line(error.stderr)} (is it a git repository?)"
-        ) from None
+        raise IndexReadError(f"cannot fetch {url}: {_last_line(error.stderr)}") from None
     (clone / ".git" / _HEAD_FILE).write_text(head + "\n")
     return head
 
