@@ -96,6 +96,10 @@ class _ManifestComponent(_Strict):
     name: Short
     skills: list[Short] = []
     steps: list[Short] = []
+    prompt_file: Url | None = None
+    entrypoint: Url | None = None
+    system_prompt: Annotated[str, Field(max_length=LIMITS.long_description)] | None = None
+    instructions: Annotated[str, Field(max_length=LIMITS.long_description)] | None = None
 
 
 class _Migration(_Strict):

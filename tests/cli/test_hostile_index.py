@@ -181,6 +181,7 @@ def test_an_unknown_min_tier_denies(index: Path, tier):
         {"deps": []},
         {"manifest": {"agents": [1]}},
         {"manifest": {"config": {"k": 1}}},
+        {"manifest": {"agents": [{"name": "A", "prompt_file": 5}]}},
         {"yanked": "false"},
         {"size": "12"},
         {"pricing": {"model": "paid", "price": float("nan")}},
