@@ -236,3 +236,21 @@ def test_an_invalid_dependency_specifier_is_named(index: Path):
     assert result.exit_code == ExitCode.CONFLICT
     assert "invalid dependency alpha specifier 'not a specifier'" in result.stderr
     assert "packages/be/ta/beta:1" in result.stderr
+
+
+def test_reading_an_unchanged_catalog_does_not_import_pydantic(index: Path, tmp_path: Path):
+    # Lines are validated with pydantic as files are (re)read, not on every search.
+    probe = (
+        "import sys, runpy; sys.argv = ['fleetprompt', 'search', 'alpha']\n"
+        "try:\n    runpy.run_module('fleetprompt_cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('PYDANTIC', 'pydantic' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FLEETPROMPT_DEBUG"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+        )
+        for _ in range(2)
+    ]
+    assert "PYDANTIC True" in runs[0].stderr and "PYDANTIC False" in runs[1].stderr
