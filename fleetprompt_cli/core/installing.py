@@ -8,6 +8,7 @@ the tests share one definition of each rule.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,13 +84,20 @@ def check_dep_skills(chosen: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
         )
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
 def _coerce(key: str, kind: str, text: str) -> Any:
     """Turn a ``--config KEY=VALUE`` string into the schema's type."""
     try:
         if kind == "integer":
             return int(text)
         if kind == "number":
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError(text)  # JSON (the plan, --json) has no NaN or Infinity.
+            return number
         if kind == "boolean":
             lowered = text.strip().lower()
             if lowered in ("true", "yes", "1", "on"):
@@ -99,7 +107,7 @@ def _coerce(key: str, kind: str, text: str) -> Any:
             raise ValueError(text)
         if kind == "list":
             value = (
-                json.loads(text)
+                json.loads(text, parse_constant=_no_constant)
                 if text.strip().startswith("[")
                 else [part.strip() for part in text.split(",") if part.strip()]
             )
