@@ -20,7 +20,7 @@ from packaging.version import Version
 from fleetprompt_cli.actions.indexes import local_index_for_writing
 from fleetprompt_cli.core import gitindex
 from fleetprompt_cli.core.archive import build_archive
-from fleetprompt_cli.core.index import INDEX_SCHEMA, IndexEntry, LocalIndex
+from fleetprompt_cli.core.index import ARCHIVE_SUFFIX, INDEX_SCHEMA, IndexEntry, LocalIndex
 from fleetprompt_cli.core.manifest import (
     Manifest,
     ManifestError,
@@ -254,7 +254,9 @@ def _writable(index: LocalIndex, relative: str, *, archive: bool) -> Path:
     root = index.root.resolve()
     inside = target.relative_to(root).parts
     if archive:
-        wrong = inside[0] in ("packages", ".git") or len(inside) == 1
+        # (A symlink at the archive's own path is replaced, not written
+        # through; one pointing at config.json is still refused.)
+        wrong = inside[0] in ("packages", ".git") or not target.name.endswith(ARCHIVE_SUFFIX)
     else:
         wrong = inside[0] != "packages"
     if wrong or target.is_dir():

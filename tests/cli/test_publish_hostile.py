@@ -78,6 +78,20 @@ def test_an_archive_folder_symlinked_out_of_the_index_is_refused(tmp_path: Path)
     assert list(elsewhere.iterdir()) == [] and tree(index) == before
 
 
+def test_archives_may_live_at_the_top_of_the_index(tmp_path: Path):
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "config.json").write_text(json.dumps({"archives": "{slug}-{version}.tar.gz"}))
+    publish_all(index, write_package(tmp_path / "src", "x", "1.0.0"))
+    assert (index / "x-1.0.0.tar.gz").is_file()
+    (index / "x-2.0.0.tar.gz").symlink_to(index / "config.json")
+    result = run_cli(
+        "publish", str(write_package(tmp_path / "src", "x", "2.0.0")), "--index", str(index)
+    )
+    assert result.exit_code == ExitCode.INVALID, result.stderr
+    assert json.loads((index / "config.json").read_text())["archives"]
+
+
 def test_an_archive_symlinked_onto_the_package_file_is_not_written_through(tmp_path: Path):
     index = tmp_path / "index"
     publish_all(index, write_package(tmp_path / "src", "x", "1.0.0"))
