@@ -199,6 +199,18 @@ class IndexEntry:
         return json.dumps(self.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _version_key(line: str) -> str | None:
+    """The canonical version a line that failed validation names, if it names one."""
+    try:
+        data = json.loads(line) if len(line) <= LIMITS.index_line else None
+        version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(version, str) and len(version) <= LIMITS.version:
+            return canonical_version(version)
+    except (ValueError, RecursionError):
+        pass
+    return None
+
+
 def _read_json(path: Path, default: dict[str, Any]) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -330,6 +342,11 @@ class LocalIndex:
                 entry = IndexEntry.parse(line)
             except ValueError as error:
                 problems.append(IndexProblem(str(path), number, str(error)))
+                # Still the first line of its version: a later (appended)
+                # line does not take its place.
+                key = _version_key(line)
+                if key is not None:
+                    seen.setdefault(key, number)
                 continue
             if canonical_slug(entry.slug) != expected:
                 problems.append(

@@ -186,7 +186,7 @@ def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:3]:
         where = ".".join(str(p) for p in item["loc"]).replace("schema_", "schema") or "(line)"
-        message = item["msg"].removeprefix("Value error, ")
+        message = re.sub(r" or instance of \w+", "", item["msg"].removeprefix("Value error, "))
         if item["type"] == "missing":
             message = "required field is missing"
         parts.append(f"{where}: {message}")

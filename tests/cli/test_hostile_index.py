@@ -79,6 +79,18 @@ def test_a_duplicate_version_line_is_reported_and_the_first_wins(index: Path):
     assert plan["plan"][0]["version"] == "1.0.0"
 
 
+def test_a_duplicate_of_a_malformed_line_does_not_take_its_place(index: Path):
+    set_line(index, "alpha", pricing="free")
+    append_line(index, "alpha", version="1.0", pricing={"model": "free"})
+    result = run_cli("show", "alpha")
+    assert result.exit_code == ExitCode.NOT_FOUND
+    warnings = json_of("search", "")["warnings"]
+    assert any(
+        "alpha:1" in w and "pricing: Input should be a valid dictionary" in w for w in warnings
+    )
+    assert any("alpha:2" in w and "duplicate" in w for w in warnings), warnings
+
+
 def test_a_file_outside_the_layout_is_ignored(index: Path):
     stray = index / "packages" / "zz" / "zz" / "alpha"
     stray.parent.mkdir(parents=True)
