@@ -19,14 +19,20 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from fleetprompt_cli.core.index import IndexEntry, IndexProblem, LocalIndex
+from fleetprompt_cli.core.index import (
+    IndexEntry,
+    IndexProblem,
+    LocalIndex,
+    is_layout_path,
+    package_path,
+)
 from fleetprompt_cli.core.names import canonical_slug, canonical_version
-from fleetprompt_cli.core.vocab import TIER_ORDER
+from fleetprompt_cli.core.vocab import TIER_ORDER, tier_rank
 from fleetprompt_cli.walmode import enable_wal
 
 __all__ = ["CATALOG_SCHEMA", "Catalog", "RefreshReport", "SearchHit"]
 
-CATALOG_SCHEMA = "3"
+CATALOG_SCHEMA = "4"
 
 # How long a catalog writer waits for another (seconds).
 _BUSY_TIMEOUT = 30.0
@@ -38,7 +44,7 @@ CREATE TABLE IF NOT EXISTS files(
     mtime_ns INTEGER NOT NULL, slug TEXT NOT NULL, PRIMARY KEY (index_name, path));
 CREATE TABLE IF NOT EXISTS versions(
     index_name TEXT NOT NULL, slug TEXT NOT NULL, ckey TEXT NOT NULL,
-    version TEXT NOT NULL, yanked INTEGER NOT NULL, data TEXT NOT NULL,
+    version TEXT NOT NULL, yanked INTEGER NOT NULL, data TEXT NOT NULL, origin TEXT NOT NULL,
     PRIMARY KEY (index_name, slug, ckey));
 CREATE TABLE IF NOT EXISTS packages(
     id INTEGER PRIMARY KEY, slug TEXT NOT NULL UNIQUE, index_name TEXT NOT NULL,
@@ -181,8 +187,18 @@ class Catalog:
             for index, signature, changed, gone, stamp, flags_moved in pending:
                 touched |= self._apply_files(index, changed, gone, report)
                 if flags_moved:
+                    flags, bad = index.read_flags()
                     self._set_meta(f"flags:{index.name}", stamp)
-                    self._set_meta(f"flagdata:{index.name}", json.dumps(index.flags()))
+                    self._set_meta(f"flagdata:{index.name}", json.dumps(flags))
+                    flags_file = str(index.root / "flags.json")
+                    self.db.execute(
+                        "DELETE FROM problems WHERE index_name = ? AND file = ?",
+                        (index.name, flags_file),
+                    )
+                    self.db.executemany(
+                        "INSERT INTO problems(index_name, file, line, message) VALUES (?, ?, ?, ?)",
+                        [(index.name, p.file, p.line, p.message) for p in bad],
+                    )
                     flags_changed = True
                 if signature is not None:
                     self._set_meta(f"signature:{index.name}", signature)
@@ -221,8 +237,25 @@ class Catalog:
         problems: list[tuple] = []
         files: list[tuple] = []
         for path, stat in changed:
-            slug = canonical_slug(Path(path).name)
-            entries, bad = index.read_file(path)
+            if is_layout_path(path.replace("\\", "/")):
+                slug = Path(path).name
+                entries, bad = index.read_file(path)
+            else:
+                # A stray file (packages/zz/zz/customer-support) is not merged
+                # into the package its name names: it is reported and ignored.
+                slug = ""
+                expected = f"packages/{package_path(canonical_slug(Path(path).name))}"
+                entries, bad = (
+                    [],
+                    [
+                        IndexProblem(
+                            str(index.root / path),
+                            0,
+                            "not where the index layout puts a package file "
+                            f"(expected {expected}): ignored",
+                        )
+                    ],
+                )
             report.files_read += 1
             versions += [
                 (
@@ -232,13 +265,15 @@ class Catalog:
                     e.version,
                     int(e.yanked),
                     e.raw or e.to_line(),
+                    e.origin,
                 )
                 for e in entries
             ]
             problems += [(index.name, p.file, p.line, p.message) for p in bad]
             files.append((index.name, path, stat.st_size, stat.st_mtime_ns, slug))
-            touched.add(slug)
-        touched |= {slug for _, slug in gone}
+            if slug:
+                touched.add(slug)
+        touched |= {slug for _, slug in gone if slug}
         if not first_read:
             # Rows of every re-read or removed file go first, in bulk.
             self.db.executemany(
@@ -255,8 +290,8 @@ class Catalog:
                 [(index.name, path) for path, _ in gone],
             )
         self.db.executemany(
-            "INSERT OR REPLACE INTO versions(index_name, slug, ckey, version, yanked, data)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO versions(index_name, slug, ckey, version, yanked, data, origin)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             versions,
         )
         self.db.executemany(
@@ -320,7 +355,7 @@ class Catalog:
                     data.get("category"),
                     (data.get("pricing") or {}).get("model", "free"),
                     tier,
-                    TIER_ORDER.get(tier, 0),
+                    tier_rank(tier),
                     int(bool(mark.get("verified"))),
                     int(bool(mark.get("featured"))),
                     raw,
@@ -414,9 +449,11 @@ class Catalog:
                 json.loads(data),
                 index=index_name,
                 flags={"verified": bool(verified), "featured": bool(featured)},
+                origin=origin,
             )
-            for (data,) in self.db.execute(
-                "SELECT data FROM versions WHERE index_name = ? AND slug = ?", (index_name, slug)
+            for data, origin in self.db.execute(
+                "SELECT data, origin FROM versions WHERE index_name = ? AND slug = ?",
+                (index_name, slug),
             )
         ]
         return sorted(entries, key=lambda e: _sort_key(e.version))

@@ -38,6 +38,13 @@ class IndexSource:
 
     name: str
     url: str
+    # Where it was configured ("FLEETPROMPT_INDEX", "config.toml"), for messages.
+    origin: str = field(default="", compare=False)
+
+    @property
+    def label(self) -> str:
+        """The index as messages name it: ``index 'team' (from config.toml)``."""
+        return f"index {self.name!r}" + (f" (from {self.origin})" if self.origin else "")
 
 
 @dataclass(frozen=True)
@@ -116,30 +123,76 @@ def _actor() -> str:
         return "unknown"
 
 
+def _configured_indexes(config: dict[str, Any], path: Path) -> list[IndexSource]:
+    items = config.get("indexes", [])
+    if not isinstance(items, list) or not all(
+        isinstance(item, dict)
+        and isinstance(item.get("name"), str)
+        and isinstance(item.get("url"), str)
+        and item["url"]
+        for item in items
+    ):
+        raise InvalidInput(
+            f"{path}: 'indexes' must be a list of tables with a 'name' and a 'url' string, "
+            'e.g. indexes = [{name = "team", url = "https://git.example.com/index.git"}]'
+        )
+    return [IndexSource(item["name"], item["url"], f"{path.name} indexes") for item in items]
+
+
+def _check_platform_version(value: str, origin: str) -> str:
+    # Only a value someone set is parsed (the default is known to be valid).
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        if len(value) <= 64:
+            Version(value)
+            return value
+    except (InvalidVersion, ValueError):
+        pass
+    raise InvalidInput(f"{origin}: {value[:80]!r} is not a PEP 440 version such as '1.4.0'")
+
+
 def load_settings() -> Settings:
     """Settings from the environment and the config file, with defaults."""
     home, data_dir, cache_dir, config_dir = _places()
-    config = _read_config(config_dir / "config.toml")
+    config_path = config_dir / "config.toml"
+    config = _read_config(config_path)
+
+    def origin_of(env: str, key: str) -> str:
+        return env if os.environ.get(env) else f"{config_path}: '{key}'"
 
     def pick(env: str, key: str, default: str) -> str:
-        return os.environ.get(env) or str(config.get(key) or default)
+        if os.environ.get(env):
+            return os.environ[env]
+        value = config.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise InvalidInput(f"{config_path}: '{key}' must be a string")
+        return value or default
 
-    configured = [
-        IndexSource(str(item["name"]), str(item["url"]))
-        for item in config.get("indexes", [])
-        if isinstance(item, dict) and "name" in item and "url" in item
-    ]
-    override = os.environ.get("FLEETPROMPT_INDEX") or config.get("index")
+    configured = _configured_indexes(config, config_path)
+    override = os.environ.get("FLEETPROMPT_INDEX")
+    origin = "FLEETPROMPT_INDEX"
+    if not override and config.get("index") is not None:
+        override, origin = pick("", "index", ""), f"{config_path.name} 'index'"
     if override:
-        indexes: tuple[IndexSource, ...] = (IndexSource("index", str(override)),)
+        indexes: tuple[IndexSource, ...] = (IndexSource("index", override, origin),)
     else:
         indexes = (IndexSource(DEFAULT_INDEX_NAME, str(BUNDLED_INDEX)), *configured)
+    age = os.environ.get("FLEETPROMPT_INDEX_MAX_AGE") or config.get("index_max_age")
     try:
-        max_age = float(
-            pick("FLEETPROMPT_INDEX_MAX_AGE", "index_max_age", str(DEFAULT_INDEX_MAX_AGE))
+        max_age = DEFAULT_INDEX_MAX_AGE if age is None else float(age)
+        if isinstance(age, bool) or not 0 <= max_age < float("inf"):
+            raise ValueError
+    except (TypeError, ValueError):
+        where = origin_of("FLEETPROMPT_INDEX_MAX_AGE", "index_max_age")
+        raise InvalidInput(f"{where} must be a number of seconds") from None
+    platform_version = pick("FLEETPROMPT_PLATFORM_VERSION", "platform_version", PLATFORM_VERSION)
+    if platform_version != PLATFORM_VERSION:
+        _check_platform_version(
+            platform_version, origin_of("FLEETPROMPT_PLATFORM_VERSION", "platform_version")
         )
-    except ValueError:
-        raise InvalidInput("FLEETPROMPT_INDEX_MAX_AGE must be a number of seconds") from None
     return Settings(
         home=home,
         data_dir=data_dir,
@@ -152,7 +205,7 @@ def load_settings() -> Settings:
         queue_url=pick("FLEETPROMPT_QUEUE_URL", "queue_url", f"sqlite:///{data_dir / 'queue.db'}"),
         tenant=pick("FLEETPROMPT_TENANT", "tenant", "default"),
         actor=pick("FLEETPROMPT_ACTOR", "actor", _actor()),
-        platform_version=pick("FLEETPROMPT_PLATFORM_VERSION", "platform_version", PLATFORM_VERSION),
+        platform_version=platform_version,
         index_max_age=max_age,
         config=config,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from fleetprompt_cli.catalog import Catalog, RefreshReport
 from fleetprompt_cli.core import gitindex
 from fleetprompt_cli.core.index import INDEX_SCHEMA, IndexProblem, LocalIndex
-from fleetprompt_cli.core.names import canonical_slug
+from fleetprompt_cli.core.names import canonical_slug, is_valid_slug
 from fleetprompt_cli.errors import AlreadyExists, IndexReadError, NotFound, UsageError
 from fleetprompt_cli.settings import DEFAULT_INDEX_NAME, IndexSource, Settings, save_indexes
 
@@ -69,24 +69,62 @@ def resolve_source(
     settings: Settings, source: IndexSource, *, update: bool, warnings: list[str]
 ) -> tuple[LocalIndex, str | None]:
     """The local folder of an index (fetching a git index when due) and its signature."""
-    if not gitindex.is_git_url(source.url):
-        index = LocalIndex(Path(source.url).expanduser(), source.name)
+    folder = _folder_of(source.url)
+    if folder is not None:
+        index = LocalIndex(folder, source.name)
+        if not index.root.exists():
+            raise IndexReadError(f"{source.label}: {source.url} does not exist")
         if not index.root.is_dir():
-            raise IndexReadError(f"index {source.name!r}: {source.url} does not exist")
-        return index.require(), None
+            raise IndexReadError(
+                f"{source.label}: {source.url} is a file, not a folder: give the index folder "
+                "(the one holding config.json) or a git URL"
+            )
+        if not index.exists():
+            raise IndexReadError(
+                f"{source.label}: {source.url} is not a fleetprompt index (no config.json): "
+                "create one with 'fleetprompt publish PATH --index DIR'"
+            )
+        return index, None
     clone = _clone_dir(settings, source)
     age = gitindex.clone_age(clone)
     if update or age is None or age > settings.index_max_age:
         try:
             gitindex.fetch(source.url, clone)
         except IndexReadError as error:
+            error.message = f"{source.label}: {error.message}"
             # A stale clone is still a usable index when we only refreshed
             # because of its age; an explicit update must report the failure.
             if update or age is None:
                 raise
             warnings.append(f"{error}; using the copy fetched {age / 60:.0f} min ago")
-    index = LocalIndex(clone, source.name).require()
+    index = LocalIndex(clone, source.name)
+    if not index.exists():
+        raise IndexReadError(
+            f"{source.label}: the repository {source.url} holds no fleetprompt index "
+            "(no config.json at its top level)"
+        )
     return index, gitindex.head_signature(clone)
+
+
+def _folder_of(url: str) -> Path | None:
+    """The folder of a folder index, or None for a git URL.
+
+    A ``file://`` URL to a plain folder (not a git repository) is a folder
+    index, so that ``FLEETPROMPT_INDEX=file:///srv/index`` works either way.
+    """
+    if not gitindex.is_git_url(url):
+        return Path(url).expanduser()
+    if url.lower().startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(url)
+        path = Path(unquote(parts.path))
+        if parts.netloc in ("", "localhost") and path.is_dir():
+            is_repo = (path / ".git").exists() or (
+                (path / "HEAD").is_file() and (path / "objects").is_dir()
+            )
+            return None if is_repo else path
+    return None
 
 
 def open_catalog(settings: Settings, *, update: bool = False) -> CatalogView:
@@ -181,6 +219,7 @@ def local_index_for_writing(settings: Settings, folder: Path | None, *, create: 
         index.root.mkdir(parents=True, exist_ok=True)
         config = {"schema": INDEX_SCHEMA, "archives": "archives/{slug}/{slug}-{version}.tar.gz"}
         (index.root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        index.created = True
     return index
 
 
@@ -193,13 +232,19 @@ def flag_package(
     verified: bool | None,
 ) -> dict[str, bool]:
     """Set a package's maintainer flags (featured, verified) in an index folder."""
+    if not is_valid_slug(slug):
+        raise UsageError(f"invalid package name {slug!r}")
     index = local_index_for_writing(settings, folder, create=False)
     slug = canonical_slug(slug)
     if not index.versions(slug):
         raise NotFound(f"{slug} is not in the index {index.root}")
     path = index.root / "flags.json"
-    data = json.loads(path.read_text()) if path.exists() else {"schema": INDEX_SCHEMA}
-    packages = data.setdefault("packages", {})
+    flags, problems = index.read_flags()
+    if problems:
+        reason = problems[0].message.removesuffix("; ignored")
+        raise IndexReadError(f"{path}: {reason}: fix it by hand first")
+    data = {"schema": INDEX_SCHEMA, "packages": flags}
+    packages = data["packages"]
     flags = packages.setdefault(slug, {})
     for key, value in (("featured", featured), ("verified", verified)):
         if value is not None:

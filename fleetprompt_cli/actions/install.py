@@ -110,6 +110,8 @@ class InstallPreview:
                     "requested": item.requested,
                     "reason": item.reason,
                     "sha256": entry.sha256,
+                    "size": entry.data.get("size"),
+                    "origin": entry.where,
                     "archive": archive_source_for(self.index_roots, entry),
                     "manifest": entry.manifest,
                     "config": step.config,
@@ -259,8 +261,11 @@ def preview_install(
         previous_info = None
         if previous is not None and current is not None:
             previous_info = {
+                "slug": previous.slug,
                 "version": previous.version,
                 "sha256": previous.sha256,
+                "size": previous.data.get("size"),
+                "origin": previous.where,
                 "archive": archive_source_for(roots, previous),
                 "manifest": previous.manifest,
                 "config": dict(current.config),
@@ -271,7 +276,11 @@ def preview_install(
 
 def archive_source_for(roots: dict[str, str], entry: Any) -> str:
     """The archive of an entry as a path or URL any local process can fetch."""
-    return archive_source(Path(roots.get(entry.index, ".")), entry.data["archive"])
+    return archive_source(
+        Path(roots.get(entry.index, ".")),
+        entry.data["archive"],
+        f"{entry.slug} {entry.version} ({entry.where})",
+    )
 
 
 def submit(

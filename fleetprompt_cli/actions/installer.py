@@ -33,7 +33,7 @@ from fleetprompt_cli import faults
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.archive import ArchiveCache, extract_archive, read_archive_texts
 from fleetprompt_cli.core.installing import resources_of
-from fleetprompt_cli.errors import ExitCode, FleetPromptError, StoreUnavailable
+from fleetprompt_cli.errors import ExitCode, FleetPromptError, IntegrityError, StoreUnavailable
 from fleetprompt_cli.settings import Settings
 
 __all__ = [
@@ -159,7 +159,12 @@ class _Runner:
 
     def package_files(self, info: dict[str, Any]) -> dict[str, str]:
         """Fetch, verify and extract a version's archive; return its files' text."""
-        cached = self.cache.fetch(info["archive"], info["sha256"])
+        label = f"{info.get('slug', '')} {info.get('version', '')}".strip()
+        if info.get("origin"):
+            label += f" ({info['origin']})"
+        cached = self.cache.fetch(
+            info["archive"], info["sha256"], size=info.get("size"), label=label
+        )
         faults.checkpoint("fetched")
         files = read_archive_texts(cached)
         target = self.settings.data_dir / "packages" / info["sha256"]
@@ -485,8 +490,23 @@ def run_directive(
     ).run()
 
 
-def archive_source(index_root: Path, archive: str) -> str:
-    """Where a version's archive is: a URL as is, or a path under the index folder."""
-    if "://" in archive:
+def archive_source(index_root: Path, archive: str, where: str = "the index") -> str:
+    """Where a version's archive is: an http(s) URL as is, or a path inside the index folder.
+
+    The index is untrusted: an absolute path, a ``file://`` URL, ``..`` or a
+    symlink that leads outside the index folder is refused.
+    """
+    from fleetprompt_cli.core.indexline import check_archive_path
+
+    reason = check_archive_path(archive)
+    if reason is None and "://" in archive:
         return archive
-    return str((index_root / archive).resolve())
+    root = index_root.resolve()
+    target = (root / archive).resolve() if reason is None else None
+    if target is None or not target.is_relative_to(root):
+        raise IntegrityError(
+            f"{where}: archive {archive!r} refused: "
+            f"{reason or 'it leads outside the index folder'}",
+            details={"archive": archive, "reason": "outside the index"},
+        )
+    return str(target)

@@ -41,19 +41,30 @@ class CatalogSource:
         self.catalog = catalog
         self.entries: dict[tuple[str, Version], IndexEntry] = {}
         self.loaded: list[str] = []
+        self.warnings: list[str] = []
 
     def candidates(self, slug: str) -> list[Candidate]:
         self.loaded.append(slug)
         result = []
         for entry in self.catalog.versions(slug):
+            field, text = "version", entry.version
             try:
                 version = Version(entry.version)
-                deps = {dep: SpecifierSet(spec) for dep, spec in entry.deps.items()}
-                platform = (
-                    SpecifierSet(entry.data["platform"]) if entry.data.get("platform") else None
-                )
+                deps = {}
+                for dep, spec in entry.deps.items():
+                    field, text = f"dependency {dep}", spec
+                    deps[dep] = SpecifierSet(spec)
+                field, text = "platform", entry.data.get("platform")
+                platform = SpecifierSet(text) if text else None
             except (InvalidVersion, InvalidSpecifier):
-                continue  # An unreadable entry is as good as absent.
+                # An unreadable entry is as good as absent; say why it is.
+                self.warnings.append(
+                    f"skipped {slug} {entry.version} ({entry.where}): invalid {field} "
+                    f"specifier {text!r}"
+                    if field != "version"
+                    else f"skipped {slug} ({entry.where}): invalid version {text!r}"
+                )
+                continue
             self.entries[(slug, version)] = entry
             # entry.deps keeps each constraint as its author wrote it (">=1.2,<2"),
             # which plans and explanations show instead of packaging's "<2,>=1.2".
@@ -150,7 +161,11 @@ def plan_request(
     try:
         for requirement in requirements:
             if not view.catalog.versions(requirement.slug):
-                raise not_found(requirement.slug, view.catalog.slugs_and_names())
+                error = not_found(requirement.slug, view.catalog.slugs_and_names())
+                notes = _problems_of(view, {requirement.slug})
+                if notes:
+                    error.message += "\n  " + "\n  ".join(notes)
+                raise error
         source = CatalogSource(view.catalog)
         reporter = _Progress(progress) if progress else None
         try:
@@ -165,17 +180,33 @@ def plan_request(
                 reporter=reporter,
             )
         except ResolutionConflict as conflict:
-            raise DependencyConflict(
-                conflict.explanation,
-                details={
-                    "explanation": conflict.explanation,
-                    "derivation": conflict.derivation,
-                    "packages": conflict.packages,
-                },
-            ) from None
+            details: dict = {
+                "explanation": conflict.explanation,
+                "derivation": conflict.derivation,
+                "packages": conflict.packages,
+            }
+            message = conflict.explanation
+            notes = _skipped_lines(view, source)
+            if notes:
+                message += "\n\nNote: " + "\n      ".join(notes)
+                details["skipped"] = notes
+            raise DependencyConflict(message, details=details) from None
     finally:
         if own_view:
             view.catalog.close()
     steps = [PlanStep(item, source.entries[(item.slug, item.version)]) for item in resolution.plan]
-    warnings = list(view.warnings) + list(resolution.warnings)
+    warnings = list(view.warnings) + _skipped_lines(view, source) + list(resolution.warnings)
     return Plan(requirements, steps, warnings, source.loaded)
+
+
+def _skipped_lines(view: CatalogView, source: CatalogSource) -> list[str]:
+    """Why versions of the packages this resolution looked at were skipped."""
+    return _problems_of(view, set(source.loaded)) + source.warnings
+
+
+def _problems_of(view: CatalogView, slugs: set[str]) -> list[str]:
+    return [
+        f"skipped unreadable index line: {p}"
+        for p in view.problems
+        if p.file.replace("\\", "/").rsplit("/", 1)[-1] in slugs
+    ]

@@ -20,7 +20,7 @@ from packaging.version import Version
 from fleetprompt_cli.actions.indexes import local_index_for_writing
 from fleetprompt_cli.core import gitindex
 from fleetprompt_cli.core.archive import build_archive
-from fleetprompt_cli.core.index import INDEX_SCHEMA, IndexEntry, LocalIndex
+from fleetprompt_cli.core.index import ARCHIVE_SUFFIX, INDEX_SCHEMA, IndexEntry, LocalIndex
 from fleetprompt_cli.core.manifest import (
     Manifest,
     ManifestError,
@@ -28,8 +28,13 @@ from fleetprompt_cli.core.manifest import (
     load_manifest,
     parse_skill_reference,
 )
-from fleetprompt_cli.core.names import canonical_slug, canonical_version
-from fleetprompt_cli.errors import AlreadyExists, NotFound
+from fleetprompt_cli.core.names import (
+    canonical_slug,
+    canonical_version,
+    is_valid_slug,
+    parse_version,
+)
+from fleetprompt_cli.errors import AlreadyExists, InvalidInput, NotFound, UsageError
 from fleetprompt_cli.settings import Settings
 
 __all__ = ["PublishResult", "Published", "entry_for", "publish", "yank"]
@@ -190,6 +195,8 @@ def publish(
             )
         seen[key] = root
     index = local_index_for_writing(settings, index_dir, create=True)
+    # The template decides where publish writes: checked before anything is.
+    index.archive_template()
     result = PublishResult(index.root)
     ordered = _order(loaded)
     # Check the whole batch before writing anything, so that a bad package
@@ -198,33 +205,110 @@ def publish(
     for manifest, root in ordered:
         _check_against_index(manifest, pending, str(root / "fleetprompt.toml"))
         pending.add(manifest)
+    targets = []
     for manifest, root in ordered:
         relative = index.archive_for(manifest.slug, str(manifest.version))
-        info = build_archive(root, index.root / relative)
-        entry = entry_for(manifest, relative, info.sha256, info.size)
-        package_file = index.file_for(manifest.slug)
-        package_file.parent.mkdir(parents=True, exist_ok=True)
-        with package_file.open("a", encoding="utf-8") as stream:
-            stream.write(entry.to_line() + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        result.published.append(
-            Published(manifest.slug, str(manifest.version), info.sha256, relative, info.size)
-        )
+        targets.append((manifest, root, relative, _writable(index, relative, archive=True)))
+    written = _Written(index)
+    try:
+        # Every archive first: a package that cannot be archived (a symlink,
+        # a file too large) fails the batch before any line is appended.
+        built = []
+        for manifest, root, relative, target in targets:
+            written.archives.append(target)
+            info = build_archive(root, target)
+            built.append((manifest, relative, info))
+        for manifest, relative, info in built:
+            entry = entry_for(manifest, relative, info.sha256, info.size)
+            package_file = _writable(
+                index, os.path.relpath(index.file_for(manifest.slug), index.root), archive=False
+            )
+            written.remember(package_file)
+            package_file.parent.mkdir(parents=True, exist_ok=True)
+            with package_file.open("a", encoding="utf-8") as stream:
+                stream.write(entry.to_line() + "\n")
+                stream.flush()
+                os.fsync(stream.fileno())
+            result.published.append(
+                Published(manifest.slug, str(manifest.version), info.sha256, relative, info.size)
+            )
+    except BaseException:
+        written.undo()
+        raise
     if result.published and gitindex.is_repository_root(index.root):
         names = ", ".join(f"{p.slug} {p.version}" for p in result.published)
-        result.commit = gitindex.commit_all(index.root, f"Publish {names}", settings.actor)
+        result.commit = gitindex.commit_paths(
+            index.root, f"Publish {names}", settings.actor, written.paths(index.created)
+        )
     return result
+
+
+def _writable(index: LocalIndex, relative: str, *, archive: bool) -> Path:
+    """The path publish writes ``relative`` to, refused unless it stays where it belongs.
+
+    Symlinks are resolved: an archive must land inside the index but outside
+    ``packages/``, ``.git`` and the index's own files; a package file inside
+    ``packages/``.
+    """
+    target = index.confined(relative)
+    root = index.root.resolve()
+    inside = target.relative_to(root).parts
+    if archive:
+        # (A symlink at the archive's own path is replaced, not written
+        # through; one pointing at config.json is still refused.)
+        wrong = inside[0] in ("packages", ".git") or not target.name.endswith(ARCHIVE_SUFFIX)
+    else:
+        wrong = inside[0] != "packages"
+    if wrong or target.is_dir():
+        raise InvalidInput(
+            f"{relative} leads to {target}, where publish must not write: refusing "
+            f"(check config.json's 'archives' and the index's symlinks)"
+        )
+    return index.root / relative
+
+
+class _Written:
+    """What a publish wrote, so that a failure can take it back."""
+
+    def __init__(self, index: LocalIndex) -> None:
+        self.index = index
+        self.archives: list[Path] = []
+        self.package_files: dict[Path, int | None] = {}
+
+    def remember(self, package_file: Path) -> None:
+        if package_file not in self.package_files:
+            self.package_files[package_file] = (
+                package_file.stat().st_size if package_file.exists() else None
+            )
+
+    def undo(self) -> None:
+        for archive in self.archives:
+            archive.unlink(missing_ok=True)
+        for path, size in self.package_files.items():
+            if size is None:
+                path.unlink(missing_ok=True)
+            else:
+                with path.open("r+b") as stream:
+                    stream.truncate(size)
+
+    def paths(self, config_created: bool) -> list[str]:
+        files = [*self.archives, *self.package_files]
+        if config_created:
+            files.append(self.index.root / "config.json")
+        return sorted({os.path.relpath(f, self.index.root) for f in files})
 
 
 def yank(
     settings: Settings, slug: str, version: str, *, index_dir: Path | None, undo: bool = False
 ) -> IndexEntry:
     """Mark a published version yanked (or not); the only change a version line allows."""
+    if not is_valid_slug(slug):
+        raise UsageError(f"invalid package name {slug!r}")
+    wanted = canonical_version(parse_version(version))
     index = local_index_for_writing(settings, index_dir, create=False)
     slug = canonical_slug(slug)
-    path = index.file_for(slug)
-    wanted = canonical_version(version)
+    relative = os.path.relpath(index.file_for(slug), index.root)
+    path = _writable(index, relative, archive=False)
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     found: IndexEntry | None = None
     for number, line in enumerate(lines):
@@ -232,16 +316,20 @@ def yank(
             entry = IndexEntry.parse(line)
         except ValueError:
             continue
+        # The first line of a version is that version (later ones are ignored).
         if canonical_version(entry.version) == wanted:
             entry.data["yanked"] = not undo
             lines[number] = entry.to_line()
             found = entry
+            break
     if found is None:
         raise NotFound(f"{slug} {version} is not in the index {index.root}")
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
     if gitindex.is_repository_root(index.root):
         verb = "Unyank" if undo else "Yank"
-        gitindex.commit_all(index.root, f"{verb} {slug} {found.version}", settings.actor)
+        gitindex.commit_paths(
+            index.root, f"{verb} {slug} {found.version}", settings.actor, [relative]
+        )
     return found

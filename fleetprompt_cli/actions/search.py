@@ -14,7 +14,12 @@ from packaging.version import InvalidVersion, Version
 from fleetprompt_cli.actions.indexes import open_catalog
 from fleetprompt_cli.catalog import SearchHit
 from fleetprompt_cli.core.index import IndexEntry
-from fleetprompt_cli.core.names import canonical_slug, canonical_version
+from fleetprompt_cli.core.names import (
+    canonical_slug,
+    canonical_version,
+    is_valid_slug,
+    parse_version,
+)
 from fleetprompt_cli.core.pricing import describe_pricing
 from fleetprompt_cli.core.vocab import CATEGORIES, PRICING_MODELS, TIER_ORDER
 from fleetprompt_cli.errors import NotFound, UsageError
@@ -282,10 +287,25 @@ def _newest_listed(entries: list[IndexEntry]) -> IndexEntry:
     raise AssertionError("no versions")
 
 
+def _show_spec(spec: str) -> tuple[str, str]:
+    """``slug``, ``slug@1.2.0`` or ``slug==1.2.0`` as (canonical slug, version text)."""
+    text = spec.strip()
+    if "==" in text and "@" not in text:
+        slug_text, _, version = text.partition("==")
+    else:
+        slug_text, _, version = text.partition("@")
+    slug_text, version = slug_text.strip(), version.strip()
+    if not is_valid_slug(slug_text) or (not version and (text.endswith(("@", "=")))):
+        raise UsageError(
+            f"invalid package {spec!r}: expected SLUG, SLUG@VERSION or SLUG==VERSION "
+            "(show one version; use 'fleetprompt resolve' for ranges)"
+        )
+    return canonical_slug(slug_text), version
+
+
 def show(settings: Settings, spec: str) -> PackageDetail:
     """The detail of ``slug`` or ``slug@version`` (default: the newest listed version)."""
-    slug_text, _, version = spec.partition("@")
-    slug = canonical_slug(slug_text.strip())
+    slug, version = _show_spec(spec)
     view = open_catalog(settings)
     try:
         entries = view.catalog.versions(slug)
@@ -294,7 +314,7 @@ def show(settings: Settings, spec: str) -> PackageDetail:
     finally:
         view.catalog.close()
     if version:
-        wanted = canonical_version(version.strip())
+        wanted = canonical_version(parse_version(version))
         matches = [e for e in entries if canonical_version(e.version) == wanted]
         if not matches:
             available = ", ".join(e.version for e in entries)

@@ -41,6 +41,7 @@ __all__ = [
     "ArchiveInfo",
     "ExtractLimits",
     "build_archive",
+    "check_package_files",
     "extract_archive",
     "read_archive_texts",
     "sha256_file",
@@ -120,6 +121,19 @@ def _normalize_sha256(value: str) -> str:
 
 
 # --- building ----------------------------------------------------------------
+
+
+def check_package_files(package_dir: Path, *, limits: ExtractLimits = ExtractLimits()) -> None:
+    """Raise InvalidInput for whatever would make ``build_archive`` refuse the folder.
+
+    (Links and special files, names, sizes, counts.)  ``validate`` calls it so
+    that it reports everything ``publish`` refuses.
+    """
+    package_dir = Path(package_dir)
+    files = _collect_files(package_dir, package_dir / ".fleetprompt-no-archive")
+    if not files:
+        raise InvalidInput(f"package folder {package_dir} has no files to archive")
+    _check_build_limits(package_dir, files, limits)
 
 
 def build_archive(
@@ -603,8 +617,14 @@ class ArchiveCache:
         digest = _normalize_sha256(sha256)
         return self.root / digest[:2] / f"{digest}.tar.gz"
 
-    def fetch(self, source: str, sha256: str) -> Path:
-        """The cached archive with this sha256, copied or downloaded from ``source`` if needed."""
+    def fetch(self, source: str, sha256: str, *, size: int | None = None, label: str = "") -> Path:
+        """The cached archive with this sha256, copied or downloaded from ``source`` if needed.
+
+        ``size`` is the size the index declares: reading stops past it (and
+        past the cache's limit).  ``label`` names the archive in messages (the
+        package and its index line); a mismatch never reports the hash of
+        what was read, which could be any local file.
+        """
         digest = _normalize_sha256(sha256)
         target = self.path_for(digest)
         if target.is_file():
@@ -616,15 +636,17 @@ class ArchiveCache:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{digest}.", suffix=".tmp")
         tmp = Path(tmp_name)
+        name = label or source
         try:
             with os.fdopen(fd, "wb") as out:
-                actual = self._copy(source, out)
+                actual = self._copy(source, out, size, name)
                 out.flush()
                 os.fsync(out.fileno())
             if actual != digest:
                 raise IntegrityError(
-                    f"checksum mismatch for {source}: expected {digest}, got {actual}",
-                    details={"path": source, "expected": digest, "actual": actual},
+                    f"checksum mismatch for {name}: expected {digest}, as the index records; "
+                    "refusing the archive",
+                    details={"path": source, "expected": digest},
                 )
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
@@ -637,22 +659,37 @@ class ArchiveCache:
             raise
         return target
 
-    def _copy(self, source: str, out: BinaryIO) -> str:
+    def _copy(self, source: str, out: BinaryIO, size: int | None, name: str) -> str:
         """Copy ``source`` into ``out``; return the sha256 of what was copied."""
+        limit = self.max_size if size is None else min(size, self.max_size)
         scheme = urllib.parse.urlsplit(source).scheme.lower()
         if scheme in ("http", "https"):
-            return self._download(source, out)
+            return self._download(source, out, limit, name)
         local = _local_source(source, scheme)
         try:
-            handle = open(local, "rb")  # noqa: SIM115 - closed by the with statement below
+            # Non-blocking, so that opening a fifo cannot hang; then only a
+            # regular file is read (not a fifo, a device like /dev/zero, ...).
+            fd = os.open(local, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
-            raise NotFound(f"archive {source} does not exist", details={"path": source}) from None
+            raise NotFound(f"archive {name} does not exist", details={"path": source}) from None
         except IsADirectoryError:
-            raise InvalidInput(f"archive {source} is a folder, not a file") from None
-        with handle:
-            return self._copy_stream(source, handle, out)
+            raise InvalidInput(f"archive {name} is a folder, not a file") from None
+        except OSError as error:
+            raise IntegrityError(
+                f"cannot read archive {name}: {error.strerror}", details={"path": source}
+            ) from None
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise InvalidInput(f"archive {name} is a folder, not a file")
+            if not stat.S_ISREG(mode):
+                raise IntegrityError(
+                    f"archive {name} refused: it is a {_file_kind(mode)}, not a regular file",
+                    details={"path": source, "reason": "not a regular file"},
+                )
+            return self._copy_stream(name, handle, out, limit, size)
 
-    def _download(self, url: str, out: BinaryIO) -> str:
+    def _download(self, url: str, out: BinaryIO, limit: int, name: str) -> str:
         # Imported here: urllib.request and http.client cost import time that
         # only a download needs.
         import http.client
@@ -661,7 +698,7 @@ class ArchiveCache:
 
         try:
             with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                return self._copy_stream(url, response, out)
+                return self._copy_stream(name, response, out, limit, limit)
         except urllib.error.HTTPError as error:
             if error.code in (404, 410):
                 raise NotFound(
@@ -675,15 +712,22 @@ class ArchiveCache:
         except (OSError, http.client.HTTPException) as error:
             raise IndexReadError(f"cannot download {url}: {error}") from None
 
-    def _copy_stream(self, source: str, handle: BinaryIO, out: BinaryIO) -> str:
+    def _copy_stream(
+        self, name: str, handle: BinaryIO, out: BinaryIO, limit: int, declared: int | None = None
+    ) -> str:
         digest = hashlib.sha256()
         size = 0
-        while chunk := handle.read(_CHUNK):
+        while chunk := handle.read(min(_CHUNK, limit - size + 1)):
             size += len(chunk)
-            if size > self.max_size:
+            if size > limit:
+                what = (
+                    f"the {declared} bytes the index declares"
+                    if declared is not None and declared <= self.max_size
+                    else f"the {self.max_size}-byte limit"
+                )
                 raise IntegrityError(
-                    f"archive {source} is larger than the {self.max_size}-byte limit",
-                    details={"path": source},
+                    f"archive {name} is larger than {what}",
+                    details={"path": name, "reason": "size"},
                 )
             digest.update(chunk)
             out.write(chunk)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "clone_age",
-    "commit_all",
+    "commit_paths",
     "fetch",
     "head_signature",
     "is_git_url",
@@ -41,7 +41,13 @@ def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.
     # search) import this module for is_git_url and never run git.
     import subprocess
 
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    env = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "LC_ALL": "C",
+        # No ext:: or fd:: transports from an index URL.
+        "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
+    }
     try:
         result = subprocess.run(
             ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
@@ -56,8 +62,11 @@ def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.
 
 
 def _last_line(text: str) -> str:
+    """git's reason: its first ``fatal:`` line (later ones are generic advice), else the last."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].removeprefix("fatal: ") if lines else "unknown error"
+    fatal = [line for line in lines if line.startswith("fatal: ")]
+    chosen = fatal[0] if fatal else (lines[-1] if lines else "unknown error")
+    return chosen.removeprefix("fatal: ")
 
 
 def head_signature(clone: Path) -> str | None:
@@ -81,6 +90,8 @@ def fetch(url: str, clone: Path) -> str:
     import shutil
     import subprocess
 
+    if url.startswith("-"):
+        raise IndexReadError(f"invalid index URL {url!r}: it must not start with '-'")
     try:
         if (clone / ".git").is_dir():
             _git("fetch", "--quiet", "origin", cwd=clone)
@@ -89,14 +100,13 @@ def fetch(url: str, clone: Path) -> str:
             tmp = clone.with_name(clone.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             clone.parent.mkdir(parents=True, exist_ok=True)
-            _git("clone", "--quiet", "--no-tags", url, str(tmp))
+            # After "--": a URL is never read as an option.
+            _git("clone", "--quiet", "--no-tags", "--", url, str(tmp))
             shutil.rmtree(clone, ignore_errors=True)
             tmp.rename(clone)
         head = _git("rev-parse", "HEAD", cwd=clone).stdout.strip()
     except subprocess.CalledProcessError as error:
-        raise IndexReadError(
-            f"cannot fetch index {url}: {_last_line(error.stderr)} (is it a git repository?)"
-        ) from None
+        raise IndexReadError(f"cannot fetch {url}: {_last_line(error.stderr)}") from None
     (clone / ".git" / _HEAD_FILE).write_text(head + "\n")
     return head
 
@@ -112,8 +122,12 @@ def is_repository_root(folder: Path) -> bool:
     return Path(top.stdout.strip()).resolve() == folder.resolve()
 
 
-def commit_all(folder: Path, message: str, author: str) -> str:
-    """Stage everything in ``folder`` and commit it; return the commit id."""
+def commit_paths(folder: Path, message: str, author: str, paths: list[str]) -> str:
+    """Stage exactly ``paths`` (relative to ``folder``) and commit only them; return the id.
+
+    Nothing else in the work tree is staged or committed: not an untracked
+    ``.env.local``, not what the user had staged already.
+    """
     import subprocess
 
     identity = []
@@ -122,8 +136,20 @@ def commit_all(folder: Path, message: str, author: str) -> str:
     if _git("config", "user.email", cwd=folder, check=False).returncode != 0:
         identity += ["-c", f"user.email={author}@fleetprompt.invalid"]
     try:
-        _git("add", "--all", ".", cwd=folder)
-        _git(*identity, "commit", "--quiet", "-m", message, cwd=folder)
+        literal = "--literal-pathspecs"
+        _git(literal, "add", "--", *paths, cwd=folder)
+        _git(
+            literal,
+            *identity,
+            "commit",
+            "--quiet",
+            "-m",
+            message,
+            "--only",
+            "--",
+            *paths,
+            cwd=folder,
+        )
         return _git("rev-parse", "HEAD", cwd=folder).stdout.strip()
     except subprocess.CalledProcessError as error:
         raise IndexReadError(

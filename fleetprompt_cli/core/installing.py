@@ -8,6 +8,7 @@ the tests share one definition of each rule.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from fleetprompt_cli.core.vocab import TIER_ORDER
+from fleetprompt_cli.core.vocab import TIER_ORDER, tier_rank
 from fleetprompt_cli.errors import ConfigError, InvalidInput, TierDenied
 
 __all__ = [
@@ -32,12 +33,16 @@ __all__ = [
 _KINDS = (("agents", "agent"), ("workflows", "workflow"), ("skills", "skill"), ("tools", "tool"))
 
 
-def check_tier(tenant: str, tenant_tier: str, packages: Sequence[tuple[str, str]]) -> None:
+def check_tier(tenant: str, tenant_tier: str, packages: Sequence[tuple[str, Any]]) -> None:
     """Raise TierDenied naming every (slug, min_tier) the tenant's tier is below."""
     rank = TIER_ORDER.get(tenant_tier, 0)
-    denied = [(slug, tier) for slug, tier in packages if TIER_ORDER.get(tier, 0) > rank]
+    # Fails closed: a tier the index line misspells or leaves out denies.
+    denied = [(slug, tier) for slug, tier in packages if tier_rank(tier) > rank]
     if denied:
-        names = ", ".join(f"{slug} (needs {tier})" for slug, tier in denied)
+        names = ", ".join(
+            f"{slug} (needs {tier})" if tier in TIER_ORDER else f"{slug} (unknown tier {tier!r})"
+            for slug, tier in denied
+        )
         raise TierDenied(
             f"tenant {tenant!r} is on the {tenant_tier} tier, which cannot install {names}; "
             f"upgrade with 'fleetprompt tenant set-tier {tenant} TIER'",
@@ -79,13 +84,20 @@ def check_dep_skills(chosen: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
         )
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
 def _coerce(key: str, kind: str, text: str) -> Any:
     """Turn a ``--config KEY=VALUE`` string into the schema's type."""
     try:
         if kind == "integer":
             return int(text)
         if kind == "number":
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError(text)  # JSON (the plan, --json) has no NaN or Infinity.
+            return number
         if kind == "boolean":
             lowered = text.strip().lower()
             if lowered in ("true", "yes", "1", "on"):
@@ -95,7 +107,7 @@ def _coerce(key: str, kind: str, text: str) -> Any:
             raise ValueError(text)
         if kind == "list":
             value = (
-                json.loads(text)
+                json.loads(text, parse_constant=_no_constant)
                 if text.strip().startswith("[")
                 else [part.strip() for part in text.split(",") if part.strip()]
             )

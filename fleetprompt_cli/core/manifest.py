@@ -9,6 +9,7 @@ them all, each with its file and field path.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -29,7 +31,7 @@ from pydantic import (
 
 from fleetprompt_cli.core.names import canonical_slug, canonical_version, is_valid_slug
 from fleetprompt_cli.core.pricing import describe_pricing
-from fleetprompt_cli.core.vocab import CATEGORIES, PRICING_MODELS, TIERS
+from fleetprompt_cli.core.vocab import CATEGORIES, LIMITS, PRICING_MODELS, TIERS
 from fleetprompt_cli.errors import InvalidInput
 
 __all__ = [
@@ -98,12 +100,36 @@ class ManifestError(InvalidInput):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # No NaN or Infinity anywhere: JSON (the index, --json) has no such numbers.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+Short = Annotated[str, Field(max_length=LIMITS.short_text)]
+Description = Annotated[str, Field(max_length=LIMITS.description)]
+Url = Annotated[str, Field(max_length=LIMITS.url)]
+ComponentName = Annotated[str, Field(pattern=_COMPONENT_NAME.pattern, max_length=LIMITS.short_text)]
+
+
+def _check_value(value: Any, where: str = "value", depth: int = 0) -> None:
+    """A config value (default, choice, migration default): finite, within the size limits."""
+    if depth > 32:
+        raise ValueError(f"{where} is nested more than 32 levels deep")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} {value!r} is not a finite number (JSON has no NaN or Infinity)")
+    if isinstance(value, str) and len(value) > LIMITS.config_string:
+        raise ValueError(f"{where} is longer than {LIMITS.config_string} characters")
+    if isinstance(value, list | dict):
+        if len(value) > LIMITS.config_items:
+            raise ValueError(f"{where} has more than {LIMITS.config_items} items")
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_value(item, where, depth + 1)
 
 
 def _check_specifier(value: str) -> str:
     # The author's text is kept as written (SpecifierSet would reorder it);
     # only its validity is checked here.
+    if len(value) > LIMITS.specifier:
+        raise ValueError(f"version specifier is longer than {LIMITS.specifier} characters")
     try:
         SpecifierSet(value)
         return value.strip()
@@ -114,7 +140,7 @@ def _check_specifier(value: str) -> str:
 
 
 class PricingTier(_Model):
-    name: str
+    name: Short
     limit: int | None = None
     price: float = Field(ge=0)
 
@@ -147,19 +173,21 @@ class PackageMeta(_Model):
     """The ``[package]`` table."""
 
     slug: str
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=LIMITS.name)
     version: str
-    description: str = Field(min_length=1)
-    long_description: str | None = None
+    description: str = Field(min_length=1, max_length=LIMITS.description)
+    long_description: str | None = Field(None, max_length=LIMITS.long_description)
     readme: str | None = None
     category: Category
-    keywords: list[str] = []
-    author: str = Field(min_length=1)
-    author_url: str | None = None
-    repository_url: str | None = None
-    documentation_url: str | None = None
-    license: str = "MIT"
-    icon_url: str | None = None
+    keywords: list[Annotated[str, Field(max_length=LIMITS.keyword)]] = Field(
+        [], max_length=LIMITS.keywords
+    )
+    author: str = Field(min_length=1, max_length=LIMITS.short_text)
+    author_url: Url | None = None
+    repository_url: Url | None = None
+    documentation_url: Url | None = None
+    license: Short = "MIT"
+    icon_url: Url | None = None
     min_tier: Tier = "free"
     pricing: Pricing = Pricing()
 
@@ -168,19 +196,29 @@ class PackageMeta(_Model):
     def _slug(cls, value: str) -> str:
         if not is_valid_slug(value):
             raise ValueError(
-                f"invalid slug {value!r}: use letters, digits and dashes, e.g. 'field-service'"
+                f"invalid slug {value[:80]!r}: use letters, digits and dashes, e.g. 'field-service'"
             )
+        if len(value) > LIMITS.slug:
+            raise ValueError(f"slug is {len(value)} characters, over the {LIMITS.slug} limit")
         return canonical_slug(value)
 
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
+        if len(value) > LIMITS.version:
+            raise ValueError(f"version is longer than {LIMITS.version} characters")
         try:
-            return str(Version(value))
+            parsed = Version(value)
         except InvalidVersion:
             raise ValueError(
                 f"invalid version {value!r}: expected a PEP 440 version such as '1.2.0'"
             ) from None
+        if parsed.local is not None:
+            raise ValueError(
+                f"local version {value!r} cannot be published: drop '+{parsed.local}' "
+                "(a local version could shadow the public one)"
+            )
+        return str(parsed)
 
     @model_validator(mode="after")
     def _one_description_source(self) -> PackageMeta:
@@ -199,19 +237,25 @@ class Compatibility(_Model):
 
 
 class Skill(_Model):
-    name: str = Field(pattern=_COMPONENT_NAME.pattern)
-    description: str = ""
+    name: ComponentName
+    description: Description = ""
     entrypoint: str | None = None
     instructions: str | None = None
 
 
 class Agent(_Model):
-    name: str = Field(pattern=_COMPONENT_NAME.pattern)
-    description: str = ""
+    name: ComponentName
+    description: Description = ""
     system_prompt: str | None = None
     prompt_file: str | None = None
     skills: list[str] = []
     config: dict[str, Any] = {}
+
+    @field_validator("config")
+    @classmethod
+    def _config(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_value(value, "config")
+        return value
 
     @model_validator(mode="after")
     def _one_prompt_source(self) -> Agent:
@@ -221,14 +265,14 @@ class Agent(_Model):
 
 
 class Workflow(_Model):
-    name: str = Field(pattern=_COMPONENT_NAME.pattern)
-    description: str = ""
+    name: ComponentName
+    description: Description = ""
     steps: list[str] = []
 
 
 class Tool(_Model):
-    name: str = Field(pattern=_COMPONENT_NAME.pattern)
-    description: str = ""
+    name: ComponentName
+    description: Description = ""
     entrypoint: str | None = None
 
 
@@ -255,10 +299,12 @@ class ConfigField(_Model):
     default: Any = None
     required: bool = False
     choices: list[Any] | None = None
-    description: str = ""
+    description: Description = ""
 
     @model_validator(mode="after")
     def _default_and_choices_match_type(self) -> ConfigField:
+        _check_value(self.default, "default")
+        _check_value(self.choices, "choices")
         if self.default is not None and not config_value_matches(self.type, self.default):
             raise ValueError(f"default {self.default!r} is not of type {self.type!r}")
         for choice in self.choices or []:
@@ -315,11 +361,18 @@ class Migration(_Model):
     def _from(cls, value: str) -> str:
         return _check_specifier(value)
 
+    @field_validator("set_default")
+    @classmethod
+    def _set_default(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            _check_value(item, f"set_default.{key}")
+        return value
+
 
 class Manifest(_Model):
     """A validated ``fleetprompt.toml``."""
 
-    schema_version: int
+    schema_version: StrictInt
     package: PackageMeta
     compatibility: Compatibility = Compatibility()
     dependencies: dict[str, str] = {}
@@ -336,8 +389,8 @@ class Manifest(_Model):
     def _dependencies(cls, value: dict[str, str]) -> dict[str, str]:
         result: dict[str, str] = {}
         for slug, spec in value.items():
-            if not is_valid_slug(slug):
-                raise ValueError(f"invalid dependency name {slug!r}")
+            if not is_valid_slug(slug) or len(slug) > LIMITS.slug:
+                raise ValueError(f"invalid dependency name {slug[:80]!r}")
             result[canonical_slug(slug)] = _check_specifier(spec)
         return result
 
@@ -395,12 +448,31 @@ def load_manifest(path: Path) -> tuple[Manifest, Path]:
             ]
         )
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is accepted.
+        data = tomllib.loads(file.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as error:
         raise ManifestError([Problem(label, "", f"not UTF-8 text: {error}")]) from None
     except tomllib.TOMLDecodeError as error:
         raise ManifestError([Problem(label, "", f"invalid TOML: {error}")]) from None
-    return validate_data(data, root, label), root
+    except RecursionError:
+        raise ManifestError([Problem(label, "", "invalid TOML: nested too deeply")]) from None
+    problems: list[Problem] = []
+    try:
+        manifest = validate_data(data, root, label)
+    except ManifestError as error:
+        problems = error.problems
+    except RecursionError:
+        problems = [Problem(label, "", "nested too deeply")]
+    # What publish would refuse to archive (links, special files, sizes).
+    from fleetprompt_cli.core.archive import check_package_files
+
+    try:
+        check_package_files(root)
+    except InvalidInput as error:
+        problems.append(Problem(label, "(files)", error.message))
+    if problems:
+        raise ManifestError(problems)
+    return manifest, root
 
 
 def validate_data(data: dict[str, Any], root: Path, label: str) -> Manifest:
@@ -427,6 +499,17 @@ def validate_data(data: dict[str, Any], root: Path, label: str) -> Manifest:
         raise ManifestError(problems)
     if manifest.package.readme is not None:
         text = (root / manifest.package.readme).read_text(encoding="utf-8", errors="replace")
+        if len(text) > LIMITS.long_description:
+            raise ManifestError(
+                [
+                    Problem(
+                        label,
+                        "package.readme",
+                        f"{manifest.package.readme} is longer than "
+                        f"{LIMITS.long_description} characters",
+                    )
+                ]
+            )
         manifest.package.long_description = text
     return manifest
 
@@ -454,6 +537,8 @@ def _problem_from_pydantic(label: str, error: Any) -> Problem:
 
 def _check_file(root: Path, relative: str, label: str, field: str) -> Problem | None:
     """A referenced file must exist inside the package folder."""
+    if "\x00" in relative:
+        return Problem(label, field, f"{relative!r} contains a NUL character")
     candidate = Path(relative)
     if candidate.is_absolute():
         return Problem(
@@ -569,7 +654,7 @@ def _check_references(data: dict[str, Any], root: Path, label: str) -> list[Prob
     config = _table(data, "config")
     for i, migration in enumerate(_items(data, "migrations")):
         for old, new in _table(migration, "rename").items():
-            if new not in config:
+            if isinstance(new, str) and new not in config:
                 add(
                     f"migrations[{i}].rename.{old}",
                     f"renames to {new!r}, which is not a key of [config]",

@@ -70,20 +70,42 @@ def canonical_version(version: Version | str) -> str:
     return text
 
 
+# At most this many characters in a version (a 5,000-digit version would
+# overflow Python's int conversion); the README documents it.
+MAX_VERSION_LENGTH = 64
+MAX_REQUIREMENT_LENGTH = 200
+
+
 def parse_version(text: str) -> Version:
     """Parse a PEP 440 version or raise :class:`UsageError`."""
+    if len(text) > MAX_VERSION_LENGTH:
+        raise UsageError(
+            f"invalid version {text[:20]}…: longer than {MAX_VERSION_LENGTH} characters"
+        )
     try:
         return Version(text)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
         raise UsageError(f"invalid version {text!r}: expected a PEP 440 version") from None
+
+
+def _check_versions(specifier: SpecifierSet, text: str) -> SpecifierSet:
+    for spec in specifier:
+        if len(spec.version) > MAX_VERSION_LENGTH:
+            raise UsageError(
+                f"invalid requirement {text[:40]}…: a version is longer than "
+                f"{MAX_VERSION_LENGTH} characters"
+            )
+    return specifier
 
 
 def parse_specifier(text: str) -> SpecifierSet:
     """Parse a PEP 440 specifier set (``>=1,<2``) or raise :class:`UsageError`."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+    if len(text) > MAX_REQUIREMENT_LENGTH:
+        raise UsageError(f"version specifier longer than {MAX_REQUIREMENT_LENGTH} characters")
     try:
-        return SpecifierSet(text)
+        return _check_versions(SpecifierSet(text), text)
     except InvalidSpecifier:
         raise UsageError(f"invalid version specifier {text!r}: expected e.g. '>=1.2,<2'") from None
 
@@ -106,6 +128,10 @@ def parse_requirement(text: str) -> Requirement:
     """Parse ``slug``, ``slug==1.2.0``, ``slug>=1,<2`` or ``slug@1.2.0``."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+    if len(text) > MAX_REQUIREMENT_LENGTH:
+        raise UsageError(
+            f"invalid requirement {text[:40]}…: longer than {MAX_REQUIREMENT_LENGTH} characters"
+        )
     match = _REQUIREMENT.match(text)
     if not match or not is_valid_slug(match["slug"]):
         raise UsageError(
@@ -120,7 +146,7 @@ def parse_requirement(text: str) -> Requirement:
     if not rest:
         return Requirement(slug, SpecifierSet())
     try:
-        return Requirement(slug, SpecifierSet(rest), written=rest.strip())
+        return Requirement(slug, _check_versions(SpecifierSet(rest), text), written=rest.strip())
     except InvalidSpecifier:
         raise UsageError(
             f"invalid requirement {text!r}: {rest!r} is not a version specifier "

@@ -92,16 +92,25 @@ def test_first_index_that_has_a_slug_wins(tmp_path: Path, monkeypatch):
 def test_index_url_that_is_not_a_repository(tmp_path: Path, monkeypatch):
     empty = tmp_path / "not-a-repo"
     empty.mkdir()
+    # A file:// URL to a plain folder is a folder index: the real problem is
+    # that it holds no index, not that git cannot clone it.
     result = run_cli("index", "add", "bad", empty.as_uri())
     assert result.exit_code == ExitCode.FAILURE
-    assert "cannot fetch index" in result.stderr and "not-a-repo" in result.stderr
+    assert "not a fleetprompt index" in result.stderr and "not-a-repo" in result.stderr
     assert "Traceback" not in result.stderr
     listing = json.loads(run_cli("index", "list", "--json").stdout)["indexes"]
     assert [i["name"] for i in listing] == ["default"]
     monkeypatch.setenv("FLEETPROMPT_INDEX", empty.as_uri())
     result = run_cli("search", "x")
     assert result.exit_code == ExitCode.FAILURE
-    assert "cannot fetch index" in result.stderr
+    assert "(from FLEETPROMPT_INDEX)" in result.stderr
+    assert "not a fleetprompt index" in result.stderr
+    # A repository that is not reachable says so, without a wrong guess.
+    monkeypatch.setenv("FLEETPROMPT_INDEX", (tmp_path / "gone.git").as_uri())
+    result = run_cli("search", "x")
+    assert result.exit_code == ExitCode.FAILURE
+    assert "cannot fetch" in result.stderr and "gone.git" in result.stderr
+    assert "(from FLEETPROMPT_INDEX)" in result.stderr
 
 
 def test_folder_that_is_not_an_index(tmp_path: Path, monkeypatch):

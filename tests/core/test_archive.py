@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import stat
 import tarfile
@@ -556,3 +557,31 @@ def test_an_unsupported_source_is_invalid(tmp_path):
         cache.fetch("ftp://example.com/pkg.tar.gz", "a" * 64)
     with pytest.raises(InvalidInput, match="another host"):
         cache.fetch("file://example.com/pkg.tar.gz", "a" * 64)
+
+
+def test_only_regular_files_are_fetched(tmp_path):
+    # /dev/zero would be read until the size limit; a fifo would block forever.
+    cache = ArchiveCache(tmp_path / "cache")
+    with pytest.raises(IntegrityError, match="character device, not a regular file"):
+        cache.fetch("/dev/zero", "a" * 64)
+    fifo = tmp_path / "fifo.tar.gz"
+    os.mkfifo(fifo)
+    with pytest.raises(IntegrityError, match="fifo, not a regular file"):
+        cache.fetch(str(fifo), "a" * 64)
+    assert cache_files(cache) == []
+
+
+def test_a_fetch_stops_at_the_declared_size(tmp_path, built):
+    cache = ArchiveCache(tmp_path / "cache")
+    with pytest.raises(IntegrityError, match="larger than the 10 bytes the index declares"):
+        cache.fetch(str(built.path), built.sha256, size=10, label="x 1.0 (index: packages/1/x:1)")
+    assert cache_files(cache) == []
+    assert cache.fetch(str(built.path), built.sha256, size=built.size).is_file()
+
+
+def test_a_mismatch_does_not_reveal_the_hash_of_what_was_read(tmp_path, built):
+    cache = ArchiveCache(tmp_path / "cache")
+    with pytest.raises(IntegrityError) as caught:
+        cache.fetch(str(built.path), "e" * 64, label="x 1.0 (index: packages/1/x:1)")
+    assert "packages/1/x:1" in str(caught.value)
+    assert built.sha256 not in str(caught.value) + json.dumps(caught.value.to_json())

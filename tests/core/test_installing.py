@@ -33,6 +33,12 @@ def test_tier_gate_names_every_package_and_tier():
     assert "a (" not in str(caught.value)
 
 
+@pytest.mark.parametrize("tier", ["platinum", "PRO", "Enterprise ", "", None, 1])
+def test_an_unknown_tier_denies_every_tenant(tier):
+    with pytest.raises(TierDenied, match="unknown tier"):
+        check_tier("acme", "enterprise", [("a", tier)])
+
+
 def test_config_assignments_are_typed():
     values = parse_config_assignments(
         ["limit=3", "ratio=0.5", "on=yes", "tags=a, b", "region=eu"], SCHEMA, "pkg"
@@ -48,6 +54,9 @@ def test_config_assignments_are_typed():
         ("on=maybe", "not a valid boolean"),
         ("nokey", "expected KEY=VALUE"),
         ("colour=red", "has no config key 'colour'"),
+        ("ratio=nan", "'nan' is not a valid number"),
+        ("ratio=inf", "'inf' is not a valid number"),
+        ("tags=[NaN]", "not a valid list"),
     ],
 )
 def test_bad_config_assignments(bad: str, message: str):

@@ -79,7 +79,8 @@ def index_line(index: Path, slug: str) -> tuple[Path, dict[str, Any]]:
 
 
 def replace_archive(index: Path, slug: str, data: bytes, *, update_sha: bool) -> None:
-    """Overwrite ``slug``'s archive; with ``update_sha`` the index line gets its new sha256.
+    """Overwrite ``slug``'s archive; with ``update_sha`` the index line gets its new sha256
+    and size (as a publisher of that archive would have written them).
 
     Call it before the test's home reads the index (its catalog is built then).
     """
@@ -88,8 +89,10 @@ def replace_archive(index: Path, slug: str, data: bytes, *, update_sha: bool) ->
     path, line = index_line(index, slug)
     (index / line["archive"]).write_bytes(data)
     if update_sha:
-        text = path.read_text()
-        path.write_text(text.replace(line["sha256"], hashlib.sha256(data).hexdigest()))
+        line["sha256"] = hashlib.sha256(data).hexdigest()
+        line["size"] = len(data)
+        rest = path.read_text().splitlines()[1:]
+        path.write_text("\n".join([json.dumps(line), *rest]) + "\n")
 
 
 def store_for(settings: Any = None) -> Any:
