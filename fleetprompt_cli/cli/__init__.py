@@ -25,6 +25,7 @@ COMMANDS = [
     "lock",
     "add",
     "remove",
+    "outdated",
     # lifecycle commands
     "list",
     "status",
