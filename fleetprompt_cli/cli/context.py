@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -26,14 +27,17 @@ JSON_SCHEMA = 1
 
 def _console(stderr: bool) -> Console:
     # rich costs ~40 ms to import: only commands that print pay for it.
-    from rich.console import Console
+    from fleetprompt_cli.cli.terminal import InertConsole
 
     stream = sys.stderr if stderr else sys.stdout
+    if stream is None:
+        # Started with the stream closed (``2>&-``): say nothing rather than crash.
+        stream = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     width = None
     if not stream.isatty():
         # Without a terminal, rich would pick 80 anyway; COLUMNS still wins.
         width = int(os.environ.get("COLUMNS") or 80)
-    return Console(
+    return InertConsole(
         file=stream,
         stderr=stderr,
         width=width,
@@ -96,30 +100,67 @@ class App:
 
     @property
     def interactive(self) -> bool:
-        return sys.stdin.isatty() and not self.json_output
+        # A closed stdin (``<&-``) is None: not a terminal, nobody to ask.
+        stdin = sys.stdin
+        return stdin is not None and not stdin.closed and stdin.isatty() and not self.json_output
+
+    emitted: bool = False
 
     def emit_json(self, kind: str, payload: dict[str, Any]) -> None:
         """Print the one JSON document of a --json command on stdout."""
+        if self.emitted:
+            return  # one document per run: an error after the result adds nothing
+        self.emitted = True
         document = {"schema": JSON_SCHEMA, "kind": kind, **payload}
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(json_document(document) + "\n")
         sys.stdout.flush()
 
+    def _labelled(self, label: str, style: str, message: str) -> None:
+        from rich.text import Text
+
+        line = Text(label, style=style)
+        line.append(f" {message}")
+        self.err.print(line)
+
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}", markup=True)
+        self._labelled("warning:", "yellow", message)
 
     def note(self, message: str) -> None:
-        self.err.print(message, markup=False)
+        self.err.print(message)
 
     def abort(self, message: str, code: ExitCode = ExitCode.FAILURE) -> NoReturn:
         """Print an error line on stderr and exit with ``code``."""
-        self.err.print(f"[red]error:[/red] {message}", markup=True)
+        if self.json_output:
+            self.emit_json("error", {"error": {"kind": "error", "message": message}})
+        self._labelled("error:", "red", message)
         raise typer.Exit(int(code))
 
     def report(self, error: FleetPromptError) -> None:
         if self.json_output:
             self.emit_json("error", {"error": error.to_json()})
-        self.err.print("[red]error:[/red] ", end="", markup=True)
-        self.err.print(str(error), markup=False, highlight=False)
+        self._labelled("error:", "red", str(error))
+
+
+def _finite(value: Any) -> Any:
+    # NaN and infinities have no JSON spelling: they are written as null.
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_document(document: Any) -> str:
+    """``document`` as strict JSON text: no bare NaN/Infinity, nothing a terminal acts on."""
+    from fleetprompt_cli.cli.formats import json_inert
+
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(document), indent=2, ensure_ascii=False, default=str)
+    return json_inert(text)
 
 
 def get_app(ctx: typer.Context, *, json_output: bool = False) -> App:
@@ -170,8 +211,10 @@ class FleetPromptGroup(TyperGroup):
             # traceback (the test suite sets FLEETPROMPT_DEBUG).
             if os.environ.get("FLEETPROMPT_DEBUG"):
                 raise
+            from fleetprompt_cli.cli.formats import inert
+
             sys.stderr.write(
-                f"error: internal error: {type(error).__name__}: {error}\n"
+                f"error: internal error: {type(error).__name__}: {inert(str(error))}\n"
                 "Run again with FLEETPROMPT_DEBUG=1 for a traceback, and please report it.\n"
             )
             raise typer.Exit(int(ExitCode.FAILURE)) from None

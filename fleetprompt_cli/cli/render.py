@@ -123,7 +123,9 @@ def package_detail(detail: PackageDetail) -> Group:
     if data["long_description"]:
         from rich.markdown import Markdown  # 50 ms of imports: only the detail page needs it
 
-        parts.append(Markdown(data["long_description"].strip()))
+        # No hyperlinks: a link's text could name another site than its target;
+        # without them rich prints "text (url)".
+        parts.append(Markdown(data["long_description"].strip(), hyperlinks=False))
         parts.append(Text())
     rating = (
         f"{data['rating_avg']:.1f}/5 ({data['rating_count']} reviews)"
