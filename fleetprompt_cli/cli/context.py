@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from fleetprompt_cli.errors import ExitCode, FleetPromptError
+from fleetprompt_cli.errors import ExitCode, FleetPromptError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -173,11 +173,37 @@ def get_app(ctx: typer.Context, *, json_output: bool = False) -> App:
     return app
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Whether a command line asks for --json (before any ``--``)."""
+    if "--" in args:
+        args = args[: args.index("--")]
+    return "--json" in args
+
+
 class FleetPromptGroup(TyperGroup):
-    """The top-level group: turns FleetPromptError into one line and an exit code."""
+    """The top-level group: turns FleetPromptError into one line and an exit code.
+
+    Under ``--json`` every outcome is exactly one JSON document on stdout:
+    results, our errors, click's usage errors (also when the command line
+    could not be parsed far enough to know the command), internal errors.
+    """
+
+    _wants_json = False
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(self.commands)  # Keep registration order in --help.
+
+    def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        self._wants_json = _wants_json(args)
+        return super().main(args, *pargs, **kwargs)
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.exceptions.TyperException as error:
+            self._json_error(ctx, error)
+            raise
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -186,25 +212,44 @@ class FleetPromptGroup(TyperGroup):
             if isinstance(ctx.obj, App):
                 ctx.obj.close()
 
+    def _app(self, ctx: typer.Context) -> App:
+        if not isinstance(ctx.obj, App):
+            ctx.obj = App()
+        app: App = ctx.obj
+        app.json_output = app.json_output or self._wants_json
+        return app
+
+    def _json_error(self, ctx: typer.Context, error: Exception) -> None:
+        """click's error as the --json document (click still prints its usage text)."""
+        if not self._wants_json:
+            return
+        code = getattr(error, "exit_code", ExitCode.USAGE)
+        format_message = getattr(error, "format_message", None)
+        message = format_message() if format_message else str(error)
+        cls = UsageError if code == ExitCode.USAGE else FleetPromptError
+        self._app(ctx).emit_json("error", {"error": cls(message).to_json()})
+
     def _invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FleetPromptError as error:
-            app = ctx.obj if isinstance(ctx.obj, App) else App()
-            app.report(error)
+            self._app(ctx).report(error)
             raise typer.Exit(int(error.exit_code)) from None
         except OSError as error:
             # The machine said no (a full disk, a folder we may not write):
             # not a bug of ours, so no "internal error", but one clear line.
-            app = ctx.obj if isinstance(ctx.obj, App) else App()
             where = f": {error.filename}" if error.filename else ""
-            app.report(FleetPromptError(f"{error.strerror or error}{where}"))
+            self._app(ctx).report(FleetPromptError(f"{error.strerror or error}{where}"))
             raise typer.Exit(int(ExitCode.FAILURE)) from None
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
-            # Usage errors and exits are click's to report (exit 2 and so on).
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.exceptions.TyperException as error:
+            # Usage errors are click's to report (exit 2 and so on).
+            if hasattr(error, "exit_code"):
+                self._json_error(ctx, error)
             raise
         except Exception as error:
             # A bug, not bad input: say so in one line unless asked for the
@@ -212,6 +257,12 @@ class FleetPromptGroup(TyperGroup):
             if os.environ.get("FLEETPROMPT_DEBUG"):
                 raise
             from fleetprompt_cli.cli.formats import inert
+
+            if self._wants_json:
+                self._app(ctx).emit_json(
+                    "error",
+                    {"error": {"kind": "internal", "message": f"{type(error).__name__}: {error}"}},
+                )
 
             sys.stderr.write(
                 f"error: internal error: {type(error).__name__}: {inert(str(error))}\n"

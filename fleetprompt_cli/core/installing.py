@@ -8,6 +8,7 @@ the tests share one definition of each rule.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +86,10 @@ def _coerce(key: str, kind: str, text: str) -> Any:
         if kind == "integer":
             return int(text)
         if kind == "number":
-            return float(text)
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError(text)  # nan and inf have no JSON spelling
+            return number
         if kind == "boolean":
             lowered = text.strip().lower()
             if lowered in ("true", "yes", "1", "on"):
@@ -102,8 +106,11 @@ def _coerce(key: str, kind: str, text: str) -> Any:
             if not isinstance(value, list):
                 raise ValueError(text)
             return value
+    except RecursionError:
+        raise ConfigError(f"config {key}: the value is nested too deeply") from None
     except ValueError:
-        raise ConfigError(f"config {key}: {text!r} is not a valid {kind}") from None
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ConfigError(f"config {key}: {shown!r} is not a valid {kind}") from None
     return text
 
 
