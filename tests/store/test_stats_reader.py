@@ -51,3 +51,37 @@ def test_unreachable_postgres_is_unavailable():
 def test_unsupported_url():
     with pytest.raises(StoreUnavailable, match="unsupported"):
         read_stats("mysql://x/y", ["crm"])
+
+
+def test_the_detail_pages_reviews_are_read_in_index_order(tmp_path):
+    """show stays as fast with 10,000 reviews as with none: no sort of a package's reviews.
+
+    (bench/reviews_bench.py measures it; this checks the plan SQLite uses.)
+    """
+    import sqlite3
+
+    from fleetprompt_cli.store.engine import upgrade_store
+    from fleetprompt_cli.store.stats_reader import REVIEW_ORDERS
+
+    path = tmp_path / "state.db"
+    upgrade_store(f"sqlite:///{path}")
+    connection = sqlite3.connect(path)
+    try:
+        plan = connection.execute(
+            "EXPLAIN QUERY PLAN SELECT id, actor, rating FROM reviews WHERE slug = ?"
+            f" ORDER BY {REVIEW_ORDERS['helpful']} LIMIT 3",
+            ["crm"],
+        ).fetchall()
+    finally:
+        connection.close()
+    details = " | ".join(row[-1] for row in plan)
+    assert "ix_reviews_slug_helpful_count_updated_at_id" in details, details
+    assert "TEMP B-TREE" not in details, details
+
+
+def test_bayesian_rating_needs_many_reviews_to_beat_few():
+    one_five = PackageFigures("a", rating_sum=5, rating_count=1)
+    many = PackageFigures("b", rating_sum=1960, rating_count=400)  # 4.9 on average
+    assert one_five.rating > many.rating
+    assert many.bayesian_rating > one_five.bayesian_rating
+    assert PackageFigures("none").bayesian_rating == 3.0
