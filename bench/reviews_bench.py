@@ -1,14 +1,15 @@
 """`show` and `search` with 10,000 reviews on a package, against none.
 
-The bundled index; a fresh SQLite state store (and, with --pg URL, a
-PostgreSQL one).  Prints the median wall time of whole `show` and `search`
-processes (as a user runs them) with no reviews, then again after 10,000
-reviews of customer-support (with votes spread over them) are written
-straight into the store.  The detail page reads the three most helpful
-through the index on (slug, helpful_count, updated_at, id) and the average
-from package_stats, so the figures should not move.
+The bundled index; fresh SQLite state stores (and, with --pg URL0 URL1, two
+PostgreSQL ones).  Prints the median wall time of whole `show` and `search`
+processes (as a user runs them) against a store with no reviews and one
+with 10,000 reviews of customer-support (helpful counts spread over them),
+written straight into the store; runs alternate between the two.  The
+detail page reads the three most helpful through the index on (slug,
+helpful_count, updated_at, id) and the average from package_stats, so the
+figures should not move.
 
-Usage: .venv/bin/python bench/reviews_bench.py [--reviews N] [--runs R] [--pg URL]
+Usage: .venv/bin/python bench/reviews_bench.py [--reviews N] [--runs R] [--pg URL0 URL1]
 """
 
 from __future__ import annotations
@@ -67,49 +68,52 @@ def seed(url: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(env: dict[str, str], runs: int) -> dict[str, str]:
-    fleetprompt = [str(BIN / "fleetprompt")]
-    return {
-        "show": median_ms(wall([*fleetprompt, "show", SLUG], env=env, runs=runs)),
-        "show --json": median_ms(wall([*fleetprompt, "show", SLUG, "--json"], env=env, runs=runs)),
-        "search support": median_ms(wall([*fleetprompt, "search", "support"], env=env, runs=runs)),
-        "search --sort rating": median_ms(
-            wall([*fleetprompt, "search", "--sort", "rating"], env=env, runs=runs)
-        ),
-        "reviews list": median_ms(
-            wall([*fleetprompt, "reviews", "list", SLUG], env=env, runs=runs)
-        ),
-    }
+COMMANDS = {
+    "show": ["show", SLUG],
+    "show --json": ["show", SLUG, "--json"],
+    "search support": ["search", "support"],
+    "search --sort rating": ["search", "--sort", "rating"],
+    "reviews list": ["reviews", "list", SLUG],
+}
 
 
-def run(label: str, url: str, home: Path, reviews: int, runs: int) -> None:
+def run(label: str, urls: tuple[str, str], homes: tuple[Path, Path], reviews: int, runs: int):
+    """Two stores, one empty and one with ``reviews`` reviews; runs alternate between them."""
     from fleetprompt_cli.store.engine import upgrade_store
 
-    upgrade_store(url)
-    env = {"FLEETPROMPT_HOME": str(home), "FLEETPROMPT_DATABASE_URL": url}
-    env.pop("FLEETPROMPT_DEBUG", None)
-    # Warm the catalog cache once, so both rounds read the same catalog.
-    wall([str(BIN / "fleetprompt"), "search", "x"], env=env, runs=1)
-    before = measure(env, runs)
-    took = seed(url, reviews)
-    after = measure(env, runs)
+    envs = []
+    for url, home in zip(urls, homes, strict=True):
+        upgrade_store(url)
+        env = {"FLEETPROMPT_HOME": str(home), "FLEETPROMPT_DATABASE_URL": url}
+        # Warm the catalog cache once, so both read the same catalog.
+        wall([str(BIN / "fleetprompt"), "search", "x"], env=env, runs=1)
+        envs.append(env)
+    took = seed(urls[1], reviews)
     print(f"\n{label}: {reviews:,} reviews of {SLUG} written in {took:.1f} s")
     print(f"{'command':<24}{'0 reviews':>12}{f'{reviews:,} reviews':>18}")
-    for name in before:
-        print(f"{name:<24}{before[name]:>12}{after[name]:>18}")
+    for name, args in COMMANDS.items():
+        times: tuple[list[float], list[float]] = ([], [])
+        for _ in range(runs):  # interleaved, so load on the machine hits both alike
+            for i, env in enumerate(envs):
+                times[i].extend(wall([str(BIN / "fleetprompt"), *args], env=env, runs=1))
+        print(f"{name:<24}{median_ms(times[0]):>12}{median_ms(times[1]):>18}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reviews", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--pg", help="an empty PostgreSQL database URL to measure as well")
+    parser.add_argument(
+        "--pg", nargs=2, metavar="URL", help="two empty PostgreSQL database URLs to measure as well"
+    )
     args = parser.parse_args()
     os.environ.pop("FLEETPROMPT_DEBUG", None)
     work = Path(tempfile.mkdtemp(prefix="fp-reviews-"))
-    run("SQLite", f"sqlite:///{work / 'state.db'}", work / "home", args.reviews, args.runs)
+    urls = (f"sqlite:///{work / 'none.db'}", f"sqlite:///{work / 'many.db'}")
+    run("SQLite", urls, (work / "home0", work / "home1"), args.reviews, args.runs)
     if args.pg:
-        run("PostgreSQL", args.pg, work / "home-pg", args.reviews, args.runs)
+        homes = (work / "pg-home0", work / "pg-home1")
+        run("PostgreSQL", tuple(args.pg), homes, args.reviews, args.runs)
 
 
 if __name__ == "__main__":
