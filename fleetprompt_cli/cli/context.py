@@ -59,6 +59,8 @@ class App:
     _err: Console | None = None
     _store: Any = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Whether the run's one JSON document was printed (a later error adds none).
+    emitted: bool = False
 
     @property
     def store(self) -> Any:
@@ -103,8 +105,6 @@ class App:
         # A closed stdin (``<&-``) is None: not a terminal, nobody to ask.
         stdin = sys.stdin
         return stdin is not None and not stdin.closed and stdin.isatty() and not self.json_output
-
-    emitted: bool = False
 
     def emit_json(self, kind: str, payload: dict[str, Any]) -> None:
         """Print the one JSON document of a --json command on stdout."""
@@ -188,14 +188,14 @@ class FleetPromptGroup(TyperGroup):
     could not be parsed far enough to know the command), internal errors.
     """
 
-    _wants_json = False
+    _json_requested = False
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(self.commands)  # Keep registration order in --help.
 
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
-        self._wants_json = _wants_json(args)
+        self._json_requested = _wants_json(args)
         return super().main(args, *pargs, **kwargs)
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
@@ -216,12 +216,12 @@ class FleetPromptGroup(TyperGroup):
         if not isinstance(ctx.obj, App):
             ctx.obj = App()
         app: App = ctx.obj
-        app.json_output = app.json_output or self._wants_json
+        app.json_output = app.json_output or self._json_requested
         return app
 
     def _json_error(self, ctx: typer.Context, error: Exception) -> None:
         """click's error as the --json document (click still prints its usage text)."""
-        if not self._wants_json:
+        if not self._json_requested:
             return
         code = getattr(error, "exit_code", ExitCode.USAGE)
         format_message = getattr(error, "format_message", None)
@@ -258,7 +258,7 @@ class FleetPromptGroup(TyperGroup):
                 raise
             from fleetprompt_cli.cli.formats import inert
 
-            if self._wants_json:
+            if self._json_requested:
                 self._app(ctx).emit_json(
                     "error",
                     {"error": {"kind": "internal", "message": f"{type(error).__name__}: {error}"}},

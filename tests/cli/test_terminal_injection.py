@@ -158,3 +158,12 @@ def test_markup_in_an_actor_name_does_not_break_the_audit_log(backend, fx_index,
     result = run_cli("directives", "list")
     assert result.exit_code == 0, result.stderr
     assert "[/]" in result.stdout
+
+
+def test_markup_in_an_index_url_is_not_parsed(tmp_path: Path):
+    # The "Fetching URL…" status line read the URL as rich markup (MarkupError).
+    url = f"file://{tmp_path}/no-such-index-[/]"
+    result = run_cli("index", "add", "odd", url)
+    assert result.exit_code != 0
+    assert "MarkupError" not in result.output
+    assert "[/]" in result.stderr
