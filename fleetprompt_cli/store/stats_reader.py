@@ -84,7 +84,9 @@ def _fetch_sqlite(path: Path, table: str, sql: str, params: list) -> list[tuple]
     try:
         return connection.execute(sql, params).fetchall()
     except sqlite3.DatabaseError as exc:  # also "file is not a database"
-        if "no such table" in str(exc):
+        if "no such table" in str(exc) or "no such column" in str(exc):
+            # A store older than the code (migrated by the next command that
+            # opens it): nothing to show yet rather than an error.
             return []
         raise StoreUnavailable(f"cannot read the state store {path}: {exc}") from None
     finally:

@@ -85,3 +85,23 @@ def test_bayesian_rating_needs_many_reviews_to_beat_few():
     assert one_five.rating > many.rating
     assert many.bayesian_rating > one_five.bayesian_rating
     assert PackageFigures("none").bayesian_rating == 3.0
+
+
+def test_a_sqlite_store_older_than_the_code_reads_as_no_reviews(tmp_path):
+    """show right after upgrading fleetprompt: the store is migrated by the next writer."""
+    import sqlite3
+
+    from fleetprompt_cli.store.engine import MIGRATIONS, Migrations, upgrade_store
+    from fleetprompt_cli.store.stats_reader import read_reviews
+
+    path = tmp_path / "state.db"
+    upgrade_store(f"sqlite:///{path}", migrations=Migrations(MIGRATIONS.script_location, "0001"))
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("INSERT INTO tenants (slug, tier, created_at) VALUES ('a', 'free', 0)")
+        connection.execute(
+            "INSERT INTO reviews (slug, actor, tenant_id, rating, helpful_count, created_at,"
+            " updated_at) VALUES ('crm', 'ann', 1, 4, 0, 0, 0)"
+        )
+    connection.close()
+    assert read_reviews(f"sqlite:///{path}", "crm") == []
