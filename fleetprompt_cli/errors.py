@@ -21,6 +21,7 @@ __all__ = [
     "InvalidInput",
     "LockOutdated",
     "NotFound",
+    "ReviewRefused",
     "StateError",
     "StoreUnavailable",
     "TierDenied",
@@ -132,6 +133,14 @@ class TierDenied(FleetPromptError):
 
     exit_code = ExitCode.DENIED
     kind = "tier"
+
+
+class ReviewRefused(FleetPromptError):
+    """A review the marketplace does not take: of a package the tenant never
+    installed, or a helpful vote on one's own review."""
+
+    exit_code = ExitCode.DENIED
+    kind = "review"
 
 
 class IntegrityError(FleetPromptError):

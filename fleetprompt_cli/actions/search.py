@@ -43,7 +43,13 @@ __all__ = [
 ]
 
 FEATURED_LIMIT = 6
+# A query is cut to this many words and characters (a warning says so): full
+# text search over 50,000 terms ran for minutes, and no person types more.
+MAX_QUERY_TERMS = 16
+MAX_QUERY_CHARS = 500
 REVIEWS_SHOWN = 3
+# search --sort: best match first (then most installed), or best rated first.
+SEARCH_SORTS = ("match", "rating")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class PackageSummary:
     rating_avg: float | None
     rating_count: int
     index: str
+    # The Bayesian average ``search --sort rating`` orders by.
+    rating_score: float = 0.0
 
     @property
     def pricing_text(self) -> str:
@@ -83,6 +91,7 @@ class PackageSummary:
             "install_count": self.installs,
             "rating_avg": self.rating_avg,
             "rating_count": self.rating_count,
+            "rating_score": self.rating_score,
             "index": self.index,
         }
 
@@ -125,6 +134,7 @@ def _summary(hit: SearchHit, figures: PackageFigures) -> PackageSummary:
         rating_avg=_rating(figures),
         rating_count=figures.rating_count,
         index=hit.index,
+        rating_score=round(figures.bayesian_rating, 3),
     )
 
 
@@ -146,13 +156,20 @@ def search(
     tier: str | None = None,
     limit: int = 20,
     only_featured: bool = False,
+    sort: str = "match",
 ) -> SearchResult:
-    """Packages matching ``query`` and the filters: best match, then most installed."""
+    """Packages matching ``query`` and the filters: best match, then most installed.
+
+    ``sort="rating"`` orders by the Bayesian average rating instead (see
+    :attr:`PackageFigures.bayesian_rating`), then by match and installs.
+    """
+    _check_choice(sort, SEARCH_SORTS, "sort")
     _check_choice(category, CATEGORIES, "category")
     _check_choice(pricing, PRICING_MODELS, "pricing model")
     _check_choice(tier, tuple(TIER_ORDER), "tier")
     if limit < 1:
         raise UsageError("--limit must be at least 1")
+    query, cut = _bounded_query(query)
     view = open_catalog(settings)
     try:
         hits = view.catalog.search(
@@ -162,11 +179,35 @@ def search(
         view.catalog.close()
     stats = _stats(settings, [h.slug for h in hits]) if hits else {}
     none = PackageFigures("")
-    hits.sort(key=lambda h: (h.rank, -stats.get(h.slug, none).install_count, h.slug))
+    if sort == "rating":
+        hits.sort(
+            key=lambda h: (
+                -stats.get(h.slug, none).bayesian_rating,
+                h.rank,
+                -stats.get(h.slug, none).install_count,
+                h.slug,
+            )
+        )
+    else:
+        hits.sort(key=lambda h: (h.rank, -stats.get(h.slug, none).install_count, h.slug))
     chosen = [_summary(h, stats.get(h.slug, none)) for h in hits[:limit]]
     filters = {"category": category, "pricing": pricing, "tier": tier}
     warnings = view.warnings + [f"skipped unreadable index line: {p}" for p in view.problems]
+    if cut:
+        warnings.insert(0, cut)
     return SearchResult(query, filters, chosen, len(hits), warnings)
+
+
+def _bounded_query(query: str) -> tuple[str, str | None]:
+    """The query cut to MAX_QUERY_TERMS words and MAX_QUERY_CHARS characters, and a warning."""
+    if len(query) <= MAX_QUERY_CHARS and len(query.split()) <= MAX_QUERY_TERMS:
+        return query, None
+    words = query[: MAX_QUERY_CHARS * 4].split()[:MAX_QUERY_TERMS]
+    bounded = " ".join(words)[:MAX_QUERY_CHARS]
+    return bounded, (
+        f"the query was cut to its first {len(bounded.split())} words"
+        f" (at most {MAX_QUERY_TERMS} words and {MAX_QUERY_CHARS} characters)"
+    )
 
 
 def featured(settings: Settings, *, limit: int = FEATURED_LIMIT) -> SearchResult:

@@ -9,14 +9,16 @@ import typer
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.formats import config_value
-from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption
+from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption, complete_installed
 
 __all__ = ["register"]
 
 
 def configure(
     ctx: typer.Context,
-    slug: str = typer.Argument(..., help="The installed package."),
+    slug: str = typer.Argument(
+        ..., help="The installed package.", autocompletion=complete_installed
+    ),
     assignments: list[str] = typer.Argument(
         ..., metavar="KEY=VALUE...", help="Config values, checked against the package's schema."
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from fleetprompt_cli.errors import ExitCode, FleetPromptError
+from fleetprompt_cli.errors import ExitCode, FleetPromptError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,14 +27,17 @@ JSON_SCHEMA = 1
 
 def _console(stderr: bool) -> Console:
     # rich costs ~40 ms to import: only commands that print pay for it.
-    from rich.console import Console
+    from fleetprompt_cli.cli.terminal import InertConsole
 
     stream = sys.stderr if stderr else sys.stdout
+    if stream is None:
+        # Started with the stream closed (``2>&-``): say nothing rather than crash.
+        stream = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     width = None
     if not stream.isatty():
         # Without a terminal, rich would pick 80 anyway; COLUMNS still wins.
         width = int(os.environ.get("COLUMNS") or 80)
-    return Console(
+    return InertConsole(
         file=stream,
         stderr=stderr,
         width=width,
@@ -55,6 +59,8 @@ class App:
     _err: Console | None = None
     _store: Any = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    # Whether the run's one JSON document was printed (a later error adds none).
+    emitted: bool = False
 
     @property
     def store(self) -> Any:
@@ -96,30 +102,65 @@ class App:
 
     @property
     def interactive(self) -> bool:
-        return sys.stdin.isatty() and not self.json_output
+        # A closed stdin (``<&-``) is None: not a terminal, nobody to ask.
+        stdin = sys.stdin
+        return stdin is not None and not stdin.closed and stdin.isatty() and not self.json_output
 
     def emit_json(self, kind: str, payload: dict[str, Any]) -> None:
         """Print the one JSON document of a --json command on stdout."""
+        if self.emitted:
+            return  # one document per run: an error after the result adds nothing
+        self.emitted = True
         document = {"schema": JSON_SCHEMA, "kind": kind, **payload}
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(json_document(document) + "\n")
         sys.stdout.flush()
 
+    def _labelled(self, label: str, style: str, message: str) -> None:
+        from rich.text import Text
+
+        line = Text(label, style=style)
+        line.append(f" {message}")
+        self.err.print(line)
+
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}", markup=True)
+        self._labelled("warning:", "yellow", message)
 
     def note(self, message: str) -> None:
-        self.err.print(message, markup=False)
+        self.err.print(message)
 
     def abort(self, message: str, code: ExitCode = ExitCode.FAILURE) -> NoReturn:
         """Print an error line on stderr and exit with ``code``."""
-        self.err.print(f"[red]error:[/red] {message}", markup=True)
+        if self.json_output:
+            self.emit_json("error", {"error": {"kind": "error", "message": message}})
+        self._labelled("error:", "red", message)
         raise typer.Exit(int(code))
 
     def report(self, error: FleetPromptError) -> None:
         if self.json_output:
             self.emit_json("error", {"error": error.to_json()})
-        self.err.print("[red]error:[/red] ", end="", markup=True)
-        self.err.print(str(error), markup=False, highlight=False)
+        self._labelled("error:", "red", str(error))
+
+
+def _finite(value: Any) -> Any:
+    # NaN and infinities have no JSON spelling: they are written as null.
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_document(document: Any) -> str:
+    """``document`` as strict JSON text: no bare NaN/Infinity, nothing a terminal acts on."""
+    from fleetprompt_cli.cli.formats import json_inert
+
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(document), indent=2, ensure_ascii=False, default=str)
+    return json_inert(text)
 
 
 def get_app(ctx: typer.Context, *, json_output: bool = False) -> App:
@@ -132,11 +173,37 @@ def get_app(ctx: typer.Context, *, json_output: bool = False) -> App:
     return app
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Whether a command line asks for --json (before any ``--``)."""
+    if "--" in args:
+        args = args[: args.index("--")]
+    return "--json" in args
+
+
 class FleetPromptGroup(TyperGroup):
-    """The top-level group: turns FleetPromptError into one line and an exit code."""
+    """The top-level group: turns FleetPromptError into one line and an exit code.
+
+    Under ``--json`` every outcome is exactly one JSON document on stdout:
+    results, our errors, click's usage errors (also when the command line
+    could not be parsed far enough to know the command), internal errors.
+    """
+
+    _json_requested = False
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(self.commands)  # Keep registration order in --help.
+
+    def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        self._json_requested = _wants_json(args)
+        return super().main(args, *pargs, **kwargs)
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.exceptions.TyperException as error:
+            self._json_error(ctx, error)
+            raise
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -145,33 +212,60 @@ class FleetPromptGroup(TyperGroup):
             if isinstance(ctx.obj, App):
                 ctx.obj.close()
 
+    def _app(self, ctx: typer.Context) -> App:
+        if not isinstance(ctx.obj, App):
+            ctx.obj = App()
+        app: App = ctx.obj
+        app.json_output = app.json_output or self._json_requested
+        return app
+
+    def _json_error(self, ctx: typer.Context, error: Exception) -> None:
+        """click's error as the --json document (click still prints its usage text)."""
+        if not self._json_requested:
+            return
+        code = getattr(error, "exit_code", ExitCode.USAGE)
+        format_message = getattr(error, "format_message", None)
+        message = format_message() if format_message else str(error)
+        cls = UsageError if code == ExitCode.USAGE else FleetPromptError
+        self._app(ctx).emit_json("error", {"error": cls(message).to_json()})
+
     def _invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FleetPromptError as error:
-            app = ctx.obj if isinstance(ctx.obj, App) else App()
-            app.report(error)
+            self._app(ctx).report(error)
             raise typer.Exit(int(error.exit_code)) from None
         except OSError as error:
             # The machine said no (a full disk, a folder we may not write):
             # not a bug of ours, so no "internal error", but one clear line.
-            app = ctx.obj if isinstance(ctx.obj, App) else App()
             where = f": {error.filename}" if error.filename else ""
-            app.report(FleetPromptError(f"{error.strerror or error}{where}"))
+            self._app(ctx).report(FleetPromptError(f"{error.strerror or error}{where}"))
             raise typer.Exit(int(ExitCode.FAILURE)) from None
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
-            # Usage errors and exits are click's to report (exit 2 and so on).
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.exceptions.TyperException as error:
+            # Usage errors are click's to report (exit 2 and so on).
+            if hasattr(error, "exit_code"):
+                self._json_error(ctx, error)
             raise
         except Exception as error:
             # A bug, not bad input: say so in one line unless asked for the
             # traceback (the test suite sets FLEETPROMPT_DEBUG).
             if os.environ.get("FLEETPROMPT_DEBUG"):
                 raise
+            from fleetprompt_cli.cli.formats import inert
+
+            if self._json_requested:
+                self._app(ctx).emit_json(
+                    "error",
+                    {"error": {"kind": "internal", "message": f"{type(error).__name__}: {error}"}},
+                )
+
             sys.stderr.write(
-                f"error: internal error: {type(error).__name__}: {error}\n"
+                f"error: internal error: {type(error).__name__}: {inert(str(error))}\n"
                 "Run again with FLEETPROMPT_DEBUG=1 for a traceback, and please report it.\n"
             )
             raise typer.Exit(int(ExitCode.FAILURE)) from None

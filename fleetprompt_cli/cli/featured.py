@@ -5,14 +5,16 @@ from __future__ import annotations
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import JsonOption
+from fleetprompt_cli.cli.options import INT64_MAX, JsonOption
 
 __all__ = ["register"]
 
 
 def featured(
     ctx: typer.Context,
-    limit: int = typer.Option(6, "--limit", "-n", help="Show at most this many packages."),
+    limit: int = typer.Option(
+        6, "--limit", "-n", min=1, max=INT64_MAX, help="Show at most this many packages."
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """The packages the index's maintainers feature."""

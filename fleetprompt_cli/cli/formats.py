@@ -3,14 +3,51 @@
 Config values are shown as they are written in a manifest or on the command
 line (TOML/JSON literals: ``true``, ``"us"``, ``["hvac", "plumbing"]``), never
 as Python reprs.
+
+Text that comes from outside (an index, a manifest, a review, an actor name)
+is shown through :func:`inert`: every console the CLI prints with applies it
+to everything it renders (``cli/terminal.py``), so an escape sequence in a
+package description cannot clear the screen, set the window title or write
+the clipboard.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-__all__ = ["change_text", "config_value"]
+__all__ = ["change_text", "config_value", "inert", "json_inert"]
+
+# C0 controls but newline and tab, DEL, C1 controls, and the bidirectional
+# embeddings, overrides and isolates of "Trojan Source" (CVE-2021-42574).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What JSON may carry raw but a terminal would still act on (C0 is escaped by json).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: str) -> str:
+    """``text`` safe to show on a terminal: control characters made visible.
+
+    ESC becomes the four characters ``\\x1b``, a C1 CSI ``\\x9b``, a
+    right-to-left override ``\\u202e`` (Python's escape spelling, so what was
+    there can be read off the screen); newline and tab are kept.
+    """
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def json_inert(document: str) -> str:
+    """A JSON text with C1 and bidi characters written as ``\\uXXXX`` escapes.
+
+    The decoded strings are unchanged (``--json`` keeps the original text);
+    only a terminal the document is printed on no longer acts on them.
+    """
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
 
 
 def config_value(value: Any) -> str:

@@ -9,7 +9,7 @@ import typer
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.directives.show import when
 from fleetprompt_cli.cli.formats import change_text, config_value
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import INT64_MAX, JsonOption, TenantOption, complete_installed
 
 __all__ = ["register"]
 
@@ -29,8 +29,12 @@ def _diff_text(diff: dict[str, Any] | None) -> str:
 
 def history(
     ctx: typer.Context,
-    slug: str = typer.Argument(None, help="Only this package's changes."),
-    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Only the newest N changes."),
+    slug: str = typer.Argument(
+        None, help="Only this package's changes.", autocompletion=complete_installed
+    ),
+    limit: int = typer.Option(
+        None, "--limit", "-n", min=1, max=INT64_MAX, help="Only the newest N changes."
+    ),
     tenant: str = TenantOption,
     json_output: bool = JsonOption,
 ) -> None:

@@ -53,6 +53,8 @@ def install(
     json_output: bool = JsonOption,
 ) -> None:
     """Install packages (and their dependencies) into a tenant."""
+    from rich.text import Text
+
     from fleetprompt_cli.actions.install import preview_install
     from fleetprompt_cli.cli.apply import apply_preview
     from fleetprompt_cli.cli.render import preview_table
@@ -70,7 +72,7 @@ def install(
             upgrade=upgrade,
             allow_prerelease=pre,
             ask=None if json_output else _asker(app),
-            progress=status.update,
+            progress=lambda message: status.update(Text(message)),
         )
     for warning in preview.warnings:
         app.warn(warning)

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption
+from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption, complete_installed
 
 __all__ = ["register", "run_transition"]
 
@@ -30,7 +30,9 @@ def run_transition(ctx: typer.Context, name: str, slug: str, tenant, actor, json
 
 def pause(
     ctx: typer.Context,
-    slug: str = typer.Argument(..., help="The installed package to pause."),
+    slug: str = typer.Argument(
+        ..., help="The installed package to pause.", autocompletion=complete_installed
+    ),
     tenant: str = TenantOption,
     actor: str = ActorOption,
     json_output: bool = JsonOption,

@@ -123,7 +123,9 @@ def package_detail(detail: PackageDetail) -> Group:
     if data["long_description"]:
         from rich.markdown import Markdown  # 50 ms of imports: only the detail page needs it
 
-        parts.append(Markdown(data["long_description"].strip()))
+        # No hyperlinks: a link's text could name another site than its target;
+        # without them rich prints "text (url)".
+        parts.append(Markdown(data["long_description"].strip(), hyperlinks=False))
         parts.append(Text())
     rating = (
         f"{data['rating_avg']:.1f}/5 ({data['rating_count']} reviews)"
@@ -259,19 +261,37 @@ def preview_table(preview: Any) -> Group:
     return Group(*parts)
 
 
-def review_lines(slug: str, average: float | None, count: int, reviews: Sequence[Any]) -> Group:
-    """A package's rating and its reviews, one block each."""
+def review_lines(
+    slug: str,
+    average: float | None,
+    count: int,
+    reviews: Sequence[Any],
+    *,
+    histogram: dict[int, int] | None = None,
+) -> Group:
+    """A package's rating (with a 5-to-1 star histogram if given) and its reviews."""
     heading = (
         f"{slug}: {average:.1f}/5 from {count} review{'s' if count != 1 else ''}"
         if count
         else f"{slug}: no reviews yet"
     )
     parts: list[Any] = [Text(heading, style="bold")]
+    if histogram and count:
+        bar_width = 20
+        for stars in range(5, 0, -1):
+            n = histogram.get(stars, 0)
+            line = Text(f"  {stars} ★ ")
+            filled = round(bar_width * n / count)
+            line.append("█" * filled, style="yellow")
+            line.append("·" * (bar_width - filled), style="dim")
+            line.append(f" {n}")
+            parts.append(line)
     for review in reviews:
         line = Text(f"  #{review.id} ")
         line.append("★" * review.rating + "☆" * (5 - review.rating), style="yellow")
         line.append(f" {review.title or ''}", style="bold")
-        line.append(f"  — {review.actor}, {review.updated_at[:10]}", style="dim")
+        who = f"{review.actor} on {review.version}" if review.version else review.actor
+        line.append(f"  — {who}, {review.updated_at[:10]}", style="dim")
         if review.helpful_count:
             line.append(f", {review.helpful_count} found it helpful", style="dim")
         parts.append(line)

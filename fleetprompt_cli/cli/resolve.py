@@ -20,13 +20,19 @@ def resolve(
     json_output: bool = JsonOption,
 ) -> None:
     """Resolve packages and their dependencies and print the plan; changes nothing."""
+    from rich.text import Text
+
     from fleetprompt_cli.actions.plan import plan_request
     from fleetprompt_cli.cli.render import plan_table
 
     app = get_app(ctx, json_output=json_output)
     with app.err.status("Resolving…", spinner="dots") as status:
         plan = plan_request(
-            app.settings, specs, upgrade=upgrade, allow_prerelease=pre, progress=status.update
+            app.settings,
+            specs,
+            upgrade=upgrade,
+            allow_prerelease=pre,
+            progress=lambda message: status.update(Text(message)),
         )
     if json_output:
         app.emit_json("plan", plan.to_json())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption
+from fleetprompt_cli.cli.options import ActorOption, JsonOption, TenantOption, complete_installed
 from fleetprompt_cli.cli.pause import run_transition
 
 __all__ = ["register"]
@@ -12,7 +12,9 @@ __all__ = ["register"]
 
 def resume(
     ctx: typer.Context,
-    slug: str = typer.Argument(..., help="The paused package to resume."),
+    slug: str = typer.Argument(
+        ..., help="The paused package to resume.", autocompletion=complete_installed
+    ),
     tenant: str = TenantOption,
     actor: str = ActorOption,
     json_output: bool = JsonOption,

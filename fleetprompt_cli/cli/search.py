@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import JsonOption
+from fleetprompt_cli.cli.options import INT64_MAX, JsonOption
 
 __all__ = ["register"]
 
@@ -20,7 +20,15 @@ def search(
     tier: str = typer.Option(
         None, "--tier", help="Only packages a tenant of this tier may install."
     ),
-    limit: int = typer.Option(20, "--limit", "-n", help="Show at most this many packages."),
+    limit: int = typer.Option(
+        20, "--limit", "-n", min=1, max=INT64_MAX, help="Show at most this many packages."
+    ),
+    sort: str = typer.Option(
+        "match",
+        "--sort",
+        "-s",
+        help="match (best match, then most installed) or rating (Bayesian average).",
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Search the index: best match first, then most installed."""
@@ -29,7 +37,7 @@ def search(
     app = get_app(ctx, json_output=json_output)
     text = " ".join(query or [])
     result = run_search(
-        app.settings, text, category=category, pricing=pricing, tier=tier, limit=limit
+        app.settings, text, category=category, pricing=pricing, tier=tier, limit=limit, sort=sort
     )
     if json_output:
         app.emit_json("search", result.to_json())
@@ -37,7 +45,7 @@ def search(
     for warning in result.warnings:
         app.warn(warning)
     if not result.packages:
-        app.note(f"No packages match {text!r}." if text else "No packages match.")
+        app.note(f"No packages match {result.query!r}." if text else "No packages match.")
         return
     from fleetprompt_cli.cli.render import package_table
 

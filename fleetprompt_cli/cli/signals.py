@@ -5,15 +5,19 @@ from __future__ import annotations
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import INT64_MAX, JsonOption, TenantOption
 
 __all__ = ["register"]
 
 
 def signals(
     ctx: typer.Context,
-    after: int = typer.Option(0, "--after", help="Only signals with a higher sequence number."),
-    limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many."),
+    after: int = typer.Option(
+        0, "--after", min=0, max=INT64_MAX, help="Only signals with a higher sequence number."
+    ),
+    limit: int = typer.Option(
+        50, "--limit", "-n", min=1, max=INT64_MAX, help="Show at most this many."
+    ),
     tenant: str = TenantOption,
     json_output: bool = JsonOption,
 ) -> None:

@@ -10,7 +10,7 @@ from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.directives.show import directive_view, when
 from fleetprompt_cli.cli.formats import change_text, config_value
 from fleetprompt_cli.cli.list import STATUS_STYLES, resource_summary
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import JsonOption, TenantOption, complete_installed
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -91,7 +91,10 @@ def _installation_view(detail: Any) -> Group:
 def status(
     ctx: typer.Context,
     target: str = typer.Argument(
-        None, metavar="[DIRECTIVE|SLUG]", help="A package, or a directive id (prefix ok)."
+        None,
+        metavar="[DIRECTIVE|SLUG]",
+        help="A package, or a directive id (prefix ok).",
+        autocompletion=complete_installed,
     ),
     tenant: str = TenantOption,
     json_output: bool = JsonOption,

@@ -14,6 +14,7 @@ from fleetprompt_cli.cli.options import (
     NoWaitOption,
     TenantOption,
     YesOption,
+    complete_installed,
 )
 
 if TYPE_CHECKING:
@@ -39,7 +40,9 @@ def _plan_view(preview) -> Group:
 
 def uninstall(
     ctx: typer.Context,
-    slugs: list[str] = typer.Argument(..., metavar="SLUG...", help="Packages to remove."),
+    slugs: list[str] = typer.Argument(
+        ..., metavar="SLUG...", help="Packages to remove.", autocompletion=complete_installed
+    ),
     tenant: str = TenantOption,
     force: bool = typer.Option(False, "--force", help="Remove it even if other packages need it."),
     keep_deps: bool = typer.Option(

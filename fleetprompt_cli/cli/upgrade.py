@@ -14,6 +14,7 @@ from fleetprompt_cli.cli.options import (
     NoWaitOption,
     TenantOption,
     YesOption,
+    complete_installed,
 )
 
 __all__ = ["register"]
@@ -22,7 +23,10 @@ __all__ = ["register"]
 def upgrade(
     ctx: typer.Context,
     slugs: list[str] = typer.Argument(
-        None, metavar="[SLUG]...", help="Installed packages to upgrade (default: all requested)."
+        None,
+        metavar="[SLUG]...",
+        help="Installed packages to upgrade (default: all requested).",
+        autocompletion=complete_installed,
     ),
     tenant: str = TenantOption,
     config: list[str] = ConfigOption,
@@ -42,6 +46,20 @@ def upgrade(
     settings = app.settings.with_overrides(tenant=tenant)
     targets = upgrade_targets(app.store, settings.tenant, slugs or [])
     if not targets:
+        if json_output:
+            # The document a non-empty upgrade prints (its kind is install's).
+            app.emit_json(
+                "install",
+                {
+                    "tenant": settings.tenant,
+                    "request": [],
+                    "plan": [],
+                    "warnings": [],
+                    "directive": None,
+                    "status": "nothing_to_do",
+                },
+            )
+            return
         app.note(f"Nothing is installed in tenant {settings.tenant}.")
         return
     # The same flow as install, preferring the newest versions of the targets.

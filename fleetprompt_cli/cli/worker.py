@@ -9,7 +9,7 @@ import sys
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import JsonOption
+from fleetprompt_cli.cli.options import MAX_WORKERS, JsonOption
 
 __all__ = ["register"]
 
@@ -23,7 +23,14 @@ def _safe_url(url: str) -> str:
 
 def worker(
     ctx: typer.Context,
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker threads."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-w",
+        min=1,
+        max=MAX_WORKERS,
+        help=f"Worker threads (at most {MAX_WORKERS}).",
+    ),
     once: bool = typer.Option(
         False, "--once", help="Process what is queued, sweep once, then exit (tests, cron)."
     ),

@@ -114,8 +114,11 @@ def _coerce(key: str, kind: str, text: str) -> Any:
             if not isinstance(value, list):
                 raise ValueError(text)
             return value
+    except RecursionError:
+        raise ConfigError(f"config {key}: the value is nested too deeply") from None
     except ValueError:
-        raise ConfigError(f"config {key}: {text!r} is not a valid {kind}") from None
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ConfigError(f"config {key}: {shown!r} is not a valid {kind}") from None
     return text
 
 

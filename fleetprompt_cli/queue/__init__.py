@@ -40,5 +40,9 @@ def wake(settings: Settings, tenant_id: int, directive_id: str) -> str | None:
     try:
         enqueue_run(settings, tenant_id, directive_id)
     except Exception as error:  # The queue is an optimisation; the store is the truth.
+        from fleetprompt_cli.errors import FleetPromptError
+
+        if isinstance(error, FleetPromptError):
+            return f"could not notify the installer queue: {error}"
         return f"could not notify the installer queue ({type(error).__name__}: {error})"
     return None

@@ -14,9 +14,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sqlite3
 from datetime import datetime
 from typing import Any
 
+from fleetprompt_cli.errors import StoreUnavailable
 from fleetprompt_cli.queue import TASK_RUN, TASK_SWEEP
 from fleetprompt_cli.settings import Settings
 
@@ -135,7 +137,10 @@ def _huey(queue_url: str, name: str) -> Any:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         # huey's default 5 s busy timeout is short for a queue shared by a CLI
         # and several worker processes on a slow disk.
-        huey = SqliteHuey(name, filename=path, timeout=30, **options)
+        try:
+            huey = SqliteHuey(name, filename=path, timeout=30, **options)
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise StoreUnavailable(f"cannot use the installer queue {path}: {exc}") from None
     _register(huey)
     return huey
 

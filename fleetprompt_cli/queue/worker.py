@@ -219,6 +219,10 @@ def drain(huey: Any, workers: int = 1) -> int:
     return done["tasks"]
 
 
+# Threads per worker process; each holds a store connection (the CLI caps it too).
+MAX_WORKERS = 64
+
+
 def run_worker(
     settings: Settings,
     *,
@@ -237,8 +241,8 @@ def run_worker(
     from fleetprompt_cli.actions.install import open_state
     from fleetprompt_cli.queue.tasks import huey_for
 
-    if workers < 1:
-        raise InvalidInput("--workers must be at least 1")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InvalidInput(f"--workers must be from 1 to {MAX_WORKERS}, not {workers}")
     store = open_state(settings)
     context = WorkerContext(settings, store, on_outcome=on_outcome)
     _install(context)

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DatabaseError,
     DBAPIError,
     InterfaceError,
     NoSuchModuleError,
@@ -143,6 +144,10 @@ def _describe(exc: BaseException, url: URL, busy_timeout: float) -> StoreUnavail
 
 def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    if type(exc) is DatabaseError:
+        # The plain DatabaseError, not its IntegrityError & co.: SQLite's
+        # "file is not a database" and "database disk image is malformed".
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

@@ -63,7 +63,7 @@ __all__ = [
 # The alembic revision these models describe.  Kept as a constant so that
 # opening a store at the right schema costs one query and no parsing of the
 # migration scripts; a test checks it against the scripts' head.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 # Our own name for alembic's version table, so that a PostgreSQL database
 # shared with another alembic-managed application cannot be mistaken for ours.
 VERSION_TABLE = "fleetprompt_schema_version"
@@ -347,19 +347,29 @@ class PackageStats(SQLModel, table=True):
 
 
 class Review(SQLModel, table=True):
-    """One review per actor per package (public marketplace data)."""
+    """One review per (tenant, actor, package) (public marketplace data)."""
 
     __tablename__ = "reviews"
     __table_args__ = (
-        UniqueConstraint("slug", "actor"),
+        UniqueConstraint("tenant_id", "actor", "slug"),
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        # The detail page's most helpful reviews, read in index order.
+        Index(
+            "ix_reviews_slug_helpful_count_updated_at_id",
+            "slug",
+            "helpful_count",
+            "updated_at",
+            "id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(sa_type=String(200), nullable=False, index=True)
+    slug: str = Field(sa_type=String(200), nullable=False)
     actor: str = Field(sa_type=String(200), nullable=False)
     tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
     rating: int = Field(nullable=False)
+    # The version the tenant had installed when the review was written.
+    version: str | None = Field(default=None, sa_type=String(100))
     title: str | None = Field(default=None, sa_type=String(200))
     content: str | None = Field(default=None, sa_type=Text)
     helpful_count: int = Field(default=0, nullable=False)
@@ -368,10 +378,10 @@ class Review(SQLModel, table=True):
 
 
 class ReviewVote(SQLModel, table=True):
-    """A "helpful" vote: one per actor per review, so counts cannot be inflated."""
+    """A "helpful" vote: one per (tenant, actor) per review, so counts cannot be inflated."""
 
     __tablename__ = "review_votes"
-    __table_args__ = (UniqueConstraint("review_id", "actor"),)
+    __table_args__ = (UniqueConstraint("review_id", "tenant_id", "actor"),)
 
     id: int | None = Field(default=None, primary_key=True)
     review_id: int = Field(foreign_key="reviews.id", nullable=False, ondelete="CASCADE")

@@ -20,13 +20,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import and_, case, delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.names import canonical_slug
-from fleetprompt_cli.errors import AlreadyExists, InvalidInput, NotFound, StateError
+from fleetprompt_cli.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    ReviewRefused,
+    StateError,
+)
 from fleetprompt_cli.store.models import (
     DIRECTIVE_KINDS,
     RESOURCE_KINDS,
@@ -60,6 +66,7 @@ __all__ = [
     "create_directive",
     "create_tenant",
     "delete_resources",
+    "delete_review",
     "expired_directives",
     "find_directives",
     "find_installation",
@@ -84,6 +91,7 @@ __all__ = [
     "reopen_directive",
     "resolve_tenant",
     "resource_counts",
+    "reviewed_version",
     "set_config",
     "set_tier",
     "update_step",
@@ -994,6 +1002,32 @@ def expired_directives(
 # -- reviews (global marketplace data) ---------------------------------------
 
 
+def reviewed_version(session: Session, tenant_id: int, slug: str) -> str | None:
+    """The version the tenant has installed, or last had, of ``slug``; None if never.
+
+    The audit trail decides: the newest revision that made an installation of
+    ``slug`` active (installed, upgraded, resumed) carries its version.
+    """
+    row = session.exec(
+        select(Revision.to_version)
+        .join(
+            Installation,
+            and_(
+                Installation.id == Revision.installation_id,
+                Installation.tenant_id == Revision.tenant_id,
+            ),
+        )
+        .where(
+            Revision.tenant_id == tenant_id,
+            Installation.slug == canonical_slug(slug),
+            Revision.to_status == "active",
+        )
+        .order_by(col(Revision.id).desc())
+        .limit(1)
+    ).first()
+    return row
+
+
 def upsert_review(
     session: Session,
     tenant_id: int,
@@ -1003,15 +1037,22 @@ def upsert_review(
     *,
     title: str | None = None,
     content: str | None = None,
+    version: str | None = None,
     now: datetime | None = None,
 ) -> Review:
-    """Write ``actor``'s one review of ``slug``, keeping the rating sums in step."""
+    """Write ``actor``'s one review of ``slug`` for this tenant, keeping the rating sums in step.
+
+    A review belongs to (tenant, actor, package): the same actor name in
+    another tenant writes another review, never this one.
+    """
     if not isinstance(rating, int) or not 1 <= rating <= 5:
         raise InvalidInput(f"a rating is a whole number from 1 to 5, not {rating!r}")
     now = _now(now)
     slug = canonical_slug(slug)
     review = session.exec(
-        select(Review).where(Review.slug == slug, Review.actor == actor).with_for_update()
+        select(Review)
+        .where(Review.tenant_id == tenant_id, Review.actor == actor, Review.slug == slug)
+        .with_for_update()
     ).first()
     if review is None:
         review = Review(
@@ -1021,6 +1062,7 @@ def upsert_review(
             rating=rating,
             title=title,
             content=content,
+            version=version,
             created_at=now,
             updated_at=now,
         )
@@ -1030,20 +1072,43 @@ def upsert_review(
         review.rating = rating
         review.title = title
         review.content = content
-        review.tenant_id = tenant_id
+        review.version = version
         review.updated_at = now
     session.add(review)
     session.flush()
     return review
 
 
-def list_reviews(session: Session, slug: str, *, limit: int | None = None) -> list[Review]:
-    """A package's reviews, most helpful then newest first."""
-    query = (
+def delete_review(session: Session, tenant_id: int, slug: str, actor: str) -> Review:
+    """Remove ``actor``'s review of ``slug`` in this tenant (and its votes); NotFound if none."""
+    slug = canonical_slug(slug)
+    review = session.exec(
         select(Review)
-        .where(Review.slug == canonical_slug(slug))
-        .order_by(col(Review.helpful_count).desc(), col(Review.updated_at).desc())
-    )
+        .where(Review.tenant_id == tenant_id, Review.actor == actor, Review.slug == slug)
+        .with_for_update()
+    ).first()
+    if review is None:
+        raise NotFound(f"{actor} has not reviewed {slug}")
+    _bump_stats(session, slug, rating_sum=-review.rating, rating_count=-1)
+    session.exec(delete(ReviewVote).where(col(ReviewVote.review_id) == review.id))
+    session.delete(review)
+    session.flush()
+    return review
+
+
+REVIEW_ORDERS = {
+    "helpful": ("helpful_count", "updated_at", "id"),
+    "newest": ("updated_at", "id"),
+    "rating": ("rating", "helpful_count", "updated_at", "id"),
+}
+
+
+def list_reviews(
+    session: Session, slug: str, *, limit: int | None = None, sort: str = "helpful"
+) -> list[Review]:
+    """A package's reviews: most helpful (or newest, or best rated) first."""
+    order = [col(getattr(Review, name)).desc() for name in REVIEW_ORDERS[sort]]
+    query = select(Review).where(Review.slug == canonical_slug(slug)).order_by(*order)
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query))
@@ -1052,14 +1117,20 @@ def list_reviews(session: Session, slug: str, *, limit: int | None = None) -> li
 def vote_helpful(
     session: Session, tenant_id: int, review_id: int, actor: str, *, now: datetime | None = None
 ) -> bool:
-    """Count ``actor``'s "helpful" vote on a review once; False if already counted."""
-    if session.get(Review, review_id) is None:
+    """Count ``actor``'s "helpful" vote on a review once; False if already counted.
+
+    Nobody votes their own review helpful (same tenant, same actor).
+    """
+    review = session.get(Review, review_id)
+    if review is None:
         raise NotFound(f"no review {review_id}")
+    if review.tenant_id == tenant_id and review.actor == actor:
+        raise ReviewRefused(f"review {review_id} is your own: you cannot vote it helpful")
     insert = _insert(session)
     inserted = session.exec(
         insert(ReviewVote)
         .values(review_id=review_id, actor=actor, tenant_id=tenant_id, created_at=_now(now))
-        .on_conflict_do_nothing(index_elements=["review_id", "actor"])
+        .on_conflict_do_nothing(index_elements=["review_id", "tenant_id", "actor"])
         .returning(ReviewVote.id)
     )
     # RETURNING rather than rowcount: drivers disagree on the rowcount of an
@@ -1068,7 +1139,7 @@ def vote_helpful(
         return False
     session.exec(
         update(Review)
-        .where(Review.id == review_id)
+        .where(col(Review.id) == review_id)
         .values(helpful_count=Review.helpful_count + 1)
         .execution_options(synchronize_session=False)
     )

@@ -18,7 +18,21 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from fleetprompt_cli.errors import StoreUnavailable
 
-__all__ = ["PackageFigures", "ReviewRow", "read_installation", "read_reviews", "read_stats"]
+__all__ = [
+    "REVIEW_ORDERS",
+    "PackageFigures",
+    "ReviewRow",
+    "read_histogram",
+    "read_installation",
+    "read_installed_slugs",
+    "read_reviews",
+    "read_stats",
+]
+
+# The Bayesian average's prior: every package starts as if it had PRIOR_WEIGHT
+# reviews of PRIOR_MEAN stars (the middle of the scale).
+PRIOR_MEAN = 3.0
+PRIOR_WEIGHT = 10
 
 _COLUMNS = "slug, install_count, active_install_count, rating_sum, rating_count"
 # A reader that meets a migrating writer waits this long, not the CLI's 30 s.
@@ -40,6 +54,15 @@ class PackageFigures:
         """The mean rating, or None when nobody rated the package."""
         return self.rating_sum / self.rating_count if self.rating_count else None
 
+    @property
+    def bayesian_rating(self) -> float:
+        """The mean rating pulled towards PRIOR_MEAN by PRIOR_WEIGHT imagined reviews.
+
+        What ``search --sort rating`` orders by: one 5-star review scores
+        3.18, 400 reviews averaging 4.9 score 4.85.
+        """
+        return (PRIOR_WEIGHT * PRIOR_MEAN + self.rating_sum) / (PRIOR_WEIGHT + self.rating_count)
+
 
 def _sqlite_path(url: str) -> Path:
     # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them.
@@ -60,8 +83,10 @@ def _fetch_sqlite(path: Path, table: str, sql: str, params: list) -> list[tuple]
         raise StoreUnavailable(f"cannot read the state store {path}: {exc}") from None
     try:
         return connection.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
+    except sqlite3.DatabaseError as exc:  # also "file is not a database"
+        if "no such table" in str(exc) or "no such column" in str(exc):
+            # A store older than the code (migrated by the next command that
+            # opens it): nothing to show yet rather than an error.
             return []
         raise StoreUnavailable(f"cannot read the state store {path}: {exc}") from None
     finally:
@@ -133,12 +158,22 @@ class ReviewRow:
     content: str | None
     helpful_count: int
     updated_at: str
+    version: str | None = None
 
 
-def read_reviews(url: str, slug: str, limit: int = 5) -> list[ReviewRow]:
-    """A package's reviews, most helpful then newest first; [] before the store exists."""
-    columns = "id, actor, rating, title, content, helpful_count, updated_at"
-    order = "ORDER BY helpful_count DESC, updated_at DESC, id DESC"
+# The orders ``reviews list --sort`` offers; "helpful" is what the detail
+# page shows, read straight off ix_reviews_slug_helpful_count_updated_at_id.
+REVIEW_ORDERS = {
+    "helpful": "helpful_count DESC, updated_at DESC, id DESC",
+    "newest": "updated_at DESC, id DESC",
+    "rating": "rating DESC, helpful_count DESC, updated_at DESC, id DESC",
+}
+
+
+def read_reviews(url: str, slug: str, limit: int = 5, sort: str = "helpful") -> list[ReviewRow]:
+    """A package's reviews in ``sort`` order; [] before the store exists."""
+    columns = "id, actor, rating, title, content, helpful_count, updated_at, version"
+    order = f"ORDER BY {REVIEW_ORDERS[sort]}"
     rows = _fetch(
         url,
         "reviews",
@@ -147,7 +182,15 @@ def read_reviews(url: str, slug: str, limit: int = 5) -> list[ReviewRow]:
         f"SELECT {columns} FROM reviews WHERE slug = %s {order} LIMIT %s",
         (slug, limit),
     )
-    return [ReviewRow(*row[:6], str(row[6])) for row in rows]
+    return [ReviewRow(*row[:6], str(row[6]), row[7]) for row in rows]
+
+
+def read_histogram(url: str, slug: str) -> dict[int, int]:
+    """How many reviews of ``slug`` gave 5, 4, 3, 2 and 1 stars (5 first)."""
+    sql = "SELECT rating, COUNT(*) FROM reviews WHERE slug = {0} GROUP BY rating"
+    rows = _fetch(url, "reviews", sql.format("?"), [slug], sql.format("%s"), (slug,))
+    counts = dict(rows)
+    return {stars: int(counts.get(stars, 0)) for stars in range(5, 0, -1)}
 
 
 def read_installation(url: str, tenant: str, slug: str) -> tuple[str | None, str] | None:
@@ -161,3 +204,13 @@ def read_installation(url: str, tenant: str, slug: str) -> tuple[str | None, str
         url, "installations", sql.format("?"), [tenant, slug], sql.format("%s"), (tenant, slug)
     )
     return (rows[0][0], rows[0][1]) if rows else None
+
+
+def read_installed_slugs(url: str, tenant: str) -> list[str]:
+    """Slugs the tenant has installed (live installations), for shell completion."""
+    sql = (
+        "SELECT DISTINCT i.slug FROM installations i JOIN tenants t ON t.id = i.tenant_id"
+        " WHERE t.slug = {0} AND i.status NOT IN ('uninstalled', 'cancelled') ORDER BY i.slug"
+    )
+    rows = _fetch(url, "installations", sql.format("?"), [tenant], sql.format("%s"), (tenant,))
+    return [row[0] for row in rows]

@@ -23,12 +23,14 @@ from fleetprompt_cli.store.engine import (
 )
 from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, metadata
 
-EXTRA_REVISION = '''"""A later revision, only for tests."""
+# A revision after the real head, only for tests: code newer than the store.
+NEXT = "9001"
+EXTRA_REVISION = f'''"""A later revision, only for tests."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{NEXT}"
+down_revision = "{SCHEMA_HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -44,13 +46,13 @@ def downgrade():
 
 @pytest.fixture
 def migrations_v2(tmp_path) -> Migrations:
-    """The real migrations plus a revision 0002: code that is newer than the store."""
+    """The real migrations plus a revision NEXT: code that is newer than the store."""
     folder = tmp_path / "migrations"
     shutil.copytree(
         MIGRATIONS.script_location, folder, ignore=shutil.ignore_patterns("__pycache__")
     )
-    (folder / "versions" / "0002_extra.py").write_text(EXTRA_REVISION)
-    return Migrations(folder, "0002")
+    (folder / "versions" / f"{NEXT}_extra.py").write_text(EXTRA_REVISION)
+    return Migrations(folder, NEXT)
 
 
 def _tables(store) -> set[str]:
@@ -140,7 +142,8 @@ def test_newer_schema_is_refused(store_url):
 
 def test_store_newer_than_code_is_refused(store_url, migrations_v2):
     upgrade_store(store_url, migrations=migrations_v2)
-    with pytest.raises(StoreUnavailable, match="is at 0002, this fleetprompt expects 0001"):
+    expected = f"is at {NEXT}, this fleetprompt expects {SCHEMA_HEAD}"
+    with pytest.raises(StoreUnavailable, match=expected):
         open_store(store_url)
 
 
@@ -167,10 +170,11 @@ def test_older_postgres_store_is_refused_until_upgraded(store_url, migrations_v2
     with pytest.raises(StoreUnavailable) as caught:
         open_store(store_url, migrations=migrations_v2)
     assert str(caught.value) == (
-        "state store schema is at 0001, this fleetprompt expects 0002: run 'fleetprompt db upgrade'"
+        f"state store schema is at {SCHEMA_HEAD}, this fleetprompt expects {NEXT}:"
+        " run 'fleetprompt db upgrade'"
     )
     status = upgrade_store(store_url, migrations=migrations_v2)
-    assert (status.current, status.state) == ("0001", "older")
+    assert (status.current, status.state) == (SCHEMA_HEAD, "older")
     with open_store(store_url, migrations=migrations_v2) as store:
         assert "fleetprompt_test_extra" in _tables(store)
     # A second upgrade finds nothing to do.
@@ -187,5 +191,45 @@ def test_migrations_path_with_a_percent_sign(tmp_path, migrations_v2):
     odd = tmp_path / "100%" / "migrations"
     shutil.copytree(migrations_v2.script_location, odd)
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    open_store(url, migrations=Migrations(Path(odd), "0002")).dispose()
-    assert schema_status(url, migrations=Migrations(Path(odd), "0002")).state == "current"
+    open_store(url, migrations=Migrations(Path(odd), NEXT)).dispose()
+    assert schema_status(url, migrations=Migrations(Path(odd), NEXT)).state == "current"
+
+
+def test_0002_keeps_reviews_and_makes_them_per_tenant(empty_store_url):
+    """Reviews written under 0001 survive; afterwards one actor may review per tenant."""
+    from fleetprompt_cli.store import repository as repo
+
+    upgrade_store(empty_store_url, migrations=Migrations(MIGRATIONS.script_location, "0001"))
+    with (
+        open_store(
+            empty_store_url, migrations=Migrations(MIGRATIONS.script_location, "0001")
+        ) as store,
+        store.connection() as connection,
+    ):
+        connection.execute(
+            text(
+                "INSERT INTO tenants (slug, tier, created_at) VALUES"
+                " ('acme', 'free', CURRENT_TIMESTAMP), ('globex', 'free', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO reviews (slug, actor, tenant_id, rating, title, helpful_count,"
+                " created_at, updated_at) SELECT 'crm', 'ann', id, 4, 'Old', 0,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM tenants WHERE slug = 'acme'"
+            )
+        )
+    assert upgrade_store(empty_store_url).current == "0001"
+    with open_store(empty_store_url) as store, store.session() as session:
+        acme = repo.get_tenant(session, "acme").id
+        globex = repo.get_tenant(session, "globex").id
+        old = repo.list_reviews(session, "crm")
+        assert [(r.actor, r.tenant_id, r.rating, r.title, r.version) for r in old] == [
+            ("ann", acme, 4, "Old", None)
+        ]
+        repo.upsert_review(session, globex, "crm", "ann", 2, version="1.0")
+    with open_store(empty_store_url) as store, store.session(readonly=True) as session:
+        assert sorted((r.tenant_id, r.rating) for r in repo.list_reviews(session, "crm")) == [
+            (acme, 4),
+            (globex, 2),
+        ]

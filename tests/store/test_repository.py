@@ -345,3 +345,47 @@ def test_reviews_keep_rating_sums(store, tenants):
             repo.upsert_review(session, acme, "crm", "ann", 6)
         with pytest.raises(NotFound):
             repo.vote_helpful(session, acme, 99999, "cy")
+
+
+def test_a_review_for_one_tenant_never_overwrites_another_tenants(store, tenants):
+    """Issue 9 item 4: the row's tenant_id moved when the same actor wrote for tenant B."""
+    acme, globex = tenants
+    with store.session() as session:
+        mine = repo.upsert_review(session, acme, "crm", "ann", 5, title="Acme's", version="1.0")
+        theirs = repo.upsert_review(session, globex, "crm", "ann", 1, title="Globex's")
+    assert mine.id != theirs.id
+    with store.session(readonly=True) as session:
+        reviews = {r.tenant_id: r for r in repo.list_reviews(session, "crm")}
+        assert (reviews[acme].rating, reviews[acme].title, reviews[acme].version) == (
+            5,
+            "Acme's",
+            "1.0",
+        )
+        assert (reviews[globex].rating, reviews[globex].title) == (1, "Globex's")
+        stats = repo.read_stats(session, ["crm"])["crm"]
+        assert (stats.rating_sum, stats.rating_count) == (6, 2)
+    # Deleting in one tenant leaves the other tenant's review alone.
+    with store.session() as session:
+        repo.delete_review(session, globex, "crm", "ann")
+        with pytest.raises(NotFound):
+            repo.delete_review(session, globex, "crm", "ann")
+    with store.session(readonly=True) as session:
+        assert [(r.tenant_id, r.rating) for r in repo.list_reviews(session, "crm")] == [(acme, 5)]
+        stats = repo.read_stats(session, ["crm"])["crm"]
+        assert (stats.rating_sum, stats.rating_count) == (5, 1)
+
+
+def test_nobody_votes_their_own_review_helpful(store, tenants):
+    from fleetprompt_cli.errors import ReviewRefused
+
+    acme, globex = tenants
+    with store.session() as session:
+        review = repo.upsert_review(session, acme, "crm", "ann", 4)
+    with store.session() as session, pytest.raises(ReviewRefused, match="your own"):
+        repo.vote_helpful(session, acme, review.id, "ann")
+    with store.session() as session:
+        # The same name in another tenant is another person.
+        assert repo.vote_helpful(session, globex, review.id, "ann") is True
+        assert repo.vote_helpful(session, acme, review.id, "bob") is True
+    with store.session(readonly=True) as session:
+        assert repo.list_reviews(session, "crm")[0].helpful_count == 2

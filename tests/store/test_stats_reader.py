@@ -51,3 +51,57 @@ def test_unreachable_postgres_is_unavailable():
 def test_unsupported_url():
     with pytest.raises(StoreUnavailable, match="unsupported"):
         read_stats("mysql://x/y", ["crm"])
+
+
+def test_the_detail_pages_reviews_are_read_in_index_order(tmp_path):
+    """show stays as fast with 10,000 reviews as with none: no sort of a package's reviews.
+
+    (bench/reviews_bench.py measures it; this checks the plan SQLite uses.)
+    """
+    import sqlite3
+
+    from fleetprompt_cli.store.engine import upgrade_store
+    from fleetprompt_cli.store.stats_reader import REVIEW_ORDERS
+
+    path = tmp_path / "state.db"
+    upgrade_store(f"sqlite:///{path}")
+    connection = sqlite3.connect(path)
+    try:
+        plan = connection.execute(
+            "EXPLAIN QUERY PLAN SELECT id, actor, rating FROM reviews WHERE slug = ?"
+            f" ORDER BY {REVIEW_ORDERS['helpful']} LIMIT 3",
+            ["crm"],
+        ).fetchall()
+    finally:
+        connection.close()
+    details = " | ".join(row[-1] for row in plan)
+    assert "ix_reviews_slug_helpful_count_updated_at_id" in details, details
+    assert "TEMP B-TREE" not in details, details
+
+
+def test_bayesian_rating_needs_many_reviews_to_beat_few():
+    one_five = PackageFigures("a", rating_sum=5, rating_count=1)
+    many = PackageFigures("b", rating_sum=1960, rating_count=400)  # 4.9 on average
+    assert one_five.rating > many.rating
+    assert many.bayesian_rating > one_five.bayesian_rating
+    assert PackageFigures("none").bayesian_rating == 3.0
+
+
+def test_a_sqlite_store_older_than_the_code_reads_as_no_reviews(tmp_path):
+    """show right after upgrading fleetprompt: the store is migrated by the next writer."""
+    import sqlite3
+
+    from fleetprompt_cli.store.engine import MIGRATIONS, Migrations, upgrade_store
+    from fleetprompt_cli.store.stats_reader import read_reviews
+
+    path = tmp_path / "state.db"
+    upgrade_store(f"sqlite:///{path}", migrations=Migrations(MIGRATIONS.script_location, "0001"))
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("INSERT INTO tenants (slug, tier, created_at) VALUES ('a', 'free', 0)")
+        connection.execute(
+            "INSERT INTO reviews (slug, actor, tenant_id, rating, helpful_count, created_at,"
+            " updated_at) VALUES ('crm', 'ann', 1, 4, 0, 0, 0)"
+        )
+    connection.close()
+    assert read_reviews(f"sqlite:///{path}", "crm") == []

@@ -8,7 +8,7 @@ import typer
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.directives.show import when
-from fleetprompt_cli.cli.options import JsonOption, TenantOption
+from fleetprompt_cli.cli.options import INT64_MAX, JsonOption, TenantOption
 
 if TYPE_CHECKING:
     pass
@@ -21,7 +21,9 @@ def list_(
     status: str = typer.Option(
         None, "--status", "-s", help="Only pending, running, succeeded, failed or cancelled."
     ),
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most this many, newest first."),
+    limit: int = typer.Option(
+        20, "--limit", "-n", min=1, max=INT64_MAX, help="At most this many, newest first."
+    ),
     tenant: str = TenantOption,
     json_output: bool = JsonOption,
 ) -> None:

@@ -17,10 +17,13 @@ def add(
     json_output: bool = JsonOption,
 ) -> None:
     """Add an index after the existing ones (earlier indexes win for a slug)."""
+    from rich.text import Text
+
     from fleetprompt_cli.actions.indexes import add_index
 
     app = get_app(ctx, json_output=json_output)
-    with app.err.status(f"Fetching {url}…", spinner="dots"):
+    # A Text, not a str: rich would read a str status as markup ("[/]" in a URL).
+    with app.err.status(Text(f"Fetching {url}…"), spinner="dots"):
         status = add_index(app.settings, name, url)
     if json_output:
         app.emit_json("index", {"index": status.__dict__})

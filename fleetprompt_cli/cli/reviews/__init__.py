@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from fleetprompt_cli.cli.reviews import add, helpful, listing
+from fleetprompt_cli.cli.reviews import add, delete, helpful, listing
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Read and write package reviews and ratings.", no_args_is_help=True)
-for module in (listing, add, helpful):
+for module in (listing, add, helpful, delete):
     module.register(app)

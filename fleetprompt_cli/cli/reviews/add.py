@@ -20,7 +20,7 @@ def add(
     actor: str = typer.Option(None, "--actor", help="Who writes it [env: FLEETPROMPT_ACTOR]."),
     json_output: bool = JsonOption,
 ) -> None:
-    """Rate a package (one review per actor: writing again replaces it)."""
+    """Rate a package your tenant has or had installed (writing again replaces your review)."""
     from fleetprompt_cli.actions.reviews import add_review
 
     app = get_app(ctx, json_output=json_output)
@@ -30,7 +30,8 @@ def add(
         app.emit_json("review", {"slug": slug, "review": review.__dict__})
         return
     app.out.print(
-        f"review {review.id} of {slug} by {review.actor}: {'★' * review.rating}", highlight=False
+        f"review {review.id} of {slug} {review.version} by {review.actor}: {'★' * review.rating}",
+        highlight=False,
     )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import TenantOption
+from fleetprompt_cli.cli.options import INT64_MAX, TenantOption
 
 __all__ = ["register"]
 
 
 def helpful(
     ctx: typer.Context,
-    review_id: int = typer.Argument(..., metavar="ID", help="The review's id."),
+    review_id: int = typer.Argument(
+        ..., metavar="ID", min=1, max=INT64_MAX, help="The review's id."
+    ),
     tenant: str = TenantOption,
     actor: str = typer.Option(None, "--actor", help="Who votes [env: FLEETPROMPT_ACTOR]."),
 ) -> None:
