@@ -171,9 +171,16 @@ class _Runner:
     # -- steps ------------------------------------------------------------------
 
     def start(self, step: Any, info: dict[str, Any]) -> str:
-        """Mark the step running and the installation in progress; return what to do."""
+        """Mark the step running and the installation in progress; return what to do.
+
+        The step is marked running (counting the attempt) in a transaction of
+        its own, so an attempt whose start is then refused, or whose process
+        dies, still counts toward the limit; the step can always fail from
+        ``running``.  Re-running a step found ``running`` is idempotent.
+        """
         with self.held() as s:
             self.repo.update_step(s, self.tenant_id, step.id, "running")
+        with self.held() as s:
             inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
             action = step.action
             if action == "uninstall":
@@ -192,6 +199,17 @@ class _Runner:
             if inst is None:
                 raise FleetPromptError(
                     f"{step.slug}: the installation planned by this directive is missing"
+                )
+            if inst.status == lifecycle.FAILED:
+                # A new install of a package whose install failed before:
+                # the failed row is taken up again, as `recover --retry-failed` does.
+                inst = self.repo.apply_transition(
+                    s,
+                    self.tenant_id,
+                    step.slug,
+                    "retry",
+                    actor=self.actor,
+                    directive_id=self.directive_id,
                 )
             if inst.status == lifecycle.QUEUED:
                 self.repo.apply_transition(
@@ -285,9 +303,15 @@ class _Runner:
                 name = {
                     lifecycle.INSTALLING: "fail_install",
                     lifecycle.UPGRADING: "fail_upgrade",
+                    lifecycle.UNINSTALLING: "fail_uninstall",
                     lifecycle.QUEUED: "cancel",
                 }.get(inst.status)
-                if name:
+                if name is None:
+                    # The step failed before its transition (active, paused or
+                    # failed row): drop the change it planned, so the package
+                    # is not left looking busy.
+                    self.repo.clear_pending(s, self.tenant_id, step.slug)
+                else:
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,
@@ -434,8 +458,23 @@ class _Runner:
         return RunOutcome(self.directive_id, "succeeded", events=self.events)
 
     def _attempts(self, step: Any, info: dict[str, Any]) -> tuple[str | None, ExitCode]:
-        """Run one step until it is done or out of attempts; return (error, exit code)."""
+        """Run one step until it is done or out of attempts; return (error, exit code).
+
+        Attempts are counted in the store when the step starts running, so
+        attempts whose process died (OOM, SIGKILL) count too: a step found
+        ``running`` with no attempt left is failed here without running it
+        again, and its directive ends ``failed`` (a dead letter that
+        ``recover --retry-failed`` re-opens).
+        """
         attempts = step.attempts
+        if step.status == "running" and attempts >= MAX_ATTEMPTS:
+            message = (
+                f"the process running this step died {attempts} times "
+                f"(attempt limit {MAX_ATTEMPTS}); retry with 'fleetprompt recover --retry-failed'"
+            )
+            self.fail(step, message)
+            self.emit(step, "failed", message)
+            return message, ExitCode.FAILURE
         while True:
             attempts += 1
             self.emit(step, "installing" if step.action != "uninstall" else "uninstalling")
@@ -449,14 +488,14 @@ class _Runner:
                 faults.checkpoint("after-commit")
                 self.emit(step, "active" if step.action != "uninstall" else "uninstalled")
                 return None, ExitCode.SUCCESS
-            except StoreUnavailable:
+            except (StoreUnavailable, _LeaseLost):
                 raise
-            except (FleetPromptError, OSError) as error:
-                message = (
-                    str(error)
-                    if isinstance(error, FleetPromptError)
-                    else (f"{type(error).__name__}: {error}")
-                )
+            except Exception as error:
+                # Anything else a step raises (a refused transition, a bad
+                # archive, or a bug: KeyError, a database DataError) is a
+                # failure of this attempt, never an escape that leaves the
+                # directive running under a dead lease.
+                message = _describe(error)
                 code = error.exit_code if isinstance(error, FleetPromptError) else ExitCode.FAILURE
                 if attempts >= MAX_ATTEMPTS:
                     self.fail(step, message)
@@ -468,6 +507,14 @@ class _Runner:
                         s, self.tenant_id, step.id, "pending", error_message=message
                     )
                 self.beat()
+
+
+def _describe(error: BaseException) -> str:
+    """One line for a step's failure: our messages as they are, others with their type."""
+    if isinstance(error, FleetPromptError):
+        return str(error)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def run_directive(

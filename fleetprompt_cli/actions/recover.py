@@ -161,9 +161,23 @@ def _replan(
     slug, version = info["slug"], info["version"]
     inst = repo.find_installation(session, tenant_id, slug, for_update=True)
     if inst is not None and inst.status == lifecycle.FAILED:
-        inst = repo.apply_transition(
+        # A failed install dropped its pending version: plan it again (this
+        # refuses if another directive already planned the package), then
+        # take the row back to queued.
+        repo.plan_installation(
+            session,
+            tenant_id,
+            slug,
+            version,
+            actor=actor,
+            requested=bool(info.get("requested", True)),
+            config=info.get("config"),
+            directive_id=directive_id,
+        )
+        repo.apply_transition(
             session, tenant_id, slug, "retry", actor=actor, directive_id=directive_id
         )
+        return
     if inst is not None:
         if inst.status in (lifecycle.INSTALLING, lifecycle.UPGRADING, lifecycle.UNINSTALLING):
             raise StateError(

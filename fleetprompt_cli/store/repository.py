@@ -103,7 +103,9 @@ _FINISHED_DIRECTIVE = ("succeeded", "failed", "cancelled")
 # Which step statuses may follow which.  "running" may follow itself: a
 # worker that takes over an expired lease re-runs the step it finds running.
 _STEP_MOVES: dict[str, frozenset[str]] = {
-    "pending": frozenset({"running", "cancelled"}),
+    # "failed" and "pending" may follow "pending" when an attempt failed
+    # before it could mark the step running: the step still fails or retries.
+    "pending": frozenset({"running", "cancelled", "failed", "pending"}),
     "running": frozenset({"running", "done", "failed", "pending", "cancelled"}),
     "done": frozenset({"undone"}),
     "failed": frozenset({"pending", "running"}),
@@ -114,9 +116,6 @@ _STEP_MOVES: dict[str, frozenset[str]] = {
 # Moving out of these back to pending re-opens a step (``recover
 # --retry-failed``): it gets a fresh set of attempts.
 _REOPENED_FROM = frozenset({"failed", "cancelled", "undone"})
-# Installation statuses in which a directive is applying something: planning
-# another change on top would corrupt it.
-_BUSY = frozenset({lifecycle.INSTALLING, lifecycle.UPGRADING, lifecycle.UNINSTALLING})
 
 
 def _now(now: datetime | None) -> datetime:
@@ -404,8 +403,7 @@ def plan_installation(
         )
         session.flush()
         return installation
-    if installation.status in _BUSY or installation.status == lifecycle.QUEUED:
-        # Queued means planned by another directive that has not started yet.
+    if lifecycle.changing(installation.status, installation.pending_version):
         raise lifecycle.busy([slug])
     installation.pending_version = version
     installation.pending_config = dict(config) if config is not None else None
@@ -452,12 +450,13 @@ def apply_transition(
         installation.pending_config = None
         installation.error_message = None
         installation.installed_at = now
-    elif name in ("fail_install", "fail_upgrade"):
+    elif name in ("fail_install", "fail_upgrade", "fail_uninstall"):
         installation.error_message = error_message
-        if name == "fail_upgrade":
-            # The previous revision stays current; the pending one is dropped.
-            installation.pending_version = None
-            installation.pending_config = None
+        # The previous revision stays current (nothing, for a failed install);
+        # the pending one is dropped, so that a pending version always means
+        # an open directive is changing the package (see plan_installation).
+        installation.pending_version = None
+        installation.pending_config = None
     elif name in ("cancel", "retry"):
         installation.error_message = error_message
     elif name == "complete_uninstall":
