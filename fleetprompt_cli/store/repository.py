@@ -78,6 +78,7 @@ __all__ = [
     "list_signals",
     "list_steps",
     "list_tenants",
+    "lock_tenant",
     "plan_installation",
     "read_stats",
     "release",
@@ -206,6 +207,24 @@ def resolve_tenant(session: Session, slug: str = DEFAULT_TENANT) -> Tenant:
         .values(tenant_id=tenant.id, signal_sequence=0)
         .on_conflict_do_nothing(index_elements=["tenant_id"])
     )
+    return tenant
+
+
+def lock_tenant(session: Session, tenant_id: int) -> Tenant:
+    """Lock the tenant's row until the transaction ends (submits of a tenant take turns).
+
+    On PostgreSQL a SELECT ... FOR UPDATE; on SQLite the write transaction
+    already holds the database's one write lock.  ``tenant set-tier`` updates
+    the same row, so a tier read under this lock is current.
+    """
+    tenant = session.exec(
+        select(Tenant)
+        .where(Tenant.id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if tenant is None:
+        raise NotFound(f"no tenant with id {tenant_id}")
     return tenant
 
 
