@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, update
+from sqlalchemy import and_, case, func, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -59,6 +59,7 @@ __all__ = [
     "count_installations",
     "create_directive",
     "create_tenant",
+    "database_now",
     "delete_resources",
     "expired_directives",
     "find_directives",
@@ -125,6 +126,25 @@ def _now(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock (``CURRENT_TIMESTAMP``), timezone-aware UTC.
+
+    Lease expiry, heartbeats and the claim grace are measured with it, so
+    every process that shares the store agrees on them, whatever its own
+    clock says.  (On PostgreSQL this is the transaction's start time.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.connection().execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
+        return value.astimezone(UTC)
+    # SQLite's CURRENT_TIMESTAMP has whole seconds; 'now' with %f has milliseconds.
+    value = session.connection().execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+    return datetime.fromisoformat(value.scalar_one()).replace(tzinfo=UTC)
+
+
+def _lease_now(session: Session, now: datetime | None) -> datetime:
+    return _now(now) if now is not None else database_now(session)
 
 
 def _insert(session: Session) -> Any:
@@ -719,7 +739,7 @@ def create_directive(
     """Write a directive and its ordered steps (in the caller's transaction)."""
     if kind not in DIRECTIVE_KINDS:
         raise InvalidInput(f"unknown directive kind {kind!r}")
-    now = _now(now)
+    now = _lease_now(session, now)  # The claim grace is measured from it.
     directive = Directive(
         tenant_id=tenant_id,
         actor=actor,
@@ -896,7 +916,7 @@ def claim_directive(
     and SQLite serialises writers with BEGIN IMMEDIATE.  An owner re-claiming
     its own live lease renews it without counting an attempt.
     """
-    now = _now(now)
+    now = _lease_now(session, now)
     renewing = and_(Directive.lease_owner == owner, col(Directive.lease_expires_at) > now)
     result = session.exec(
         update(Directive)
@@ -938,7 +958,7 @@ def heartbeat(
     renewing it here can never overlap another holder.  (A slow step, or a
     lease of 0 s in tests, then does not make the owner give up for nothing.)
     """
-    now = _now(now)
+    now = _lease_now(session, now)
     result = session.exec(
         update(Directive)
         .where(
@@ -976,7 +996,7 @@ def expired_directives(
     limit: int | None = None,
 ) -> list[DirectiveRef]:
     """Open directives, across tenants, whose lease expired or that nobody claimed in time."""
-    now = _now(now)
+    now = _lease_now(session, now)
     query = (
         select(Directive)
         .where(
