@@ -188,8 +188,14 @@ def create_tenant(
     if _find_tenant(session, slug) is not None:
         raise AlreadyExists(f"tenant {slug!r} already exists")
     tenant = Tenant(slug=slug, tier=tier, created_at=_now(now))
-    session.add(tenant)
-    session.flush()
+    try:
+        # A savepoint: a concurrent create can commit the slug between the
+        # check above and this insert; the unique index then refuses it.
+        with session.begin_nested():
+            session.add(tenant)
+            session.flush()
+    except IntegrityError:
+        raise AlreadyExists(f"tenant {slug!r} already exists") from None
     session.add(TenantCounter(tenant_id=tenant.id))
     session.flush()
     return tenant
@@ -1048,11 +1054,15 @@ def upsert_review(
         raise InvalidInput(f"a rating is a whole number from 1 to 5, not {rating!r}")
     now = _now(now)
     slug = canonical_slug(slug)
-    review = session.exec(
-        select(Review).where(Review.slug == slug, Review.actor == actor).with_for_update()
-    ).first()
+    query = (
+        select(Review)
+        .where(Review.slug == slug, Review.actor == actor)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    review = session.exec(query).first()
     if review is None:
-        review = Review(
+        fresh = Review(
             slug=slug,
             actor=actor,
             tenant_id=tenant_id,
@@ -1062,14 +1072,23 @@ def upsert_review(
             created_at=now,
             updated_at=now,
         )
-        _bump_stats(session, slug, rating_sum=rating, rating_count=1)
-    else:
-        _bump_stats(session, slug, rating_sum=rating - review.rating)
-        review.rating = rating
-        review.title = title
-        review.content = content
-        review.tenant_id = tenant_id
-        review.updated_at = now
+        try:
+            # A concurrent first review by the same actor may commit between
+            # the read above and this insert: then update that one instead.
+            with session.begin_nested():
+                session.add(fresh)
+                session.flush()
+        except IntegrityError:
+            review = session.exec(query).one()
+        else:
+            _bump_stats(session, slug, rating_sum=rating, rating_count=1)
+            return fresh
+    _bump_stats(session, slug, rating_sum=rating - review.rating)
+    review.rating = rating
+    review.title = title
+    review.content = content
+    review.tenant_id = tenant_id
+    review.updated_at = now
     session.add(review)
     session.flush()
     return review
