@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -419,7 +420,8 @@ class _Runner:
             return RunOutcome(self.directive_id, "busy")
         faults.checkpoint("claimed")
         try:
-            return self._steps()
+            with self._heartbeats():
+                return self._steps()
         except _LeaseLost:
             return RunOutcome(
                 self.directive_id,
@@ -428,6 +430,39 @@ class _Runner:
                 ExitCode.FAILURE,
                 self.events,
             )
+
+    @contextmanager
+    def _heartbeats(self) -> Iterator[None]:
+        """Renew the lease in the background while the steps run.
+
+        A fetch or an extraction can outlast the lease; without this another
+        process would take the directive over and run the step twice.  The
+        renewal is the same conditional UPDATE as every held() transaction's
+        first statement, so it never extends a lease this runner lost.
+        """
+        if self.lease <= 0:
+            yield
+            return
+        stop = threading.Event()
+
+        def renew() -> None:
+            ids = (self.tenant_id, self.directive_id, self.owner)
+            while not stop.wait(self.lease / 3):
+                try:
+                    with self.store.session() as s:
+                        alive = self.repo.heartbeat(s, *ids, lease_seconds=self.lease)
+                except Exception:
+                    continue  # The store is down: the steps will say so.
+                if not alive:
+                    return
+
+        thread = threading.Thread(target=renew, name="lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def _steps(self) -> RunOutcome:
         directive, steps = self.load()

@@ -1,4 +1,4 @@
-"""Hosts whose clocks disagree: leases are measured with the database's clock.
+"""Leases: measured with the database's clock, and renewed while a long step runs.
 
 A runner whose clock is 120 s off (FLEETPROMPT_FAULT_CLOCK_OFFSET) neither
 loses its live lease to a process with a correct clock nor steals one.  On
@@ -101,3 +101,43 @@ def test_a_runner_whose_clock_is_fast_does_not_steal_a_live_lease(monkeypatch):
             assert repo.get_directive(s, tenant_id, directive).lease_owner == "someone"
     finally:
         store.dispose()
+
+
+def test_a_step_longer_than_the_lease_keeps_its_lease(monkeypatch):
+    import time
+
+    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.settings import load_settings
+    from fleetprompt_cli.store import repository as repo
+
+    monkeypatch.setenv("FLEETPROMPT_LEASE_SECONDS", "1.5")
+    tenant_id, directive = _queued()
+    settings = load_settings()
+    store = store_for(settings)
+    try:
+        stolen: list[bool] = []
+
+        def slow_step(event):
+            # fx-mid's step outlasts the lease (as a long fetch would): once
+            # the database's clock is past the lease it started with, another
+            # process tries to take the directive over.
+            if event.slug != "fx-mid" or event.status != "installing" or stolen:
+                return
+            with store.session(readonly=True) as s:
+                started = repo.get_directive(s, tenant_id, directive).lease_expires_at
+            deadline = time.monotonic() + 30  # A bound for a broken test, not a wait.
+            while time.monotonic() < deadline:
+                with store.session(readonly=True) as s:
+                    if repo.database_now(s) > started:
+                        break
+                time.sleep(0.05)
+            with store.session() as s:
+                stolen.append(
+                    repo.claim_directive(s, tenant_id, directive, "thief", lease_seconds=60)
+                )
+
+        outcome = run_directive(settings, store, tenant_id, directive, progress=slow_step)
+    finally:
+        store.dispose()
+    assert stolen == [False]
+    assert outcome.status == "succeeded"
