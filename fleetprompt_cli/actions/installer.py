@@ -352,7 +352,12 @@ class _Runner:
         for step in reversed(done):
             info = self.plan_step(directive, step)
             previous = info.get("previous_entry")
-            if step.action == "install":
+            if step.installation_id is None and step.action != "uninstall":
+                # The step found its package already there (another directive
+                # put it there) and changed nothing: nothing to undo.
+                with self.held() as s:
+                    self.repo.update_step(s, self.tenant_id, step.id, "undone")
+            elif step.action == "install":
                 with self.held() as s:
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
                     actor = self.actor
@@ -479,15 +484,22 @@ class _Runner:
                 continue
             _, fresh = self.load()
             self.cancel_rest(fresh[index + 1 :])
+            reason = f"{step.slug}: {error}"
             if directive.atomic and done:
-                self.undo(directive, done)
+                # The steps as stored now (installation_id says what each did).
+                ids = {s.id for s in done}
+                try:
+                    self.undo(directive, [s for s in fresh if s.id in ids])
+                except (StoreUnavailable, _LeaseLost):
+                    raise
+                except Exception as undo_error:
+                    # The directive still ends failed, saying what is left as is.
+                    reason += f"; undoing the earlier steps failed: {_describe(undo_error)}"
             with self.held() as s:
                 self.repo.finish_directive(
-                    s, self.tenant_id, self.directive_id, "failed", error=f"{step.slug}: {error}"
+                    s, self.tenant_id, self.directive_id, "failed", error=reason
                 )
-            return RunOutcome(
-                self.directive_id, "failed", f"{step.slug}: {error}", code, self.events
-            )
+            return RunOutcome(self.directive_id, "failed", reason, code, self.events)
         with self.held() as s:
             self.repo.finish_directive(s, self.tenant_id, self.directive_id, "succeeded")
         return RunOutcome(self.directive_id, "succeeded", events=self.events)
@@ -515,6 +527,8 @@ class _Runner:
             self.emit(step, "installing" if step.action != "uninstall" else "uninstalling")
             try:
                 if self.start(step, info) == "already":
+                    # Done without an installation_id: this step changed
+                    # nothing, so an atomic undo leaves the package alone.
                     with self.held() as s:
                         self.repo.update_step(s, self.tenant_id, step.id, "done")
                 else:

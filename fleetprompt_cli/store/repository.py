@@ -849,7 +849,10 @@ def update_step(
     elif status == "pending":
         step.finished_at = None
         if step.status in _REOPENED_FROM:
+            # A fresh start: it has neither tried nor changed anything yet
+            # (installation_id names what a done step changed).
             step.attempts = 0
+            step.installation_id = None
     else:
         step.finished_at = now
     step.status = status

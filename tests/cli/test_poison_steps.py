@@ -174,3 +174,30 @@ def test_a_failed_uninstall_returns_the_package_and_can_be_retried(backend, monk
         "start_uninstall",
         "complete_uninstall",
     ]
+
+
+def test_a_step_raising_a_bug_fails_instead_of_escaping(backend):
+    from fleetprompt_cli.store import repository as repo
+
+    queued = run_cli("install", "core-skills", "--yes", "--no-wait", "--json")
+    assert queued.exit_code == 0, queued.stderr
+    directive_id = json.loads(queued.stdout)["directive"]
+    # A plan this version cannot read (written by another version, or edited):
+    # the step raises KeyError, not one of our errors.
+    store = store_for()
+    try:
+        with store.session() as s:
+            tenant_id = repo.get_tenant(s, "default").id
+            directive = repo.get_directive(s, tenant_id, directive_id)
+            (step,) = directive.plan["steps"]
+            directive.plan = {"steps": [{k: v for k, v in step.items() if k != "sha256"}]}
+            s.add(directive)
+    finally:
+        store.dispose()
+    result = run_cli("worker", "--once", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["outcomes"] == {"failed": 1}
+    ((slug, status, attempts, error),) = _steps()
+    assert (slug, status, attempts, error) == ("core-skills", "failed", 3, "KeyError: 'sha256'")
+    assert [d[:2] for d in snapshot()["directives"]] == [("install", "failed")]
+    assert _live() == {"core-skills": (None, "failed")}
