@@ -104,7 +104,7 @@ def find_stranded(
                 ref.attempts,
                 "lease expired" if ref.lease_owner else "never claimed",
             )
-            for ref in repo.expired_directives(s, grace_seconds=grace)
+            for ref in repo.expired_directives(s, grace_seconds=grace, rewake_seconds=0)
             if only is None or ref.tenant_id == only
         ]
         if retry_failed:

@@ -8,7 +8,9 @@ that is finished, unknown, or held by a live lease is a no-op.
 The sweep finds open directives whose lease expired (a CLI or worker died)
 or that nobody claimed in time (a lost wake-up) and enqueues a wake-up for
 each; every worker sweeps every ``FLEETPROMPT_SWEEP_SECONDS`` (default 5).
-Duplicate wake-ups are harmless: only one claimer wins a lease.
+One sweep wakes each directive (``reserve_wakeup``), again only if nobody
+claimed it within a lease.  Duplicate wake-ups would be harmless anyway:
+only one claimer wins a lease.
 
 When the queue is unreachable the store still is the queue of record: the
 sweep runs what it finds in the worker itself, ``--once`` stops reading the
@@ -170,13 +172,22 @@ def sweep_once(context: WorkerContext | None = None, *, enqueue: bool = True) ->
     With ``enqueue`` the wake-ups go to the queue so that every worker shares
     the work; without it they are run here, one after the other.
     """
+    from fleetprompt_cli.actions.installer import lease_seconds
     from fleetprompt_cli.store import repository as repo
 
     context = context or _current()
+    # A woken directive nobody claimed within a lease is woken again.
+    timing = {"grace_seconds": claim_grace(), "rewake_seconds": lease_seconds()}
     with context.store.session(readonly=True) as s:
-        found = repo.expired_directives(s, grace_seconds=claim_grace())
+        found = repo.expired_directives(s, **timing)
     context.stats.add_swept(len(found))
     for ref in found:
+        with context.store.session() as s:
+            mine = repo.reserve_wakeup(
+                s, ref.tenant_id, ref.directive_id, seen_owner=ref.lease_owner, **timing
+            )
+        if not mine:
+            continue  # Another worker's sweep woke it (or it was claimed) meanwhile.
         logger.info(
             "sweep: directive %s (tenant %s) %s",
             ref.directive_id,

@@ -84,6 +84,7 @@ __all__ = [
     "read_stats",
     "release",
     "reopen_directive",
+    "reserve_wakeup",
     "resolve_tenant",
     "resource_counts",
     "set_config",
@@ -1003,9 +1004,16 @@ def expired_directives(
     now: datetime | None = None,
     grace_seconds: float = DEFAULT_CLAIM_GRACE,
     limit: int | None = None,
+    rewake_seconds: float | None = None,
 ) -> list[DirectiveRef]:
-    """Open directives, across tenants, whose lease expired or that nobody claimed in time."""
+    """Open directives, across tenants, whose lease expired or that nobody claimed in time.
+
+    A directive a sweep already woke (see :func:`reserve_wakeup`) is found
+    again only ``rewake_seconds`` (default: the grace) after that wake-up, in
+    case it was lost; ``recover`` passes 0 to see it at once.
+    """
     now = _lease_now(session, now)
+    rewake = grace_seconds if rewake_seconds is None else rewake_seconds
     query = (
         select(Directive)
         .where(
@@ -1017,7 +1025,12 @@ def expired_directives(
                 ),
                 and_(
                     col(Directive.lease_owner).is_(None),
+                    col(Directive.lease_expires_at).is_(None),
                     col(Directive.created_at) <= now - timedelta(seconds=grace_seconds),
+                ),
+                and_(
+                    col(Directive.lease_owner).is_(None),
+                    col(Directive.lease_expires_at) <= now - timedelta(seconds=rewake),
                 ),
             ),
         )
@@ -1036,6 +1049,50 @@ def expired_directives(
         )
         for d in session.exec(query.execution_options(populate_existing=True))
     ]
+
+
+def reserve_wakeup(
+    session: Session,
+    tenant_id: int,
+    directive_id: str,
+    *,
+    seen_owner: str | None,
+    grace_seconds: float = DEFAULT_CLAIM_GRACE,
+    rewake_seconds: float = DEFAULT_CLAIM_GRACE,
+    now: datetime | None = None,
+) -> bool:
+    """Let one sweeping worker, not every one, wake a stranded directive; True for the winner.
+
+    One conditional UPDATE: the directive becomes unclaimed with
+    ``lease_expires_at`` set to now (when it was woken), which hides it from
+    other sweeps until ``rewake_seconds`` pass (a lost wake-up is sent again
+    then).  An expired lease is dropped here rather than by the claim that
+    follows; an unclaimed directive can be claimed at once either way.
+    """
+    now = _lease_now(session, now)
+    if seen_owner is None:
+        due = or_(
+            and_(
+                col(Directive.lease_expires_at).is_(None),
+                col(Directive.created_at) <= now - timedelta(seconds=grace_seconds),
+            ),
+            col(Directive.lease_expires_at) <= now - timedelta(seconds=rewake_seconds),
+        )
+        held = and_(col(Directive.lease_owner).is_(None), due)
+    else:
+        held = and_(Directive.lease_owner == seen_owner, col(Directive.lease_expires_at) <= now)
+    result = session.exec(
+        update(Directive)
+        .where(
+            Directive.tenant_id == tenant_id,
+            Directive.id == directive_id,
+            col(Directive.status).in_(_OPEN_DIRECTIVE),
+            held,
+        )
+        .values(lease_owner=None, lease_expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 # -- reviews (global marketplace data) ---------------------------------------

@@ -141,3 +141,26 @@ def test_a_step_longer_than_the_lease_keeps_its_lease(monkeypatch):
         store.dispose()
     assert stolen == [False]
     assert outcome.status == "succeeded"
+
+
+def test_several_sweeping_workers_wake_a_stranded_directive_once(monkeypatch):
+    from fleetprompt_cli.queue import get_huey
+    from fleetprompt_cli.queue.worker import WorkerContext, sweep_once
+    from fleetprompt_cli.settings import load_settings
+
+    _queued()
+    settings = load_settings()
+    huey = get_huey(settings)
+    huey.flush()  # Its wake-up was lost.
+    monkeypatch.setenv("FLEETPROMPT_CLAIM_GRACE_SECONDS", "0")
+    store = store_for(settings)
+    try:
+        # Three workers sweep, twice each, before any of them runs anything.
+        for _ in range(2):
+            for _ in range(3):
+                sweep_once(WorkerContext(settings, store))
+        assert huey.pending_count() == 1
+    finally:
+        store.dispose()
+    result = run_cli("worker", "--once", "--json")
+    assert json.loads(result.stdout)["outcomes"] == {"succeeded": 1}
