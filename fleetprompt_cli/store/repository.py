@@ -53,6 +53,7 @@ __all__ = [
     "StepSpec",
     "append_signal",
     "apply_transition",
+    "break_lease",
     "claim_directive",
     "clear_pending",
     "config_diff",
@@ -991,6 +992,25 @@ def release(session: Session, tenant_id: int, directive_id: str, owner: str) -> 
             Directive.tenant_id == tenant_id,
             Directive.id == directive_id,
             Directive.lease_owner == owner,
+        )
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def break_lease(session: Session, tenant_id: int, directive_id: str) -> bool:
+    """Drop whoever holds an open directive's lease (``recover --now``); False if finished.
+
+    The holder, if it is in fact alive, fails its next lease renewal and
+    rolls back: it cannot commit behind the next claimer.
+    """
+    result = session.exec(
+        update(Directive)
+        .where(
+            Directive.tenant_id == tenant_id,
+            Directive.id == directive_id,
+            col(Directive.status).in_(_OPEN_DIRECTIVE),
         )
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
