@@ -42,6 +42,7 @@ __all__ = [
     "preview_install",
     "preview_uninstall",
     "submit",
+    "wait_for_packages",
 ]
 
 Ask = Callable[[str, str, dict[str, Any]], Any]
@@ -354,6 +355,38 @@ def _recheck(session: Any, repo: Any, preview: InstallPreview | UninstallPreview
             tenant.tier,
             [(s.slug, s.step.entry.data.get("min_tier", "free")) for s in preview.changes],
         )
+
+
+def wait_for_packages(
+    store: Any, tenant: str, slugs: Sequence[str], *, timeout: float, poll: float = 0.5
+) -> bool:
+    """Wait until no open directive is changing ``slugs``; False if ``timeout`` passed first.
+
+    Like cargo and uv waiting for their lock: a second install that needs a
+    package another directive is changing waits for it, then plans again.
+    """
+    import time
+
+    from fleetprompt_cli.actions.lifecycle import tenant_of
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, _, _ = tenant_of(store, tenant)
+    deadline = time.monotonic() + timeout
+    while True:
+        with store.session(readonly=True) as s:
+            live, leaving = _tenant_state(s, repo, tenant_id)
+        busy = [
+            slug
+            for slug in slugs
+            if slug in leaving
+            or (slug in live and lifecycle.changing(live[slug].status, live[slug].pending_version))
+        ]
+        left = deadline - time.monotonic()
+        if not busy:
+            return True
+        if left <= 0:
+            return False
+        time.sleep(min(poll, left))
 
 
 def archive_source_for(roots: dict[str, str], entry: Any) -> str:

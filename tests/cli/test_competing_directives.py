@@ -60,7 +60,7 @@ def drain() -> dict[str, int]:
 def test_two_queued_upgrades_of_one_package(backend):
     ok("install", "core-skills==1.0.0", "--yes")
     ok("install", "core-skills==1.1.0", "--yes", "--no-wait")
-    second = run_cli("install", "core-skills==1.2.0", "--yes", "--no-wait")
+    second = run_cli("install", "core-skills==1.2.0", "--yes", "--no-wait", "--no-wait-lock")
     assert second.exit_code == ExitCode.STATE, second.stderr
     assert busy("core-skills") in second.stderr
     assert drain() == {"succeeded": 1}
@@ -108,7 +108,7 @@ def test_uninstall_is_refused_while_a_queued_install_needs_it(backend):
 def test_an_install_is_refused_while_a_queued_uninstall_removes_its_dependency(backend):
     ok("install", "core-skills", "--yes")
     ok("uninstall", "core-skills", "--yes", "--no-wait")
-    refused = run_cli("install", "code-review", "--yes")
+    refused = run_cli("install", "code-review", "--yes", "--no-wait-lock")
     assert refused.exit_code == ExitCode.STATE, refused.stderr
     assert busy("core-skills") in refused.stderr
     # A second uninstall of it says the same.
