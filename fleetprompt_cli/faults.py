@@ -6,6 +6,10 @@ instead of dying) makes :func:`checkpoint` act there.  Points are named where
 the installer calls them (``claimed``, ``step-started``, ``fetched``,
 ``extracted``, ``before-commit``, ``after-commit``).  Unset, a checkpoint
 costs one dictionary lookup.
+
+``FLEETPROMPT_FAULT_CLOCK_OFFSET=SECONDS`` shifts this process's clock (the
+store's ``utcnow``), to test hosts whose clocks disagree: leases must not
+depend on it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import signal
 
 from fleetprompt_cli.errors import FleetPromptError
 
-__all__ = ["InjectedFault", "checkpoint"]
+__all__ = ["InjectedFault", "checkpoint", "clock_offset"]
 
 _hits: dict[str, int] = {}
 
@@ -49,3 +53,14 @@ def checkpoint(point: str) -> None:
         if mode == "raise":
             raise InjectedFault(f"injected fault at {point}")
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def clock_offset() -> float:
+    """Seconds to add to this process's clock (FLEETPROMPT_FAULT_CLOCK_OFFSET; tests only)."""
+    raw = os.environ.get("FLEETPROMPT_FAULT_CLOCK_OFFSET")
+    if not raw:
+        return 0.0
+    try:
+        return float(raw)
+    except ValueError:
+        return 0.0

@@ -38,3 +38,17 @@ def fx_index(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FLEETPROMPT_HOME", str(root / "publisher-home"))
         return build_index(root)
+
+
+@pytest.fixture
+def backend(request, store_url, monkeypatch):
+    """The state store (and queue) of the CLI, once per backend: SQLite, or PostgreSQL+Redis.
+
+    Sets FLEETPROMPT_DATABASE_URL (and, on PostgreSQL, FLEETPROMPT_QUEUE_URL
+    and a queue name unique to the test), so in-process and child CLIs use it.
+    """
+    monkeypatch.setenv("FLEETPROMPT_DATABASE_URL", store_url)
+    if store_url.startswith("postgresql"):
+        monkeypatch.setenv("FLEETPROMPT_QUEUE_URL", request.getfixturevalue("redis_url"))
+        monkeypatch.setenv("FLEETPROMPT_QUEUE_NAME", request.getfixturevalue("redis_prefix"))
+    return store_url

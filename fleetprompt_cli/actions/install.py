@@ -42,6 +42,7 @@ __all__ = [
     "preview_install",
     "preview_uninstall",
     "submit",
+    "wait_for_packages",
 ]
 
 Ask = Callable[[str, str, dict[str, Any]], Any]
@@ -82,6 +83,8 @@ class InstallPreview:
     steps: list[PreviewStep]
     index_roots: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    # What the plan was resolved against (see tenant_basis); submit re-checks it.
+    basis: dict[str, str] = field(default_factory=dict)
 
     @property
     def changes(self) -> list[PreviewStep]:
@@ -207,19 +210,16 @@ def preview_install(
 
     tenant_id, tenant_slug, tier = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
-        live = {i.slug: i for i in repo.list_installations(s, tenant_id)}
+        live, leaving = _tenant_state(s, repo, tenant_id)
         s.expunge_all()
-    busy = [
-        i
-        for i in live.values()
-        if i.status
-        in (lifecycle.QUEUED, lifecycle.INSTALLING, lifecycle.UPGRADING, lifecycle.UNINSTALLING)
-    ]
-    installed = {
-        slug: Version(i.version)
-        for slug, i in live.items()
-        if i.version and i.status in (lifecycle.ACTIVE, lifecycle.PAUSED)
-    }
+    busy = {
+        slug for slug, i in live.items() if lifecycle.changing(i.status, i.pending_version)
+    } | leaving
+    # Queued installs and pending upgrades count as installed at the version
+    # they bring (their dependencies must hold too); what an open directive
+    # uninstalls counts as gone.
+    basis = tenant_basis(live, leaving)
+    installed = {slug: Version(version) for slug, version in basis.items()}
     view = open_catalog(settings)
     try:
         plan = plan_request(
@@ -242,7 +242,12 @@ def preview_install(
     finally:
         view.catalog.close()
     changing = [s for s in plan.steps if s.item.action != "keep"]
-    in_progress = [i.slug for i in busy if i.slug in {s.item.slug for s in changing}]
+    # Refused: changing a package another directive is changing, or relying
+    # on one (the request and its dependencies).  A queued install or a
+    # pending upgrade still constrains every plan as an installed package,
+    # but a new package may not depend on it before it is applied: the new
+    # directive could run first, or the other one fail.
+    in_progress = sorted(busy & (_relied_on(plan) | {s.item.slug for s in changing}))
     if in_progress:
         raise lifecycle.busy(in_progress)
     check_tier(
@@ -271,7 +276,122 @@ def preview_install(
                 "config": dict(current.config),
             }
         steps.append(PreviewStep(step, values, changes, previous_info))
-    return InstallPreview(tenant_slug, tenant_id, tier, plan, steps, roots, list(plan.warnings))
+    return InstallPreview(
+        tenant_slug, tenant_id, tier, plan, steps, roots, list(plan.warnings), basis
+    )
+
+
+def _relied_on(plan: Plan) -> set[str]:
+    """The requested packages and, transitively, the dependencies they are planned with."""
+    needed = {s.item.slug for s in plan.steps if s.item.requested}
+    grown = True
+    while grown:
+        grown = False
+        for step in plan.steps:
+            item = step.item
+            if item.slug not in needed and any(by in needed for by, _, _ in item.required_by):
+                needed.add(item.slug)
+                grown = True
+    return needed
+
+
+def _tenant_state(session: Any, repo: Any, tenant_id: int) -> tuple[dict[str, Any], set[str]]:
+    """The tenant's live installations by slug, and the slugs an open directive uninstalls.
+
+    An uninstall directive changes no row until its step starts, so its
+    steps are read too.
+    """
+    live = {i.slug: i for i in repo.list_installations(session, tenant_id)}
+    leaving = {
+        step.slug
+        for directive in repo.list_directives(session, tenant_id, status=("pending", "running"))
+        for step in repo.list_steps(session, tenant_id, directive.id)
+        if step.action == "uninstall" and step.status in ("pending", "running")
+    }
+    return live, leaving
+
+
+def tenant_basis(live: dict[str, Any], leaving: set[str]) -> dict[str, str]:
+    """What a plan is resolved against: each package the tenant has or will have, at its version.
+
+    The version an open directive brings (queued install, pending upgrade),
+    else the installed one; packages an open directive uninstalls, and failed
+    installs, are absent.  Workers moving a package along (queued, installing,
+    active) leave this unchanged; a new plan, an uninstall or a failure
+    changes it.
+    """
+    basis = {}
+    for slug, inst in live.items():
+        if slug in leaving or inst.status == lifecycle.UNINSTALLING:
+            continue
+        version = inst.pending_version
+        if version is None and inst.status in lifecycle.INSTALLED_STATUSES:
+            version = inst.version
+        if version is not None:
+            basis[slug] = version
+    return basis
+
+
+def _recheck(session: Any, repo: Any, preview: InstallPreview | UninstallPreview) -> None:
+    """Refuse a plan whose basis changed since its preview, or that the tier no longer allows.
+
+    Runs in submit's transaction after locking the tenant's row, so submits
+    of one tenant (and ``tenant set-tier``) are serialised and what is checked
+    here is what the directive is written against.  Any change of the basis
+    refuses the plan, even one that would not have changed its answer:
+    re-resolving here would need the catalog inside the transaction, and a
+    refused command only has to be run again.
+    """
+    tenant = repo.lock_tenant(session, preview.tenant_id)
+    live, leaving = _tenant_state(session, repo, preview.tenant_id)
+    now = tenant_basis(live, leaving)
+    before = preview.basis
+    changed = {slug for slug in now.keys() | before.keys() if now.get(slug) != before.get(slug)}
+    if changed:
+        # Name the packages of this plan that changed, if any, else all.
+        if isinstance(preview, InstallPreview):
+            mine = {s.slug for s in preview.steps}
+        else:
+            mine = {step["slug"] for step in preview.removed}
+        raise lifecycle.busy(sorted(changed & mine or changed))
+    if isinstance(preview, InstallPreview):
+        check_tier(
+            tenant.slug,
+            tenant.tier,
+            [(s.slug, s.step.entry.data.get("min_tier", "free")) for s in preview.changes],
+        )
+
+
+def wait_for_packages(
+    store: Any, tenant: str, slugs: Sequence[str], *, timeout: float, poll: float = 0.5
+) -> bool:
+    """Wait until no open directive is changing ``slugs``; False if ``timeout`` passed first.
+
+    Like cargo and uv waiting for their lock: a second install that needs a
+    package another directive is changing waits for it, then plans again.
+    """
+    import time
+
+    from fleetprompt_cli.actions.lifecycle import tenant_of
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, _, _ = tenant_of(store, tenant)
+    deadline = time.monotonic() + timeout
+    while True:
+        with store.session(readonly=True) as s:
+            live, leaving = _tenant_state(s, repo, tenant_id)
+        busy = [
+            slug
+            for slug in slugs
+            if slug in leaving
+            or (slug in live and lifecycle.changing(live[slug].status, live[slug].pending_version))
+        ]
+        left = deadline - time.monotonic()
+        if not busy:
+            return True
+        if left <= 0:
+            return False
+        time.sleep(min(poll, left))
 
 
 def archive_source_for(roots: dict[str, str], entry: Any) -> str:
@@ -297,6 +417,7 @@ def submit(
 
     plan_steps = preview.plan_steps()
     with store.session() as s:
+        _recheck(s, repo, preview)
         directive = repo.create_directive(
             s,
             preview.tenant_id,
@@ -347,6 +468,8 @@ class UninstallPreview:
     slugs: list[str]
     removed: list[dict[str, Any]]
     kind: str = "uninstall"
+    # What the dependents check saw (see tenant_basis); submit re-checks it.
+    basis: dict[str, str] = field(default_factory=dict)
 
     def plan_steps(self) -> list[dict[str, Any]]:
         return self.removed
@@ -369,6 +492,7 @@ def preview_uninstall(
     tenant_id, tenant_slug, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         rows = repo.list_installations(s, tenant_id, include_finished=True)
+        _, leaving = _tenant_state(s, repo, tenant_id)
         s.expunge_all()
     live = {i.slug: i for i in rows if lifecycle.is_live(i.status)}
     # Newest last, so a slug installed and uninstalled twice keeps its latest row.
@@ -384,6 +508,8 @@ def preview_uninstall(
         # (uninstalling what is uninstalled, queued or mid-change), so no
         # directive is written that can only fail.
         lifecycle.transition(inst.status, "start_uninstall", subject=slug)
+        if slug in leaving or lifecycle.changing(inst.status, inst.pending_version):
+            raise lifecycle.busy([slug])
     deps = _installed_dependencies(store, tenant_id, live)
     removing = set(wanted)
     dependents = {
@@ -410,7 +536,9 @@ def preview_uninstall(
             for slug, inst in live.items():
                 if slug in removing or inst.requested:
                     continue
-                if "start_uninstall" not in lifecycle.allowed(inst.status):
+                if "start_uninstall" not in lifecycle.allowed(inst.status) or (
+                    slug in leaving or lifecycle.changing(inst.status, inst.pending_version)
+                ):
                     continue  # Busy with another directive: leave it to that one.
                 users = {o for o, needs in deps.items() if slug in needs}
                 if users and users <= removing:
@@ -427,7 +555,9 @@ def preview_uninstall(
         }
         for slug in order
     ]
-    return UninstallPreview(tenant_slug, tenant_id, wanted, removed)
+    return UninstallPreview(
+        tenant_slug, tenant_id, wanted, removed, basis=tenant_basis(live, leaving)
+    )
 
 
 def planned_manifests(session: Any, tenant_id: int) -> dict[tuple[str, str], dict[str, Any]]:
@@ -453,7 +583,11 @@ def _installed_dependencies(store: Any, tenant_id: int, live: dict[str, Any]) ->
         manifests = planned_manifests(s, tenant_id)
     needs: dict[str, set] = {}
     for slug, inst in live.items():
-        declared = manifests.get((slug, inst.version), {}).get("dependencies", {})
+        # A queued install or pending upgrade needs what its new version needs
+        # (and, until it is applied, the current version's dependencies too).
+        declared: dict[str, Any] = {}
+        for version in (inst.version, inst.pending_version):
+            declared.update(manifests.get((slug, version), {}).get("dependencies", {}))
         needs[slug] = {canonical_slug(d) for d in declared if canonical_slug(d) in live}
     return needs
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -176,9 +177,16 @@ class _Runner:
     # -- steps ------------------------------------------------------------------
 
     def start(self, step: Any, info: dict[str, Any]) -> str:
-        """Mark the step running and the installation in progress; return what to do."""
+        """Mark the step running and the installation in progress; return what to do.
+
+        The step is marked running (counting the attempt) in a transaction of
+        its own, so an attempt whose start is then refused, or whose process
+        dies, still counts toward the limit; the step can always fail from
+        ``running``.  Re-running a step found ``running`` is idempotent.
+        """
         with self.held() as s:
             self.repo.update_step(s, self.tenant_id, step.id, "running")
+        with self.held() as s:
             inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
             action = step.action
             if action == "uninstall":
@@ -197,6 +205,17 @@ class _Runner:
             if inst is None:
                 raise FleetPromptError(
                     f"{step.slug}: the installation planned by this directive is missing"
+                )
+            if inst.status == lifecycle.FAILED:
+                # A new install of a package whose install failed before:
+                # the failed row is taken up again, as `recover --retry-failed` does.
+                inst = self.repo.apply_transition(
+                    s,
+                    self.tenant_id,
+                    step.slug,
+                    "retry",
+                    actor=self.actor,
+                    directive_id=self.directive_id,
                 )
             if inst.status == lifecycle.QUEUED:
                 self.repo.apply_transition(
@@ -290,9 +309,15 @@ class _Runner:
                 name = {
                     lifecycle.INSTALLING: "fail_install",
                     lifecycle.UPGRADING: "fail_upgrade",
+                    lifecycle.UNINSTALLING: "fail_uninstall",
                     lifecycle.QUEUED: "cancel",
                 }.get(inst.status)
-                if name:
+                if name is None:
+                    # The step failed before its transition (active, paused or
+                    # failed row): drop the change it planned, so the package
+                    # is not left looking busy.
+                    self.repo.clear_pending(s, self.tenant_id, step.slug)
+                else:
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,
@@ -332,7 +357,12 @@ class _Runner:
         for step in reversed(done):
             info = self.plan_step(directive, step)
             previous = info.get("previous_entry")
-            if step.action == "install":
+            if step.installation_id is None and step.action != "uninstall":
+                # The step found its package already there (another directive
+                # put it there) and changed nothing: nothing to undo.
+                with self.held() as s:
+                    self.repo.update_step(s, self.tenant_id, step.id, "undone")
+            elif step.action == "install":
                 with self.held() as s:
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
                     actor = self.actor
@@ -400,7 +430,8 @@ class _Runner:
             return RunOutcome(self.directive_id, "busy")
         faults.checkpoint("claimed")
         try:
-            return self._steps()
+            with self._heartbeats():
+                return self._steps()
         except _LeaseLost:
             return RunOutcome(
                 self.directive_id,
@@ -409,6 +440,39 @@ class _Runner:
                 ExitCode.FAILURE,
                 self.events,
             )
+
+    @contextmanager
+    def _heartbeats(self) -> Iterator[None]:
+        """Renew the lease in the background while the steps run.
+
+        A fetch or an extraction can outlast the lease; without this another
+        process would take the directive over and run the step twice.  The
+        renewal is the same conditional UPDATE as every held() transaction's
+        first statement, so it never extends a lease this runner lost.
+        """
+        if self.lease <= 0:
+            yield
+            return
+        stop = threading.Event()
+
+        def renew() -> None:
+            ids = (self.tenant_id, self.directive_id, self.owner)
+            while not stop.wait(self.lease / 3):
+                try:
+                    with self.store.session() as s:
+                        alive = self.repo.heartbeat(s, *ids, lease_seconds=self.lease)
+                except Exception:
+                    continue  # The store is down: the steps will say so.
+                if not alive:
+                    return
+
+        thread = threading.Thread(target=renew, name="lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def _steps(self) -> RunOutcome:
         directive, steps = self.load()
@@ -425,27 +489,51 @@ class _Runner:
                 continue
             _, fresh = self.load()
             self.cancel_rest(fresh[index + 1 :])
+            reason = f"{step.slug}: {error}"
             if directive.atomic and done:
-                self.undo(directive, done)
+                # The steps as stored now (installation_id says what each did).
+                ids = {s.id for s in done}
+                try:
+                    self.undo(directive, [s for s in fresh if s.id in ids])
+                except (StoreUnavailable, _LeaseLost):
+                    raise
+                except Exception as undo_error:
+                    # The directive still ends failed, saying what is left as is.
+                    reason += f"; undoing the earlier steps failed: {_describe(undo_error)}"
             with self.held() as s:
                 self.repo.finish_directive(
-                    s, self.tenant_id, self.directive_id, "failed", error=f"{step.slug}: {error}"
+                    s, self.tenant_id, self.directive_id, "failed", error=reason
                 )
-            return RunOutcome(
-                self.directive_id, "failed", f"{step.slug}: {error}", code, self.events
-            )
+            return RunOutcome(self.directive_id, "failed", reason, code, self.events)
         with self.held() as s:
             self.repo.finish_directive(s, self.tenant_id, self.directive_id, "succeeded")
         return RunOutcome(self.directive_id, "succeeded", events=self.events)
 
     def _attempts(self, step: Any, info: dict[str, Any]) -> tuple[str | None, ExitCode]:
-        """Run one step until it is done or out of attempts; return (error, exit code)."""
+        """Run one step until it is done or out of attempts; return (error, exit code).
+
+        Attempts are counted in the store when the step starts running, so
+        attempts whose process died (OOM, SIGKILL) count too: a step found
+        ``running`` with no attempt left is failed here without running it
+        again, and its directive ends ``failed`` (a dead letter that
+        ``recover --retry-failed`` re-opens).
+        """
         attempts = step.attempts
+        if step.status == "running" and attempts >= MAX_ATTEMPTS:
+            message = (
+                f"the process running this step died {attempts} times "
+                f"(attempt limit {MAX_ATTEMPTS}); retry with 'fleetprompt recover --retry-failed'"
+            )
+            self.fail(step, message)
+            self.emit(step, "failed", message)
+            return message, ExitCode.FAILURE
         while True:
             attempts += 1
             self.emit(step, "installing" if step.action != "uninstall" else "uninstalling")
             try:
                 if self.start(step, info) == "already":
+                    # Done without an installation_id: this step changed
+                    # nothing, so an atomic undo leaves the package alone.
                     with self.held() as s:
                         self.repo.update_step(s, self.tenant_id, step.id, "done")
                 else:
@@ -454,14 +542,14 @@ class _Runner:
                 faults.checkpoint("after-commit")
                 self.emit(step, "active" if step.action != "uninstall" else "uninstalled")
                 return None, ExitCode.SUCCESS
-            except StoreUnavailable:
+            except (StoreUnavailable, _LeaseLost):
                 raise
-            except (FleetPromptError, OSError) as error:
-                message = (
-                    str(error)
-                    if isinstance(error, FleetPromptError)
-                    else (f"{type(error).__name__}: {error}")
-                )
+            except Exception as error:
+                # Anything else a step raises (a refused transition, a bad
+                # archive, or a bug: KeyError, a database DataError) is a
+                # failure of this attempt, never an escape that leaves the
+                # directive running under a dead lease.
+                message = _describe(error)
                 code = error.exit_code if isinstance(error, FleetPromptError) else ExitCode.FAILURE
                 if attempts >= MAX_ATTEMPTS:
                     self.fail(step, message)
@@ -473,6 +561,14 @@ class _Runner:
                         s, self.tenant_id, step.id, "pending", error_message=message
                     )
                 self.beat()
+
+
+def _describe(error: BaseException) -> str:
+    """One line for a step's failure: our messages as they are, others with their type."""
+    if isinstance(error, FleetPromptError):
+        return str(error)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def run_directive(

@@ -68,6 +68,7 @@ __all__ = [
 MIN_PREFIX = 6
 _ID_TEXT = re.compile(r"^[0-9a-f-]+$")
 _OPEN = ("pending", "running")
+_RECENT_FAILED = 5
 # Statuses in which a config change is safe: a directive applying a change
 # (queued, installing, upgrading, uninstalling) would overwrite it.
 _CONFIGURABLE = (lifecycle.ACTIVE, lifecycle.PAUSED, lifecycle.FAILED)
@@ -350,6 +351,8 @@ class InstallationDetail:
     installation: InstallationInfo
     resource_list: list[dict[str, str]]
     revisions: list[RevisionInfo]
+    # What to do when the installation is stuck or its last change failed.
+    next_step: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -358,6 +361,7 @@ class InstallationDetail:
                 "resource_list": self.resource_list,
             },
             "revisions": [r.to_json() for r in self.revisions],
+            "next_step": self.next_step,
         }
 
 
@@ -369,6 +373,8 @@ class TenantSummary:
     tier: str
     by_status: dict[str, int]
     open_directives: list[DirectiveInfo]
+    # The latest directives that ended failed (dead letters), newest first.
+    failed_directives: list[DirectiveInfo] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -376,6 +382,7 @@ class TenantSummary:
             "tier": self.tier,
             "installations": self.by_status,
             "open_directives": [d.to_json() for d in self.open_directives],
+            "failed_directives": [d.to_json() for d in self.failed_directives],
         }
 
 
@@ -508,8 +515,37 @@ def tenant_summary(store: Any, tenant: str) -> TenantSummary:
             DirectiveInfo.of(name, d, repo.list_steps(s, tenant_id, d.id))
             for d in repo.list_directives(s, tenant_id, status=_OPEN)
         ]
+        failed_directives = [
+            DirectiveInfo.of(name, d, repo.list_steps(s, tenant_id, d.id))
+            for d in repo.list_directives(s, tenant_id, status="failed", limit=_RECENT_FAILED)
+        ]
     ordered = {st: by_status[st] for st in lifecycle.STATUSES if by_status[st]}
-    return TenantSummary(name, tier, ordered, open_directives)
+    return TenantSummary(name, tier, ordered, open_directives, failed_directives)
+
+
+def _next_step(row: Any, last: str | None) -> str | None:
+    """What the user can do about an installation that is stuck or whose last change failed."""
+    slug = row.slug
+    if lifecycle.changing(row.status, row.pending_version):
+        return str(lifecycle.busy([slug]))
+    if row.status == lifecycle.FAILED:
+        return (
+            f"the install failed: run 'fleetprompt install {slug}' again, "
+            "or 'fleetprompt recover --retry-failed'"
+        )
+    if not row.error_message:
+        return None
+    if last == "fail_uninstall":
+        return (
+            f"the uninstall failed and {slug} {row.version} is still installed: "
+            f"run 'fleetprompt uninstall {slug}' again"
+        )
+    if last == "fail_upgrade":
+        return (
+            f"the upgrade failed and {slug} {row.version} is still installed: "
+            f"run 'fleetprompt upgrade {slug}' again, or 'fleetprompt recover --retry-failed'"
+        )
+    return None
 
 
 def _detail(s: Any, repo: Any, tenant_id: int, name: str, row: Any) -> InstallationDetail:
@@ -523,7 +559,10 @@ def _detail(s: Any, repo: Any, tenant_id: int, name: str, row: Any) -> Installat
         for r in repo.list_revisions(s, tenant_id, slug=row.slug)
         if r.installation_id == row.id
     ][-_RECENT_REVISIONS:]
-    return InstallationDetail(InstallationInfo.of(name, row, counts), resources, revisions)
+    last = revisions[-1].transition if revisions else None
+    return InstallationDetail(
+        InstallationInfo.of(name, row, counts), resources, revisions, _next_step(row, last)
+    )
 
 
 def installation_detail(store: Any, tenant: str, slug: str) -> InstallationDetail:

@@ -31,7 +31,14 @@ from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.errors import ExitCode, FleetPromptError, NotFound, StateError
 from fleetprompt_cli.settings import Settings
 
-__all__ = ["RecoverItem", "RecoverReport", "find_stranded", "recover", "reopen_for_retry"]
+__all__ = [
+    "RecoverItem",
+    "RecoverReport",
+    "find_running",
+    "find_stranded",
+    "recover",
+    "reopen_for_retry",
+]
 
 Runner = Callable[[int, str], Any]
 _REOPEN = ("failed", "cancelled", "undone")
@@ -46,9 +53,13 @@ class RecoverItem:
     tenant_id: int
     status: str
     attempts: int
-    reason: str  # "lease expired", "never claimed" or "failed"
+    reason: str  # "lease expired", "never claimed", "failed", "running" or "waiting"
     outcome: str | None = None  # None in a dry run
     error: str | None = None
+    # For a directive still running (or waiting for a worker): who holds it,
+    # and in how many seconds its lease lapses (or the sweep takes it).
+    lease_owner: str | None = None
+    due_in: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +70,8 @@ class RecoverItem:
             "reason": self.reason,
             "outcome": self.outcome,
             "error": self.error,
+            "lease_owner": self.lease_owner,
+            "due_in_seconds": None if self.due_in is None else round(self.due_in, 1),
         }
 
 
@@ -68,6 +81,8 @@ class RecoverReport:
 
     items: list[RecoverItem] = field(default_factory=list)
     dry_run: bool = False
+    # Open directives that are not stranded (yet): left alone unless --now.
+    running: list[RecoverItem] = field(default_factory=list)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -76,7 +91,11 @@ class RecoverReport:
         return ExitCode.FAILURE if bad else ExitCode.SUCCESS
 
     def to_json(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "directives": [i.to_json() for i in self.items]}
+        return {
+            "dry_run": self.dry_run,
+            "directives": [i.to_json() for i in self.items],
+            "running": [i.to_json() for i in self.running],
+        }
 
 
 def find_stranded(
@@ -104,7 +123,7 @@ def find_stranded(
                 ref.attempts,
                 "lease expired" if ref.lease_owner else "never claimed",
             )
-            for ref in repo.expired_directives(s, grace_seconds=grace)
+            for ref in repo.expired_directives(s, grace_seconds=grace, rewake_seconds=0)
             if only is None or ref.tenant_id == only
         ]
         if retry_failed:
@@ -123,6 +142,45 @@ def find_stranded(
     if ids:
         items = _select(items, ids)
     return items
+
+
+def find_running(
+    store: Any,
+    *,
+    tenant: str | None = None,
+    skip: Sequence[str] = (),
+    grace_seconds: float | None = None,
+) -> list[RecoverItem]:
+    """Open directives that are not stranded: a live lease, or unclaimed within the grace.
+
+    ``due_in`` says when they would become stranded: when the lease lapses,
+    or when the claim grace ends (measured with the database's clock).
+    """
+    from datetime import timedelta
+
+    from fleetprompt_cli.queue.worker import claim_grace
+    from fleetprompt_cli.store import repository as repo
+
+    grace = claim_grace() if grace_seconds is None else grace_seconds
+    found: list[tuple[Any, RecoverItem]] = []
+    with store.session(readonly=True) as s:
+        now = repo.database_now(s)
+        only = repo.get_tenant(s, tenant).id if tenant is not None else None
+        for record in repo.list_tenants(s):
+            if only is not None and record.id != only:
+                continue
+            for d in repo.list_directives(s, record.id, status=("pending", "running")):
+                if d.id in skip:
+                    continue
+                if d.lease_owner is not None and d.lease_expires_at is not None:
+                    reason, due = "running", d.lease_expires_at
+                else:
+                    reason, due = "waiting", d.created_at + timedelta(seconds=grace)
+                item = RecoverItem(d.id, record.slug, record.id, d.status, d.attempts, reason)
+                item.lease_owner = d.lease_owner
+                item.due_in = max(0.0, (due - now).total_seconds())
+                found.append((d.created_at, item))
+    return [item for _, item in sorted(found, key=lambda pair: (pair[0], pair[1].id))]
 
 
 def _select(items: list[RecoverItem], ids: Sequence[str]) -> list[RecoverItem]:
@@ -161,9 +219,23 @@ def _replan(
     slug, version = info["slug"], info["version"]
     inst = repo.find_installation(session, tenant_id, slug, for_update=True)
     if inst is not None and inst.status == lifecycle.FAILED:
-        inst = repo.apply_transition(
+        # A failed install dropped its pending version: plan it again (this
+        # refuses if another directive already planned the package), then
+        # take the row back to queued.
+        repo.plan_installation(
+            session,
+            tenant_id,
+            slug,
+            version,
+            actor=actor,
+            requested=bool(info.get("requested", True)),
+            config=info.get("config"),
+            directive_id=directive_id,
+        )
+        repo.apply_transition(
             session, tenant_id, slug, "retry", actor=actor, directive_id=directive_id
         )
+        return
     if inst is not None:
         if inst.status in (lifecycle.INSTALLING, lifecycle.UPGRADING, lifecycle.UNINSTALLING):
             raise StateError(
@@ -197,8 +269,15 @@ def recover(
     ids: Sequence[str] = (),
     runner: Runner | None = None,
     on_item: Callable[[RecoverItem], None] | None = None,
+    now: bool = False,
 ) -> RecoverReport:
     """Find stranded (and, if asked, failed) directives and run each one here.
+
+    Directives still running (a live lease, or unclaimed within the claim
+    grace) are listed in the report and left alone; ``now`` takes them over
+    at once (the user knows their process died): the lease is broken and
+    claimed here, and a process that was in fact alive stops at its next
+    transaction (the lease fence).
 
     ``runner(tenant_id, directive_id)`` runs one directive and returns its
     :class:`~fleetprompt_cli.actions.installer.RunOutcome` (the CLI passes one
@@ -207,8 +286,18 @@ def recover(
     from fleetprompt_cli.actions.installer import default_owner, run_directive
     from fleetprompt_cli.store import repository as repo
 
-    items = find_stranded(store, tenant=tenant, retry_failed=retry_failed, ids=ids)
-    report = RecoverReport(items, dry_run)
+    # With ``now`` the ids may name running directives too: picked below.
+    items = find_stranded(
+        store, tenant=tenant, retry_failed=retry_failed, ids=ids if not now else ()
+    )
+    running = find_running(store, tenant=tenant, skip=[i.id for i in items])
+    if now:
+        # Explicit: the user says the processes holding these are dead.
+        items += running
+        running = []
+        if ids:
+            items = _select(items, ids)
+    report = RecoverReport(items, dry_run, running)
     if dry_run:
         return report
     if runner is None:
@@ -224,6 +313,9 @@ def recover(
         try:
             if item.reason == "failed":
                 reopen_for_retry(store, item.tenant_id, item.id, actor=settings.actor)
+            elif item.reason in ("running", "waiting"):
+                with store.session() as s:
+                    repo.break_lease(s, item.tenant_id, item.id)
             outcome = runner(item.tenant_id, item.id)
             item.outcome, item.error = outcome.status, outcome.error
         except FleetPromptError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import typer
@@ -49,31 +50,61 @@ def install(
     atomic: bool = AtomicOption,
     upgrade: bool = typer.Option(False, "--upgrade", "-U", help="Prefer the newest versions."),
     pre: bool = typer.Option(False, "--pre", help="Allow pre-releases of every package."),
+    wait_timeout: float = typer.Option(
+        300.0,
+        "--wait-timeout",
+        min=0,
+        metavar="SECONDS",
+        help="Wait this long for another directive changing the same packages.",
+    ),
+    no_wait_lock: bool = typer.Option(
+        False, "--no-wait-lock", help="Fail at once (exit 11) when another directive is busy."
+    ),
     actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Install packages (and their dependencies) into a tenant."""
     from rich.text import Text
 
-    from fleetprompt_cli.actions.install import preview_install
+    from fleetprompt_cli.actions.install import preview_install, wait_for_packages
     from fleetprompt_cli.cli.apply import apply_preview
     from fleetprompt_cli.cli.render import preview_table
+    from fleetprompt_cli.errors import StateError
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant, actor=actor)
     store = app.store
-    with app.err.status("Resolving…", spinner="dots") as status:
-        preview = preview_install(
-            settings,
-            store,
-            settings.tenant,
-            specs,
-            config=config or [],
-            upgrade=upgrade,
-            allow_prerelease=pre,
-            ask=None if json_output else _asker(app),
-            progress=lambda message: status.update(Text(message)),
-        )
+    deadline: float | None = None
+    while True:
+        try:
+            with app.err.status("Resolving…", spinner="dots") as status:
+                preview = preview_install(
+                    settings,
+                    store,
+                    settings.tenant,
+                    specs,
+                    config=config or [],
+                    upgrade=upgrade,
+                    allow_prerelease=pre,
+                    ask=None if json_output else _asker(app),
+                    progress=lambda message: status.update(Text(message)),
+                )
+            break
+        except StateError as error:
+            # Another directive is changing a package this plan needs: wait
+            # for it (like cargo's and uv's lock), then plan again.
+            slugs = error.details.get("slugs")
+            if no_wait_lock or not slugs:
+                raise
+            if deadline is None:
+                deadline = time.monotonic() + wait_timeout
+                app.note(
+                    f"waiting for another directive changing {', '.join(slugs)} "
+                    f"(up to {wait_timeout:g} s; --no-wait-lock fails at once)"
+                )
+            left = deadline - time.monotonic()
+            if not wait_for_packages(store, settings.tenant, slugs, timeout=max(left, 0)):
+                raise
     for warning in preview.warnings:
         app.warn(warning)
     if preview.nothing_to_do:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.live import Live
@@ -48,14 +48,16 @@ class _Board:
         return table
 
 
-def _steps(store: Any, tenant_id: int, directive_id: str) -> tuple[Any, list[Any]]:
+def _steps(store: Any, tenant_id: int, directive_id: str) -> tuple[Any, list[Any], datetime]:
+    """The directive, its steps, and the database's clock (leases are measured with it)."""
     from fleetprompt_cli.store import repository as repo
 
     with store.session(readonly=True) as s:
         directive = repo.get_directive(s, tenant_id, directive_id)
         steps = repo.list_steps(s, tenant_id, directive_id)
+        now = repo.database_now(s)
         s.expunge_all()
-    return directive, steps
+    return directive, steps, now
 
 
 def run_inline(app: App, settings: Any, store: Any, tenant_id: int, directive_id: str) -> Any:
@@ -63,7 +65,7 @@ def run_inline(app: App, settings: Any, store: Any, tenant_id: int, directive_id
     from fleetprompt_cli.actions.installer import run_directive
 
     board = _Board()
-    _, steps = _steps(store, tenant_id, directive_id)
+    _, steps, _ = _steps(store, tenant_id, directive_id)
     for step in steps:
         board.update(step.slug, step.version, "queued")
     with Live(
@@ -94,14 +96,14 @@ def follow(app: App, store: Any, tenant_id: int, directive_id: str, interval: fl
     board = _Board()
     with Live(board.render(), console=app.err, auto_refresh=False) as live:
         while True:
-            directive, steps = _steps(store, tenant_id, directive_id)
+            directive, steps, now = _steps(store, tenant_id, directive_id)
             for step in steps:
                 board.update(step.slug, step.version, step.status, step.error_message or "")
             live.update(board.render(), refresh=True)
             if directive.status in ("succeeded", "failed", "cancelled"):
                 break
             expires = directive.lease_expires_at
-            if expires is not None and expires <= datetime.now(UTC):
+            if expires is not None and expires <= now:
                 # The worker died (its lease lapsed): take the directive over
                 # rather than wait for a sweep.
                 _end_line(app)

@@ -1,4 +1,4 @@
-"""fleetprompt recover [DIRECTIVE...] [--dry-run] [--retry-failed] [--tenant T] [--json]"""
+"""fleetprompt recover [DIRECTIVE...] [--dry-run] [--retry-failed] [--now] [--tenant T] [--json]"""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def recover(
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be recovered."),
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Also re-open failed directives and run them again."
+    ),
+    now: bool = typer.Option(
+        False,
+        "--now",
+        help="Also take over directives still running, at once (their process died).",
     ),
     tenant: str = typer.Option(
         None, "--tenant", "-t", help="Only this tenant's directives (default: every tenant)."
@@ -56,10 +61,14 @@ def recover(
         ids=ids or (),
         runner=runner,
         on_item=announce,
+        now=now,
     )
     if json_output:
         app.emit_json("recover", report.to_json())
-    elif not report.items:
+        if report.exit_code:
+            raise typer.Exit(int(report.exit_code))
+        return
+    if not report.items:
         app.note("No directives to recover.")
     elif dry_run:
         for item in report.items:
@@ -71,8 +80,29 @@ def recover(
         for item in report.items:
             tail = f": {item.error}" if item.error and item.outcome != "succeeded" else ""
             app.out.print(f"directive {item.id} {item.outcome}{tail}", highlight=False)
+    for item in report.running:
+        if item.reason == "running":
+            app.note(
+                f"directive {item.id} (tenant {item.tenant}) is running: {item.lease_owner} "
+                f"holds its lease for {_seconds(item.due_in)} more"
+            )
+        else:
+            app.note(
+                f"directive {item.id} (tenant {item.tenant}) waits for a worker: a sweep "
+                f"takes it in {_seconds(item.due_in)}"
+            )
+    if report.running:
+        app.note(
+            "if its process died, 'fleetprompt recover --now' takes it over at once"
+            if len(report.running) == 1
+            else "if their processes died, 'fleetprompt recover --now' takes them over at once"
+        )
     if report.exit_code:
         raise typer.Exit(int(report.exit_code))
+
+
+def _seconds(value: float | None) -> str:
+    return f"{round(value or 0)} s"
 
 
 def register(app: typer.Typer) -> None:

@@ -40,6 +40,14 @@ def _summary_view(summary: Any) -> Group:
             parts.append(Text(f"  {d.id[:8]}  {d.operation}  {d.status}  {slugs}"))
     else:
         parts.append(Text("No open directives."))
+    if summary.failed_directives:
+        parts.append(Text())
+        parts.append(
+            Text("Failed directives (retry: fleetprompt recover --retry-failed)", style="bold")
+        )
+        for d in summary.failed_directives:
+            slugs = ", ".join(s.slug for s in d.steps)
+            parts.append(Text(f"  {d.id[:8]}  {d.operation}  {slugs}: {d.error or 'failed'}"))
     return Group(*parts)
 
 
@@ -68,6 +76,7 @@ def _installation_view(detail: Any) -> Group:
         ("Why", "requested" if item.requested else "dependency"),
         ("Installed", when(item.installed_at) + " UTC" if item.installed_at else ""),
         ("Error", item.error_message),
+        ("Next", detail.next_step),
         ("Resources", resource_summary(item.resources)),
     ]
     for key, value in rows:

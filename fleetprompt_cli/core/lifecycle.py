@@ -29,6 +29,7 @@ __all__ = [
     "Transition",
     "allowed",
     "busy",
+    "changing",
     "is_live",
     "transition",
 ]
@@ -94,6 +95,9 @@ _TABLE: tuple[Transition, ...] = (
     Transition("retry", (FAILED,), QUEUED),
     Transition("start_uninstall", (ACTIVE, PAUSED, FAILED), UNINSTALLING),
     Transition("complete_uninstall", (UNINSTALLING,), UNINSTALLED),
+    # An uninstall that failed leaves the package as it was before (its
+    # content is still installed), with the error recorded.
+    Transition("fail_uninstall", (UNINSTALLING,), PREVIOUS, returns_to=(ACTIVE, PAUSED, FAILED)),
 )
 
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in _TABLE}
@@ -112,6 +116,7 @@ _VERBS = {
     "retry": "retry",
     "start_uninstall": "uninstall",
     "complete_uninstall": "complete the uninstall of",
+    "fail_uninstall": "fail the uninstall of",
 }
 
 
@@ -131,6 +136,27 @@ def busy(slugs: list[str]) -> StateError:
         f"another directive is changing {', '.join(slugs)}: wait for it, or run "
         "'fleetprompt recover' if its process died",
         details={"slugs": list(slugs)},
+    )
+
+
+def changing(status: str, pending_version: str | None) -> bool:
+    """Whether an open directive is changing an installation in ``status``.
+
+    Queued, installing, upgrading or uninstalling; or with a pending version,
+    which only a directive that has not started its step yet leaves on an
+    active, paused or failed row (every way a directive ends clears it).
+
+    A second directive may not plan a change of such an installation: it is
+    refused with :func:`busy` (exit 11).  Building the second plan on top of
+    the first (its pending version as the starting point) was the other
+    choice; it is not simpler, because the second directive's steps, history
+    and ``--atomic`` undo would all depend on the first one succeeding, and a
+    failure of the first would leave the second applying a plan resolved
+    against a version that never arrived.  Refusing keeps every directive's
+    plan true to what it saw.
+    """
+    return status in (QUEUED, INSTALLING, UPGRADING, UNINSTALLING) or (
+        pending_version is not None and is_live(status)
     )
 
 

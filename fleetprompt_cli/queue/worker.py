@@ -8,7 +8,13 @@ that is finished, unknown, or held by a live lease is a no-op.
 The sweep finds open directives whose lease expired (a CLI or worker died)
 or that nobody claimed in time (a lost wake-up) and enqueues a wake-up for
 each; every worker sweeps every ``FLEETPROMPT_SWEEP_SECONDS`` (default 5).
-Duplicate wake-ups are harmless: only one claimer wins a lease.
+One sweep wakes each directive (``reserve_wakeup``), again only if nobody
+claimed it within a lease.  Duplicate wake-ups would be harmless anyway:
+only one claimer wins a lease.
+
+When the queue is unreachable the store still is the queue of record: the
+sweep runs what it finds in the worker itself, ``--once`` stops reading the
+queue and finishes, and huey's worker threads back off between reads.
 
 huey is imported only by the functions that run a queue, never at import.
 """
@@ -28,6 +34,7 @@ from fleetprompt_cli.settings import Settings
 
 __all__ = [
     "DEFAULT_SWEEP_SECONDS",
+    "QueueUnreachable",
     "WorkerContext",
     "WorkerStats",
     "claim_grace",
@@ -165,13 +172,22 @@ def sweep_once(context: WorkerContext | None = None, *, enqueue: bool = True) ->
     With ``enqueue`` the wake-ups go to the queue so that every worker shares
     the work; without it they are run here, one after the other.
     """
+    from fleetprompt_cli.actions.installer import lease_seconds
     from fleetprompt_cli.store import repository as repo
 
     context = context or _current()
+    # A woken directive nobody claimed within a lease is woken again.
+    timing = {"grace_seconds": claim_grace(), "rewake_seconds": lease_seconds()}
     with context.store.session(readonly=True) as s:
-        found = repo.expired_directives(s, grace_seconds=claim_grace())
+        found = repo.expired_directives(s, **timing)
     context.stats.add_swept(len(found))
     for ref in found:
+        with context.store.session() as s:
+            mine = repo.reserve_wakeup(
+                s, ref.tenant_id, ref.directive_id, seen_owner=ref.lease_owner, **timing
+            )
+        if not mine:
+            continue  # Another worker's sweep woke it (or it was claimed) meanwhile.
         logger.info(
             "sweep: directive %s (tenant %s) %s",
             ref.directive_id,
@@ -181,10 +197,28 @@ def sweep_once(context: WorkerContext | None = None, *, enqueue: bool = True) ->
         if enqueue:
             from fleetprompt_cli.queue.tasks import enqueue_run
 
-            enqueue_run(context.settings, ref.tenant_id, ref.directive_id)
-        else:
-            handle_wakeup(ref.tenant_id, ref.directive_id)
+            try:
+                enqueue_run(context.settings, ref.tenant_id, ref.directive_id)
+                continue
+            except Exception as error:
+                # The store is the queue of record: with the queue down, the
+                # sweeping worker runs what it found itself.
+                logger.warning(
+                    "queue unreachable (%s): running stranded directives from the store",
+                    _one_line(error),
+                )
+                enqueue = False
+        handle_wakeup(ref.tenant_id, ref.directive_id)
     return found
+
+
+class QueueUnreachable(Exception):
+    """The queue could not be read (as opposed to one unreadable message)."""
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def drain(huey: Any, workers: int = 1) -> int:
@@ -195,16 +229,23 @@ def drain(huey: Any, workers: int = 1) -> int:
     """
     done = Counter()
     lock = threading.Lock()
+    failures: list[BaseException] = []
 
     def loop() -> None:
         while True:
             try:
                 task = huey.dequeue()
-            except Exception as error:
-                # A message we cannot read (foreign or corrupt) is dropped, as
-                # huey's own worker does; the store still holds every directive.
+            except (ValueError, TypeError, KeyError) as error:
+                # A message we cannot read (foreign or corrupt: the serializer
+                # raises these) is dropped, as huey's own worker does; the
+                # store still holds every directive.
                 logger.warning("dropped an unreadable queue message: %s", error)
                 continue
+            except Exception as error:
+                # The queue itself is down: stop reading it (never spin).
+                with lock:
+                    failures.append(error)
+                return
             if task is None:
                 return
             huey.execute(task)
@@ -216,6 +257,8 @@ def drain(huey: Any, workers: int = 1) -> int:
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        raise QueueUnreachable(_one_line(failures[0]))
     return done["tasks"]
 
 
@@ -251,9 +294,16 @@ def run_worker(
         if once:
             if on_ready is not None:
                 on_ready()
-            drain(huey, workers)
-            sweep_once(context)
-            drain(huey, workers)
+            try:
+                drain(huey, workers)
+                sweep_once(context)
+                drain(huey, workers)
+            except QueueUnreachable as error:
+                # Finish anyway: run what the store says is stranded, here.
+                logger.warning(
+                    "queue unreachable (%s): running stranded directives from the store", error
+                )
+                sweep_once(context, enqueue=False)
             return context.stats
         from fleetprompt_cli.queue.consumer import make_consumer
 

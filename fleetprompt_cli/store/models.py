@@ -14,7 +14,7 @@ and the migrated schema agree.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -103,8 +103,12 @@ metadata.naming_convention = NAMING_CONVENTION
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware UTC (as this host's clock says: see faults.clock_offset)."""
+    from fleetprompt_cli.faults import clock_offset
+
+    offset = clock_offset()
+    now = datetime.now(UTC)
+    return now + timedelta(seconds=offset) if offset else now
 
 
 class UTCDateTime(TypeDecorator):

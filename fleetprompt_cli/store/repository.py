@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, update
+from sqlalchemy import and_, case, delete, func, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -59,12 +59,14 @@ __all__ = [
     "StepSpec",
     "append_signal",
     "apply_transition",
+    "break_lease",
     "claim_directive",
     "clear_pending",
     "config_diff",
     "count_installations",
     "create_directive",
     "create_tenant",
+    "database_now",
     "delete_resources",
     "delete_review",
     "expired_directives",
@@ -85,10 +87,12 @@ __all__ = [
     "list_signals",
     "list_steps",
     "list_tenants",
+    "lock_tenant",
     "plan_installation",
     "read_stats",
     "release",
     "reopen_directive",
+    "reserve_wakeup",
     "resolve_tenant",
     "resource_counts",
     "reviewed_version",
@@ -111,7 +115,9 @@ _FINISHED_DIRECTIVE = ("succeeded", "failed", "cancelled")
 # Which step statuses may follow which.  "running" may follow itself: a
 # worker that takes over an expired lease re-runs the step it finds running.
 _STEP_MOVES: dict[str, frozenset[str]] = {
-    "pending": frozenset({"running", "cancelled"}),
+    # "failed" and "pending" may follow "pending" when an attempt failed
+    # before it could mark the step running: the step still fails or retries.
+    "pending": frozenset({"running", "cancelled", "failed", "pending"}),
     "running": frozenset({"running", "done", "failed", "pending", "cancelled"}),
     "done": frozenset({"undone"}),
     "failed": frozenset({"pending", "running"}),
@@ -122,9 +128,6 @@ _STEP_MOVES: dict[str, frozenset[str]] = {
 # Moving out of these back to pending re-opens a step (``recover
 # --retry-failed``): it gets a fresh set of attempts.
 _REOPENED_FROM = frozenset({"failed", "cancelled", "undone"})
-# Installation statuses in which a directive is applying something: planning
-# another change on top would corrupt it.
-_BUSY = frozenset({lifecycle.INSTALLING, lifecycle.UPGRADING, lifecycle.UNINSTALLING})
 
 
 def _now(now: datetime | None) -> datetime:
@@ -133,6 +136,25 @@ def _now(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return now
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock (``CURRENT_TIMESTAMP``), timezone-aware UTC.
+
+    Lease expiry, heartbeats and the claim grace are measured with it, so
+    every process that shares the store agrees on them, whatever its own
+    clock says.  (On PostgreSQL this is the transaction's start time.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.connection().execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
+        return value.astimezone(UTC)
+    # SQLite's CURRENT_TIMESTAMP has whole seconds; 'now' with %f has milliseconds.
+    value = session.connection().execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+    return datetime.fromisoformat(value.scalar_one()).replace(tzinfo=UTC)
+
+
+def _lease_now(session: Session, now: datetime | None) -> datetime:
+    return _now(now) if now is not None else database_now(session)
 
 
 def _insert(session: Session) -> Any:
@@ -176,8 +198,14 @@ def create_tenant(
     if _find_tenant(session, slug) is not None:
         raise AlreadyExists(f"tenant {slug!r} already exists")
     tenant = Tenant(slug=slug, tier=tier, created_at=_now(now))
-    session.add(tenant)
-    session.flush()
+    try:
+        # A savepoint: a concurrent create can commit the slug between the
+        # check above and this insert; the unique index then refuses it.
+        with session.begin_nested():
+            session.add(tenant)
+            session.flush()
+    except IntegrityError:
+        raise AlreadyExists(f"tenant {slug!r} already exists") from None
     session.add(TenantCounter(tenant_id=tenant.id))
     session.flush()
     return tenant
@@ -215,6 +243,24 @@ def resolve_tenant(session: Session, slug: str = DEFAULT_TENANT) -> Tenant:
         .values(tenant_id=tenant.id, signal_sequence=0)
         .on_conflict_do_nothing(index_elements=["tenant_id"])
     )
+    return tenant
+
+
+def lock_tenant(session: Session, tenant_id: int) -> Tenant:
+    """Lock the tenant's row until the transaction ends (submits of a tenant take turns).
+
+    On PostgreSQL a SELECT ... FOR UPDATE; on SQLite the write transaction
+    already holds the database's one write lock.  ``tenant set-tier`` updates
+    the same row, so a tier read under this lock is current.
+    """
+    tenant = session.exec(
+        select(Tenant)
+        .where(Tenant.id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if tenant is None:
+        raise NotFound(f"no tenant with id {tenant_id}")
     return tenant
 
 
@@ -412,8 +458,7 @@ def plan_installation(
         )
         session.flush()
         return installation
-    if installation.status in _BUSY or installation.status == lifecycle.QUEUED:
-        # Queued means planned by another directive that has not started yet.
+    if lifecycle.changing(installation.status, installation.pending_version):
         raise lifecycle.busy([slug])
     installation.pending_version = version
     installation.pending_config = dict(config) if config is not None else None
@@ -460,12 +505,13 @@ def apply_transition(
         installation.pending_config = None
         installation.error_message = None
         installation.installed_at = now
-    elif name in ("fail_install", "fail_upgrade"):
+    elif name in ("fail_install", "fail_upgrade", "fail_uninstall"):
         installation.error_message = error_message
-        if name == "fail_upgrade":
-            # The previous revision stays current; the pending one is dropped.
-            installation.pending_version = None
-            installation.pending_config = None
+        # The previous revision stays current (nothing, for a failed install);
+        # the pending one is dropped, so that a pending version always means
+        # an open directive is changing the package (see plan_installation).
+        installation.pending_version = None
+        installation.pending_config = None
     elif name in ("cancel", "retry"):
         installation.error_message = error_message
     elif name == "complete_uninstall":
@@ -709,7 +755,7 @@ def create_directive(
     """Write a directive and its ordered steps (in the caller's transaction)."""
     if kind not in DIRECTIVE_KINDS:
         raise InvalidInput(f"unknown directive kind {kind!r}")
-    now = _now(now)
+    now = _lease_now(session, now)  # The claim grace is measured from it.
     directive = Directive(
         tenant_id=tenant_id,
         actor=actor,
@@ -813,7 +859,10 @@ def update_step(
     elif status == "pending":
         step.finished_at = None
         if step.status in _REOPENED_FROM:
+            # A fresh start: it has neither tried nor changed anything yet
+            # (installation_id names what a done step changed).
             step.attempts = 0
+            step.installation_id = None
     else:
         step.finished_at = now
     step.status = status
@@ -886,7 +935,7 @@ def claim_directive(
     and SQLite serialises writers with BEGIN IMMEDIATE.  An owner re-claiming
     its own live lease renews it without counting an attempt.
     """
-    now = _now(now)
+    now = _lease_now(session, now)
     renewing = and_(Directive.lease_owner == owner, col(Directive.lease_expires_at) > now)
     result = session.exec(
         update(Directive)
@@ -928,7 +977,7 @@ def heartbeat(
     renewing it here can never overlap another holder.  (A slow step, or a
     lease of 0 s in tests, then does not make the owner give up for nothing.)
     """
-    now = _now(now)
+    now = _lease_now(session, now)
     result = session.exec(
         update(Directive)
         .where(
@@ -958,15 +1007,41 @@ def release(session: Session, tenant_id: int, directive_id: str, owner: str) -> 
     return result.rowcount == 1
 
 
+def break_lease(session: Session, tenant_id: int, directive_id: str) -> bool:
+    """Drop whoever holds an open directive's lease (``recover --now``); False if finished.
+
+    The holder, if it is in fact alive, fails its next lease renewal and
+    rolls back: it cannot commit behind the next claimer.
+    """
+    result = session.exec(
+        update(Directive)
+        .where(
+            Directive.tenant_id == tenant_id,
+            Directive.id == directive_id,
+            col(Directive.status).in_(_OPEN_DIRECTIVE),
+        )
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def expired_directives(
     session: Session,
     *,
     now: datetime | None = None,
     grace_seconds: float = DEFAULT_CLAIM_GRACE,
     limit: int | None = None,
+    rewake_seconds: float | None = None,
 ) -> list[DirectiveRef]:
-    """Open directives, across tenants, whose lease expired or that nobody claimed in time."""
-    now = _now(now)
+    """Open directives, across tenants, whose lease expired or that nobody claimed in time.
+
+    A directive a sweep already woke (see :func:`reserve_wakeup`) is found
+    again only ``rewake_seconds`` (default: the grace) after that wake-up, in
+    case it was lost; ``recover`` passes 0 to see it at once.
+    """
+    now = _lease_now(session, now)
+    rewake = grace_seconds if rewake_seconds is None else rewake_seconds
     query = (
         select(Directive)
         .where(
@@ -978,7 +1053,12 @@ def expired_directives(
                 ),
                 and_(
                     col(Directive.lease_owner).is_(None),
+                    col(Directive.lease_expires_at).is_(None),
                     col(Directive.created_at) <= now - timedelta(seconds=grace_seconds),
+                ),
+                and_(
+                    col(Directive.lease_owner).is_(None),
+                    col(Directive.lease_expires_at) <= now - timedelta(seconds=rewake),
                 ),
             ),
         )
@@ -997,6 +1077,50 @@ def expired_directives(
         )
         for d in session.exec(query.execution_options(populate_existing=True))
     ]
+
+
+def reserve_wakeup(
+    session: Session,
+    tenant_id: int,
+    directive_id: str,
+    *,
+    seen_owner: str | None,
+    grace_seconds: float = DEFAULT_CLAIM_GRACE,
+    rewake_seconds: float = DEFAULT_CLAIM_GRACE,
+    now: datetime | None = None,
+) -> bool:
+    """Let one sweeping worker, not every one, wake a stranded directive; True for the winner.
+
+    One conditional UPDATE: the directive becomes unclaimed with
+    ``lease_expires_at`` set to now (when it was woken), which hides it from
+    other sweeps until ``rewake_seconds`` pass (a lost wake-up is sent again
+    then).  An expired lease is dropped here rather than by the claim that
+    follows; an unclaimed directive can be claimed at once either way.
+    """
+    now = _lease_now(session, now)
+    if seen_owner is None:
+        due = or_(
+            and_(
+                col(Directive.lease_expires_at).is_(None),
+                col(Directive.created_at) <= now - timedelta(seconds=grace_seconds),
+            ),
+            col(Directive.lease_expires_at) <= now - timedelta(seconds=rewake_seconds),
+        )
+        held = and_(col(Directive.lease_owner).is_(None), due)
+    else:
+        held = and_(Directive.lease_owner == seen_owner, col(Directive.lease_expires_at) <= now)
+    result = session.exec(
+        update(Directive)
+        .where(
+            Directive.tenant_id == tenant_id,
+            Directive.id == directive_id,
+            col(Directive.status).in_(_OPEN_DIRECTIVE),
+            held,
+        )
+        .values(lease_owner=None, lease_expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 # -- reviews (global marketplace data) ---------------------------------------
@@ -1049,13 +1173,15 @@ def upsert_review(
         raise InvalidInput(f"a rating is a whole number from 1 to 5, not {rating!r}")
     now = _now(now)
     slug = canonical_slug(slug)
-    review = session.exec(
+    query = (
         select(Review)
         .where(Review.tenant_id == tenant_id, Review.actor == actor, Review.slug == slug)
         .with_for_update()
-    ).first()
+        .execution_options(populate_existing=True)
+    )
+    review = session.exec(query).first()
     if review is None:
-        review = Review(
+        fresh = Review(
             slug=slug,
             actor=actor,
             tenant_id=tenant_id,
@@ -1066,14 +1192,23 @@ def upsert_review(
             created_at=now,
             updated_at=now,
         )
-        _bump_stats(session, slug, rating_sum=rating, rating_count=1)
-    else:
-        _bump_stats(session, slug, rating_sum=rating - review.rating)
-        review.rating = rating
-        review.title = title
-        review.content = content
-        review.version = version
-        review.updated_at = now
+        try:
+            # A concurrent first review by the same actor may commit between
+            # the read above and this insert: then update that one instead.
+            with session.begin_nested():
+                session.add(fresh)
+                session.flush()
+        except IntegrityError:
+            review = session.exec(query).one()
+        else:
+            _bump_stats(session, slug, rating_sum=rating, rating_count=1)
+            return fresh
+    _bump_stats(session, slug, rating_sum=rating - review.rating)
+    review.rating = rating
+    review.title = title
+    review.content = content
+    review.version = version
+    review.updated_at = now
     session.add(review)
     session.flush()
     return review

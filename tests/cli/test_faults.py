@@ -248,3 +248,51 @@ def test_step_failing_three_times_then_retry(atomic, broken_mid, reference, isol
         # Counted once each: a failed or cancelled install never counted.
         assert after["installs"] == reference["full"]["installs"]
     assert leftovers(isolated_home) == []
+
+
+def _live_status() -> dict[str, tuple]:
+    return {slug: (version, status) for slug, version, status, *_ in snapshot()["installations"]}
+
+
+def test_atomic_undo_leaves_alone_a_package_its_step_did_not_install(backend, broken_mid):
+    # An atomic install fails at fx-mid: fx-base is undone.
+    assert run_cli("install", "fx-top", "--yes", "--atomic").exit_code == 6
+    assert ("fx-base", "uninstalled") in snapshot()["finished"]
+    # The user installs fx-base on its own; then the failed directive is retried
+    # (fx-mid is still broken): its fx-base step finds fx-base there, changes
+    # nothing, and the undo after fx-mid fails again must not remove it.
+    assert run_cli("install", "fx-base==1.0.0", "--yes").exit_code == 0
+    result = run_cli("recover", "--retry-failed", "--json")
+    assert result.exit_code == 1, result.stderr
+    (item,) = json.loads(result.stdout)["directives"]
+    assert (item["reason"], item["outcome"]) == ("failed", "failed")
+    assert _live_status() == {"fx-base": ("1.0.0", "active"), "fx-mid": (None, "failed")}
+    assert {slug for slug, *_ in snapshot()["resources"]} == {"fx-base"}
+
+
+def test_an_undo_that_fails_still_ends_the_directive_failed(
+    backend, fx_index, tmp_path, isolated_home, monkeypatch
+):
+    index = tmp_path / "index"
+    shutil.copytree(fx_index, index)
+    monkeypatch.setenv("FLEETPROMPT_INDEX", str(index))
+    assert run_cli("install", "fx-base==1.0.0", "--yes").exit_code == 0
+    # wants-v2 upgrades fx-base to 2.0.0, then its own archive is corrupt; the
+    # undo needs fx-base 1.0.0's archive, which is gone from index and cache.
+    _, line = index_line(index, "wants-v2")
+    archive = index / line["archive"]
+    good = archive.read_bytes()
+    archive.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    _, base = index_line(index, "fx-base")
+    (index / base["archive"]).unlink()
+    shutil.rmtree(isolated_home / "cache" / "archives")
+    result = run_cli("install", "wants-v2", "--yes", "--atomic")
+    assert result.exit_code == 6, result.stderr
+    assert "undoing the earlier steps failed" in result.stderr
+    assert "Traceback" not in result.stderr
+    (directive, *_) = snapshot()["directives"]
+    assert directive[:2] == ("install", "failed") and directive[3] is None
+    assert "undoing the earlier steps failed" in directive[2]
+    # Left as it is, and said so: fx-base stays at 2.0.0; nothing loops.
+    assert _live_status() == {"fx-base": ("2.0.0", "active"), "wants-v2": (None, "failed")}
+    assert json.loads(run_cli("recover", "--json").stdout)["directives"] == []

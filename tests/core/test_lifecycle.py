@@ -38,6 +38,12 @@ def test_fail_upgrade_returns_to_the_status_before_the_upgrade(previous):
     assert transition("upgrading", "fail_upgrade", previous=previous) == previous
 
 
+@pytest.mark.parametrize("previous", ["active", "paused", "failed"])
+def test_fail_uninstall_returns_to_the_status_before_the_uninstall(previous):
+    # The package's content is still installed: it goes back to what it was.
+    assert transition("uninstalling", "fail_uninstall", previous=previous) == previous
+
+
 @pytest.mark.parametrize("previous", [None, "queued", "upgrading"])
 def test_fail_upgrade_without_a_valid_previous_status_is_a_bug(previous):
     with pytest.raises(ValueError, match="status before the upgrade"):
@@ -45,7 +51,10 @@ def test_fail_upgrade_without_a_valid_previous_status_is_a_bug(previous):
 
 
 def test_allowed_lists_exactly_the_table():
-    edges = {(s, n) for s, n, _ in ALLOWED} | {("upgrading", "fail_upgrade")}
+    edges = {(s, n) for s, n, _ in ALLOWED} | {
+        ("upgrading", "fail_upgrade"),
+        ("uninstalling", "fail_uninstall"),
+    }
     listed = {(s, n) for s in lifecycle.STATUSES for n in allowed(s)}
     assert listed == edges
     assert allowed("uninstalled") == []

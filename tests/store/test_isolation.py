@@ -15,6 +15,7 @@ from fleetprompt_cli.store.repository import StepSpec
 GLOBAL = {
     "config_diff",
     "create_tenant",
+    "database_now",
     "expired_directives",
     "get_tenant",
     "list_reviews",
