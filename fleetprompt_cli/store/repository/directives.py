@@ -1,4 +1,8 @@
-"""Directives (the command log) and their ordered steps, and the moves a step may make."""
+"""Directives (the command log) and their ordered steps.
+
+Which moves a step or directive may make is decided in
+:mod:`fleetprompt_cli.core.lifecycle`, beside the installation state machine.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +13,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.errors import InvalidInput, NotFound, StateError
 from fleetprompt_cli.store.models import DIRECTIVE_KINDS, STEP_ACTIONS, Directive, DirectiveStep
 from fleetprompt_cli.store.repository._common import _lease_now, _now
-
-_OPEN_DIRECTIVE = ("pending", "running")
-
-
-_FINISHED_DIRECTIVE = ("succeeded", "failed", "cancelled")
-
-
-# Which step statuses may follow which.  "running" may follow itself: a
-# worker that takes over an expired lease re-runs the step it finds running.
-_STEP_MOVES: dict[str, frozenset[str]] = {
-    # "failed" and "pending" may follow "pending" when an attempt failed
-    # before it could mark the step running: the step still fails or retries.
-    "pending": frozenset({"running", "cancelled", "failed", "pending"}),
-    "running": frozenset({"running", "done", "failed", "pending", "cancelled"}),
-    "done": frozenset({"undone"}),
-    "failed": frozenset({"pending", "running"}),
-    "cancelled": frozenset({"pending"}),
-    # A retried atomic directive re-applies the steps it undid.
-    "undone": frozenset({"pending"}),
-}
-
-
-_REOPENED_FROM = frozenset({"failed", "cancelled", "undone"})
 
 
 @dataclass(frozen=True)
@@ -175,7 +157,7 @@ def update_step(
     ).first()
     if step is None:
         raise NotFound(f"no directive step {step_id} in this tenant")
-    if status not in _STEP_MOVES.get(step.status, frozenset()):
+    if not lifecycle.step_move_allowed(step.status, status):
         raise StateError(
             f"cannot move step {step.position} ({step.slug}) from {step.status} to {status}",
             details={"step": step_id, "status": step.status, "to": status},
@@ -186,7 +168,7 @@ def update_step(
         step.finished_at = None
     elif status == "pending":
         step.finished_at = None
-        if step.status in _REOPENED_FROM:
+        if step.status in lifecycle.STEP_REOPENED_FROM:
             # A fresh start: it has neither tried nor changed anything yet
             # (installation_id names what a done step changed).
             step.attempts = 0
@@ -212,10 +194,12 @@ def finish_directive(
     now: datetime | None = None,
 ) -> Directive:
     """Mark a directive succeeded, failed or cancelled and drop its lease."""
-    if status not in _FINISHED_DIRECTIVE:
-        raise ValueError(f"a directive finishes as {', '.join(_FINISHED_DIRECTIVE)}")
+    if status not in lifecycle.DIRECTIVE_FINISHED_STATUSES:
+        raise ValueError(
+            f"a directive finishes as {', '.join(lifecycle.DIRECTIVE_FINISHED_STATUSES)}"
+        )
     directive = get_directive(session, tenant_id, directive_id)
-    if directive.status not in _OPEN_DIRECTIVE:
+    if directive.status not in lifecycle.DIRECTIVE_OPEN_STATUSES:
         raise StateError(f"directive {directive_id} is already {directive.status}")
     directive.status = status
     directive.error = error

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, or_, update
 from sqlmodel import Session, col, select
 
+from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.store.models import Directive
 from fleetprompt_cli.store.repository._common import _lease_now
-from fleetprompt_cli.store.repository.directives import _OPEN_DIRECTIVE
 
 # A directive nobody has claimed this long after it was written is presumed
 # orphaned (its CLI died between the commit and the claim) and is swept.
@@ -52,7 +52,7 @@ def claim_directive(
         .where(
             Directive.tenant_id == tenant_id,
             Directive.id == directive_id,
-            col(Directive.status).in_(_OPEN_DIRECTIVE),
+            col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
             or_(
                 col(Directive.lease_owner).is_(None),
                 col(Directive.lease_expires_at) <= now,
@@ -94,7 +94,7 @@ def heartbeat(
             Directive.tenant_id == tenant_id,
             Directive.id == directive_id,
             Directive.lease_owner == owner,
-            col(Directive.status).in_(_OPEN_DIRECTIVE),
+            col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
         )
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
         .execution_options(synchronize_session=False)
@@ -128,7 +128,7 @@ def break_lease(session: Session, tenant_id: int, directive_id: str) -> bool:
         .where(
             Directive.tenant_id == tenant_id,
             Directive.id == directive_id,
-            col(Directive.status).in_(_OPEN_DIRECTIVE),
+            col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
         )
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
@@ -155,7 +155,7 @@ def expired_directives(
     query = (
         select(Directive)
         .where(
-            col(Directive.status).in_(_OPEN_DIRECTIVE),
+            col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
             or_(
                 and_(
                     col(Directive.lease_owner).is_not(None),
@@ -224,7 +224,7 @@ def reserve_wakeup(
         .where(
             Directive.tenant_id == tenant_id,
             Directive.id == directive_id,
-            col(Directive.status).in_(_OPEN_DIRECTIVE),
+            col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
             held,
         )
         .values(lease_owner=None, lease_expires_at=now)
