@@ -59,8 +59,6 @@ from fleetprompt_cli.store.repository.leases import (
 )
 from fleetprompt_cli.store.repository.marketplace import (
     delete_review,
-    list_reviews,
-    read_stats,
     reviewed_version,
     upsert_review,
     vote_helpful,
@@ -112,14 +110,12 @@ __all__ = [
     "list_directives",
     "list_installations",
     "list_resources",
-    "list_reviews",
     "list_revisions",
     "list_signals",
     "list_steps",
     "list_tenants",
     "lock_tenant",
     "plan_installation",
-    "read_stats",
     "release",
     "reopen_directive",
     "reserve_wakeup",

@@ -6,7 +6,6 @@ Reads for search, show and ``reviews list`` go through
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import and_, delete, update
@@ -15,17 +14,8 @@ from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.errors import InvalidInput, NotFound, ReviewRefused
-from fleetprompt_cli.store.models import Installation, PackageStats, Review, ReviewVote, Revision
+from fleetprompt_cli.store.models import Installation, Review, ReviewVote, Revision
 from fleetprompt_cli.store.repository._common import _bump_stats, _insert, _now
-
-
-def read_stats(session: Session, slugs: Iterable[str]) -> dict[str, PackageStats]:
-    """Stats of the given packages that have any (search/show use stats_reader instead)."""
-    wanted = sorted({canonical_slug(s) for s in slugs})
-    if not wanted:
-        return {}
-    rows = session.exec(select(PackageStats).where(col(PackageStats.slug).in_(wanted)))
-    return {row.slug: row for row in rows}
 
 
 def reviewed_version(session: Session, tenant_id: int, slug: str) -> str | None:
@@ -131,24 +121,6 @@ def delete_review(session: Session, tenant_id: int, slug: str, actor: str) -> Re
     session.delete(review)
     session.flush()
     return review
-
-
-REVIEW_ORDERS = {
-    "helpful": ("helpful_count", "updated_at", "id"),
-    "newest": ("updated_at", "id"),
-    "rating": ("rating", "helpful_count", "updated_at", "id"),
-}
-
-
-def list_reviews(
-    session: Session, slug: str, *, limit: int | None = None, sort: str = "helpful"
-) -> list[Review]:
-    """A package's reviews: most helpful (or newest, or best rated) first."""
-    order = [col(getattr(Review, name)).desc() for name in REVIEW_ORDERS[sort]]
-    query = select(Review).where(Review.slug == canonical_slug(slug)).order_by(*order)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.exec(query))
 
 
 def vote_helpful(
