@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from fleetprompt_cli import walmode
-from fleetprompt_cli.catalog import Catalog
+from fleetprompt_cli.indexio.catalog import Catalog
 
 
 def test_new_catalog_waits_for_a_writer_in_rollback_journal_mode(tmp_path, monkeypatch):

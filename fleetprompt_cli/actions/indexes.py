@@ -12,11 +12,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleetprompt_cli.catalog import Catalog, RefreshReport
-from fleetprompt_cli.core import gitindex
 from fleetprompt_cli.core.index import INDEX_SCHEMA, IndexProblem, LocalIndex
 from fleetprompt_cli.core.names import canonical_slug, is_valid_slug
 from fleetprompt_cli.errors import AlreadyExists, IndexReadError, NotFound, UsageError
+from fleetprompt_cli.indexio import git as gitindex
+from fleetprompt_cli.indexio.catalog import Catalog, RefreshReport
 from fleetprompt_cli.settings import DEFAULT_INDEX_NAME, IndexSource, Settings, save_indexes
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Package archives: reproducible builds, checksums, safe extraction and a cache.
+"""Package archives: reproducible builds, checksums and safe extraction.
 
 An archive is a gzip-compressed tar of a package folder's regular files.  The
 same files always give the same bytes (and so the same sha256, which the index
@@ -24,25 +24,24 @@ import stat
 import tarfile
 import tempfile
 import unicodedata
-import urllib.parse
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from fleetprompt_cli.errors import IndexReadError, IntegrityError, InvalidInput, NotFound
+from fleetprompt_cli.errors import IntegrityError, InvalidInput, NotFound
 
 __all__ = [
     "ARCHIVE_MTIME",
-    "DEFAULT_TIMEOUT",
-    "ArchiveCache",
     "ArchiveInfo",
     "ExtractLimits",
     "build_archive",
     "check_package_files",
     "extract_archive",
+    "file_kind",
+    "normalize_sha256",
     "read_archive_texts",
     "sha256_file",
     "verify_archive",
@@ -51,8 +50,6 @@ __all__ = [
 # 1980-01-01T00:00:00Z: a fixed mtime for every member.  Not the epoch, so that
 # extracted files can later go into a zip file (which cannot store older times).
 ARCHIVE_MTIME = 315532800
-# Seconds to wait for an HTTP server before giving up on a download.
-DEFAULT_TIMEOUT = 30.0
 
 # Part of the reproducibility contract: another level gives other bytes.
 _COMPRESSLEVEL = 9
@@ -104,7 +101,7 @@ def sha256_file(path: Path) -> str:
 
 def verify_archive(path: Path, expected_sha256: str) -> None:
     """Raise IntegrityError unless the file at ``path`` has the expected sha256."""
-    expected = _normalize_sha256(expected_sha256)
+    expected = normalize_sha256(expected_sha256)
     actual = sha256_file(path)
     if actual != expected:
         raise IntegrityError(
@@ -113,7 +110,8 @@ def verify_archive(path: Path, expected_sha256: str) -> None:
         )
 
 
-def _normalize_sha256(value: str) -> str:
+def normalize_sha256(value: str) -> str:
+    """``value`` as a lower-case sha256 hex digest, or InvalidInput."""
     digest = value.strip().lower()
     if not _SHA256.match(digest):
         raise InvalidInput(f"{value!r} is not a sha256 hex digest (64 hex digits)")
@@ -203,7 +201,7 @@ def _collect_files(package_dir: Path, dest: Path) -> list[tuple[str, Path, int]]
                 continue
             if not stat.S_ISREG(mode):
                 raise InvalidInput(
-                    f"cannot archive {path}: it is a {_file_kind(mode)}; "
+                    f"cannot archive {path}: it is a {file_kind(mode)}; "
                     "a package may hold only regular files and folders",
                     details={"path": str(path)},
                 )
@@ -236,7 +234,8 @@ def _source_member_name(root: Path, path: Path) -> str:
     return name
 
 
-def _file_kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file or folder is, for messages."""
     if stat.S_ISLNK(mode):
         return "symbolic link"
     if stat.S_ISFIFO(mode):
@@ -316,7 +315,7 @@ def _open_regular(path: Path) -> Iterator[tuple[BinaryIO, os.stat_result]]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidInput(
-                f"cannot archive {path}: it is a {_file_kind(st.st_mode)}",
+                f"cannot archive {path}: it is a {file_kind(st.st_mode)}",
                 details={"path": str(path)},
             )
         yield handle, st
@@ -589,164 +588,4 @@ def _corrupt(archive: Path, reason: str) -> IntegrityError:
     return IntegrityError(
         f"archive {archive} is corrupt: {reason}",
         details={"archive": str(archive), "reason": reason},
-    )
-
-
-# --- the cache -----------------------------------------------------------------
-
-
-class ArchiveCache:
-    """Content-addressed cache of archives keyed by sha256, under a root folder."""
-
-    def __init__(
-        self,
-        root: Path,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_size: int = ExtractLimits.max_total_size,
-    ) -> None:
-        self.root = Path(root)
-        self.timeout = timeout
-        # A compressed archive is no larger than what it may decompress to; a
-        # bigger download is refused rather than allowed to fill the disk.
-        self.max_size = max_size
-
-    def path_for(self, sha256: str) -> Path:
-        """Where the archive with this sha256 is kept: ``root/ab/abcdef….tar.gz``."""
-        # Validation matters: the digest becomes a file name.
-        digest = _normalize_sha256(sha256)
-        return self.root / digest[:2] / f"{digest}.tar.gz"
-
-    def fetch(self, source: str, sha256: str, *, size: int | None = None, label: str = "") -> Path:
-        """The cached archive with this sha256, copied or downloaded from ``source`` if needed.
-
-        ``size`` is the size the index declares: reading stops past it (and
-        past the cache's limit).  ``label`` names the archive in messages (the
-        package and its index line); a mismatch never reports the hash of
-        what was read, which could be any local file.
-        """
-        digest = _normalize_sha256(sha256)
-        target = self.path_for(digest)
-        if target.is_file():
-            if sha256_file(target) == digest:
-                return target
-            # A damaged entry (a disk error, another tool's partial write) is
-            # of no use: drop it and fetch again.
-            target.unlink(missing_ok=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{digest}.", suffix=".tmp")
-        tmp = Path(tmp_name)
-        name = label or source
-        try:
-            with os.fdopen(fd, "wb") as out:
-                actual = self._copy(source, out, size, name)
-                out.flush()
-                os.fsync(out.fileno())
-            if actual != digest:
-                raise IntegrityError(
-                    f"checksum mismatch for {name}: expected {digest}, as the index records; "
-                    "refusing the archive",
-                    details={"path": source, "expected": digest},
-                )
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            # Leave the cache as it was; rmdir fails harmlessly if the shard
-            # folder holds other entries (or another fetch's temp file).
-            with suppress(OSError):
-                target.parent.rmdir()
-            raise
-        return target
-
-    def _copy(self, source: str, out: BinaryIO, size: int | None, name: str) -> str:
-        """Copy ``source`` into ``out``; return the sha256 of what was copied."""
-        limit = self.max_size if size is None else min(size, self.max_size)
-        scheme = urllib.parse.urlsplit(source).scheme.lower()
-        if scheme in ("http", "https"):
-            return self._download(source, out, limit, name)
-        local = _local_source(source, scheme)
-        try:
-            # Non-blocking, so that opening a fifo cannot hang; then only a
-            # regular file is read (not a fifo, a device like /dev/zero, ...).
-            fd = os.open(local, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        except FileNotFoundError:
-            raise NotFound(f"archive {name} does not exist", details={"path": source}) from None
-        except IsADirectoryError:
-            raise InvalidInput(f"archive {name} is a folder, not a file") from None
-        except OSError as error:
-            raise IntegrityError(
-                f"cannot read archive {name}: {error.strerror}", details={"path": source}
-            ) from None
-        with os.fdopen(fd, "rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            if stat.S_ISDIR(mode):
-                raise InvalidInput(f"archive {name} is a folder, not a file")
-            if not stat.S_ISREG(mode):
-                raise IntegrityError(
-                    f"archive {name} refused: it is a {_file_kind(mode)}, not a regular file",
-                    details={"path": source, "reason": "not a regular file"},
-                )
-            return self._copy_stream(name, handle, out, limit, size)
-
-    def _download(self, url: str, out: BinaryIO, limit: int, name: str) -> str:
-        # Imported here: urllib.request and http.client cost import time that
-        # only a download needs.
-        import http.client
-        import urllib.error
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                return self._copy_stream(name, response, out, limit, limit)
-        except urllib.error.HTTPError as error:
-            if error.code in (404, 410):
-                raise NotFound(
-                    f"archive {url} not found (HTTP {error.code})", details={"path": url}
-                ) from None
-            raise IndexReadError(
-                f"cannot download {url}: HTTP {error.code} {error.reason}"
-            ) from None
-        except urllib.error.URLError as error:
-            raise IndexReadError(f"cannot download {url}: {error.reason}") from None
-        except (OSError, http.client.HTTPException) as error:
-            raise IndexReadError(f"cannot download {url}: {error}") from None
-
-    def _copy_stream(
-        self, name: str, handle: BinaryIO, out: BinaryIO, limit: int, declared: int | None = None
-    ) -> str:
-        digest = hashlib.sha256()
-        size = 0
-        while chunk := handle.read(min(_CHUNK, limit - size + 1)):
-            size += len(chunk)
-            if size > limit:
-                what = (
-                    f"the {declared} bytes the index declares"
-                    if declared is not None and declared <= self.max_size
-                    else f"the {self.max_size}-byte limit"
-                )
-                raise IntegrityError(
-                    f"archive {name} is larger than {what}",
-                    details={"path": name, "reason": "size"},
-                )
-            digest.update(chunk)
-            out.write(chunk)
-        return digest.hexdigest()
-
-
-def _local_source(source: str, scheme: str) -> Path:
-    if scheme == "file":
-        from urllib.request import url2pathname
-
-        parts = urllib.parse.urlsplit(source)
-        if parts.netloc not in ("", "localhost"):
-            raise InvalidInput(
-                f"cannot fetch {source}: file URLs on another host are not supported"
-            )
-        return Path(url2pathname(parts.path))
-    # No scheme is a plain path; one letter is a Windows drive (C:\...).
-    if len(scheme) <= 1:
-        return Path(source)
-    raise InvalidInput(
-        f"cannot fetch {source}: use a local path or a file://, http:// or https:// URL"
     )

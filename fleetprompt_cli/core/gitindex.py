@@ -1,22 +1,20 @@
-"""Git-hosted indexes: clone, fetch, and commit what publish wrote.
+"""Moved to :mod:`fleetprompt_cli.indexio.git`; this re-export keeps the old path working.
 
-A git index is kept as a clone under the cache folder.  After each fetch the
-HEAD commit is written to ``.git/fleetprompt-head`` so that readers can tell
-whether anything changed without running git.
+Temporary (issue 10): git subprocesses are I/O and do not belong in the pure
+core.  Remove this module (and its ``ignore_imports`` line in pyproject.toml)
+once no caller imports ``fleetprompt_cli.core.gitindex``.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import time
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-from fleetprompt_cli.errors import IndexReadError
-
-if TYPE_CHECKING:
-    import subprocess
+from fleetprompt_cli.indexio.git import (
+    clone_age,
+    commit_paths,
+    fetch,
+    head_signature,
+    is_git_url,
+    is_repository_root,
+)
 
 __all__ = [
     "clone_age",
@@ -26,132 +24,3 @@ __all__ = [
     "is_git_url",
     "is_repository_root",
 ]
-
-_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
-_HEAD_FILE = "fleetprompt-head"
-
-
-def is_git_url(location: str) -> bool:
-    """Whether an index location names a git repository rather than a folder."""
-    return "://" in location or bool(_SCP_LIKE.match(location)) or location.endswith(".git")
-
-
-def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    # subprocess is imported where git runs: readers of a folder index (every
-    # search) import this module for is_git_url and never run git.
-    import subprocess
-
-    env = {
-        **os.environ,
-        "GIT_TERMINAL_PROMPT": "0",
-        "LC_ALL": "C",
-        # No ext:: or fd:: transports from an index URL.
-        "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
-    }
-    try:
-        result = subprocess.run(
-            ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-        )
-    except FileNotFoundError:
-        raise IndexReadError("git is not installed: it is needed for git-hosted indexes") from None
-    except subprocess.TimeoutExpired:
-        raise IndexReadError(f"git {args[0]} timed out after 300 s") from None
-    if check and result.returncode != 0:
-        raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
-    return result
-
-
-def _last_line(text: str) -> str:
-    """git's reason: its first ``fatal:`` line (later ones are generic advice), else the last."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    fatal = [line for line in lines if line.startswith("fatal: ")]
-    chosen = fatal[0] if fatal else (lines[-1] if lines else "unknown error")
-    return chosen.removeprefix("fatal: ")
-
-
-def head_signature(clone: Path) -> str | None:
-    """The HEAD commit recorded at the last fetch, or None if never fetched."""
-    try:
-        return (clone / ".git" / _HEAD_FILE).read_text().strip() or None
-    except OSError:
-        return None
-
-
-def clone_age(clone: Path) -> float | None:
-    """Seconds since the clone was last fetched, or None if it does not exist."""
-    try:
-        return max(0.0, time.time() - (clone / ".git" / _HEAD_FILE).stat().st_mtime)
-    except OSError:
-        return None
-
-
-def fetch(url: str, clone: Path) -> str:
-    """Clone ``url`` into ``clone`` or fast-forward it; return the new HEAD commit."""
-    import shutil
-    import subprocess
-
-    if url.startswith("-"):
-        raise IndexReadError(f"invalid index URL {url!r}: it must not start with '-'")
-    try:
-        if (clone / ".git").is_dir():
-            _git("fetch", "--quiet", "origin", cwd=clone)
-            _git("reset", "--quiet", "--hard", "FETCH_HEAD", cwd=clone)
-        else:
-            tmp = clone.with_name(clone.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            clone.parent.mkdir(parents=True, exist_ok=True)
-            # After "--": a URL is never read as an option.
-            _git("clone", "--quiet", "--no-tags", "--", url, str(tmp))
-            shutil.rmtree(clone, ignore_errors=True)
-            tmp.rename(clone)
-        head = _git("rev-parse", "HEAD", cwd=clone).stdout.strip()
-    except subprocess.CalledProcessError as error:
-        raise IndexReadError(f"cannot fetch {url}: {_last_line(error.stderr)}") from None
-    (clone / ".git" / _HEAD_FILE).write_text(head + "\n")
-    return head
-
-
-def is_repository_root(folder: Path) -> bool:
-    """Whether ``folder`` is the top level of a git work tree (not a folder inside one)."""
-    try:
-        top = _git("rev-parse", "--show-toplevel", cwd=folder, check=False)
-    except IndexReadError:
-        return False
-    if top.returncode != 0:
-        return False
-    return Path(top.stdout.strip()).resolve() == folder.resolve()
-
-
-def commit_paths(folder: Path, message: str, author: str, paths: list[str]) -> str:
-    """Stage exactly ``paths`` (relative to ``folder``) and commit only them; return the id.
-
-    Nothing else in the work tree is staged or committed: not an untracked
-    ``.env.local``, not what the user had staged already.
-    """
-    import subprocess
-
-    identity = []
-    if _git("config", "user.name", cwd=folder, check=False).returncode != 0:
-        identity += ["-c", f"user.name={author}"]
-    if _git("config", "user.email", cwd=folder, check=False).returncode != 0:
-        identity += ["-c", f"user.email={author}@fleetprompt.invalid"]
-    try:
-        literal = "--literal-pathspecs"
-        _git(literal, "add", "--", *paths, cwd=folder)
-        _git(
-            literal,
-            *identity,
-            "commit",
-            "--quiet",
-            "-m",
-            message,
-            "--only",
-            "--",
-            *paths,
-            cwd=folder,
-        )
-        return _git("rev-parse", "HEAD", cwd=folder).stdout.strip()
-    except subprocess.CalledProcessError as error:
-        raise IndexReadError(
-            f"cannot commit to index {folder}: {_last_line(error.stderr)}"
-        ) from None

@@ -1,8 +1,8 @@
-"""The installation state machine: one table, used by every code path.
+"""The state machines: installations (one table, used by every code path), directives, steps.
 
 The store applies these transitions (and records each one as a revision);
 the CLI and the installer only name them.  Nothing here touches the store,
-so the table is cheap to import and trivially testable.
+so the tables are cheap to import and trivially testable.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from fleetprompt_cli.errors import StateError
 __all__ = [
     "ACTIVE",
     "CANCELLED",
+    "DIRECTIVE_FINISHED_STATUSES",
+    "DIRECTIVE_OPEN_STATUSES",
     "FAILED",
     "FINISHED_STATUSES",
     "INSTALLED_STATUSES",
@@ -22,6 +24,8 @@ __all__ = [
     "PREVIOUS",
     "QUEUED",
     "STATUSES",
+    "STEP_MOVES",
+    "STEP_REOPENED_FROM",
     "TRANSITIONS",
     "UNINSTALLED",
     "UNINSTALLING",
@@ -31,6 +35,7 @@ __all__ = [
     "busy",
     "changing",
     "is_live",
+    "step_move_allowed",
     "transition",
 ]
 
@@ -207,3 +212,35 @@ def transition(
             f"got {previous!r}"
         )
     return previous
+
+
+# -- directives and their steps ----------------------------------------------
+
+# A directive is open (pending, or running under a lease) until it finishes
+# as one of the finished statuses; ``recover --retry-failed`` re-opens a
+# failed one.
+DIRECTIVE_OPEN_STATUSES: tuple[str, ...] = ("pending", "running")
+DIRECTIVE_FINISHED_STATUSES: tuple[str, ...] = ("succeeded", "failed", "cancelled")
+
+# Which step statuses may follow which.  "running" may follow itself: a
+# worker that takes over an expired lease re-runs the step it finds running.
+STEP_MOVES: dict[str, frozenset[str]] = {
+    # "failed" and "pending" may follow "pending" when an attempt failed
+    # before it could mark the step running: the step still fails or retries.
+    "pending": frozenset({"running", "cancelled", "failed", "pending"}),
+    "running": frozenset({"running", "done", "failed", "pending", "cancelled"}),
+    "done": frozenset({"undone"}),
+    "failed": frozenset({"pending", "running"}),
+    "cancelled": frozenset({"pending"}),
+    # A retried atomic directive re-applies the steps it undid.
+    "undone": frozenset({"pending"}),
+}
+
+# Moving out of these back to pending re-opens a step (``recover
+# --retry-failed``): it gets a fresh set of attempts.
+STEP_REOPENED_FROM: frozenset[str] = frozenset({"failed", "cancelled", "undone"})
+
+
+def step_move_allowed(status: str, to: str) -> bool:
+    """Whether a step in ``status`` may move to ``to`` (an unknown status moves nowhere)."""
+    return to in STEP_MOVES.get(status, frozenset())

@@ -11,6 +11,7 @@ from fleetprompt_cli.errors import ConfigError, NotFound, StateError
 from fleetprompt_cli.settings import load_settings
 from fleetprompt_cli.store import open_store
 from fleetprompt_cli.store import repository as repo
+from fleetprompt_cli.store.stats_reader import read_stats
 from tests.helpers import run_cli
 
 
@@ -67,8 +68,8 @@ def test_configure_checks_schema_and_records_diff(store):
 
 def test_uninstall_deletes_resources_keeps_rows_and_moves_stats(store):
     settings = load_settings()
-    with store.session(readonly=True) as s:
-        before = repo.read_stats(s, ["knowledge-base"])["knowledge-base"].active_install_count
+    before = read_stats(settings.database_url, ["knowledge-base"])["knowledge-base"]
+    before = before.active_install_count
     preview = preview_uninstall(store, "default", ["knowledge-base"])
     assert [p["slug"] for p in preview.removed] == [
         "knowledge-base",
@@ -86,7 +87,7 @@ def test_uninstall_deletes_resources_keeps_rows_and_moves_stats(store):
     }
     with store.session(readonly=True) as s:
         assert repo.list_resources(s, preview.tenant_id) == []
-        after = repo.read_stats(s, ["knowledge-base"])["knowledge-base"]
+    after = read_stats(settings.database_url, ["knowledge-base"])["knowledge-base"]
     assert after.active_install_count == before - 1
     assert lifecycle.list_installations(store, "default").installations == []
     with pytest.raises(StateError, match="it is uninstalled"):

@@ -14,7 +14,6 @@ import pytest
 
 from fleetprompt_cli.core.archive import (
     ARCHIVE_MTIME,
-    ArchiveCache,
     ExtractLimits,
     build_archive,
     extract_archive,
@@ -23,6 +22,7 @@ from fleetprompt_cli.core.archive import (
     verify_archive,
 )
 from fleetprompt_cli.errors import IntegrityError, InvalidInput, NotFound
+from fleetprompt_cli.indexio.fetch import ArchiveCache
 
 FILES = {
     "fleetprompt.toml": "schema_version = 1\n",

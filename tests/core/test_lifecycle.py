@@ -129,3 +129,13 @@ def test_lifecycle_imports_only_the_standard_library():
         for alias in node.names
     }
     assert modules <= {"__future__", "dataclasses", "fleetprompt_cli.errors"}
+
+
+def test_step_moves_live_beside_the_installation_state_machine():
+    # A done step can only be undone; a failed one retried; running may follow itself.
+    assert lifecycle.step_move_allowed("done", "undone")
+    assert not lifecycle.step_move_allowed("done", "pending")
+    assert lifecycle.step_move_allowed("running", "running")
+    assert not lifecycle.step_move_allowed("unknown", "pending")
+    assert set(lifecycle.STEP_REOPENED_FROM) <= set(lifecycle.STEP_MOVES)
+    assert not set(lifecycle.DIRECTIVE_OPEN_STATUSES) & set(lifecycle.DIRECTIVE_FINISHED_STATUSES)

@@ -113,8 +113,11 @@ def snapshot(tenant: str = "default", *, history: bool = True) -> dict[str, Any]
     ``history=False`` keeps only the live state (installations, resources,
     active install counts), for comparisons where the way there differs.
     """
+    from fleetprompt_cli.settings import load_settings
     from fleetprompt_cli.store import repository as repo
+    from fleetprompt_cli.store.stats_reader import read_stats
 
+    url = load_settings().database_url
     store = store_for()
     try:
         with store.session(readonly=True) as s:
@@ -141,7 +144,7 @@ def snapshot(tenant: str = "default", *, history: bool = True) -> dict[str, Any]
                 ),
                 "active": {
                     slug: stats.active_install_count
-                    for slug, stats in repo.read_stats(s, [i.slug for i in live]).items()
+                    for slug, stats in read_stats(url, [i.slug for i in live]).items()
                 },
             }
             if history:
@@ -173,7 +176,7 @@ def snapshot(tenant: str = "default", *, history: bool = True) -> dict[str, Any]
                     ],
                     installs={
                         slug: stats.install_count
-                        for slug, stats in repo.read_stats(s, [i.slug for i in live]).items()
+                        for slug, stats in read_stats(url, [i.slug for i in live]).items()
                     },
                 )
     finally:

@@ -18,9 +18,7 @@ GLOBAL = {
     "database_now",
     "expired_directives",
     "get_tenant",
-    "list_reviews",
     "list_tenants",
-    "read_stats",
     "resolve_tenant",
     "set_tier",
 }

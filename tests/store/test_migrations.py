@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlmodel import select
 
 from fleetprompt_cli.errors import StoreUnavailable
 from fleetprompt_cli.store.engine import (
@@ -21,7 +22,7 @@ from fleetprompt_cli.store.engine import (
     schema_status,
     upgrade_store,
 )
-from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, metadata
+from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, Review, metadata
 
 # A revision after the real head, only for tests: code newer than the store.
 NEXT = "9001"
@@ -223,13 +224,14 @@ def test_0002_keeps_reviews_and_makes_them_per_tenant(empty_store_url):
     with open_store(empty_store_url) as store, store.session() as session:
         acme = repo.get_tenant(session, "acme").id
         globex = repo.get_tenant(session, "globex").id
-        old = repo.list_reviews(session, "crm")
+        old = session.exec(select(Review).where(Review.slug == "crm")).all()
         assert [(r.actor, r.tenant_id, r.rating, r.title, r.version) for r in old] == [
             ("ann", acme, 4, "Old", None)
         ]
         repo.upsert_review(session, globex, "crm", "ann", 2, version="1.0")
     with open_store(empty_store_url) as store, store.session(readonly=True) as session:
-        assert sorted((r.tenant_id, r.rating) for r in repo.list_reviews(session, "crm")) == [
+        rows = session.exec(select(Review).where(Review.slug == "crm")).all()
+        assert sorted((r.tenant_id, r.rating) for r in rows) == [
             (acme, 4),
             (globex, 2),
         ]

@@ -8,6 +8,8 @@ import pytest
 
 from fleetprompt_cli.errors import AlreadyExists, InvalidInput, NotFound, StateError
 from fleetprompt_cli.store import repository as repo
+from fleetprompt_cli.store.models import PackageStats
+from fleetprompt_cli.store.stats_reader import read_reviews, read_stats
 from tests.store.conftest import T0
 
 # -- tenants ------------------------------------------------------------------
@@ -209,20 +211,19 @@ def test_config_diff_of_equal_configs_is_none():
 # -- stats move in the same transaction ---------------------------------------
 
 
-def test_stats_follow_installs_and_uninstalls(store, tenants):
+def test_stats_follow_installs_and_uninstalls(store, store_url, tenants):
     acme, globex = tenants
     _install(store, acme, "crm")
     _install(store, globex, "crm")
     with store.session() as session:
         repo.apply_transition(session, acme, "crm", "start_uninstall", actor="ann")
         repo.apply_transition(session, acme, "crm", "complete_uninstall", actor="ann")
-    with store.session(readonly=True) as session:
-        stats = repo.read_stats(session, ["CRM", "unknown"])
-        assert list(stats) == ["crm"]
-        assert (stats["crm"].install_count, stats["crm"].active_install_count) == (2, 1)
+    stats = read_stats(store_url, ["crm", "unknown"])
+    assert list(stats) == ["crm"]
+    assert (stats["crm"].install_count, stats["crm"].active_install_count) == (2, 1)
 
 
-def test_failed_install_never_counts(store, tenants):
+def test_failed_install_never_counts(store, store_url, tenants):
     acme, _ = tenants
     with store.session() as session:
         repo.plan_installation(session, acme, "crm", "1.0", actor="ann")
@@ -230,11 +231,10 @@ def test_failed_install_never_counts(store, tenants):
         repo.apply_transition(session, acme, "crm", "fail_install", actor="ann")
         repo.apply_transition(session, acme, "crm", "start_uninstall", actor="ann")
         repo.apply_transition(session, acme, "crm", "complete_uninstall", actor="ann")
-    with store.session(readonly=True) as session:
-        assert repo.read_stats(session, ["crm"]) == {}
+    assert read_stats(store_url, ["crm"]) == {}
 
 
-def test_rollback_leaves_stats_and_installation_unchanged(store, tenants):
+def test_rollback_leaves_stats_and_installation_unchanged(store, store_url, tenants):
     acme, _ = tenants
     with store.session() as session:
         repo.plan_installation(session, acme, "crm", "1.0", actor="ann")
@@ -245,10 +245,11 @@ def test_rollback_leaves_stats_and_installation_unchanged(store, tenants):
 
     with pytest.raises(Crash), store.session() as session:
         repo.apply_transition(session, acme, "crm", "complete_install", actor="ann")
-        assert repo.read_stats(session, ["crm"])["crm"].install_count == 1
+        # Inside the transaction: its own uncommitted row.
+        assert session.get(PackageStats, "crm").install_count == 1
         raise Crash
+    assert read_stats(store_url, ["crm"]) == {}
     with store.session(readonly=True) as session:
-        assert repo.read_stats(session, ["crm"]) == {}
         assert repo.get_installation(session, acme, "crm").status == "installing"
         assert [r.transition for r in repo.list_revisions(session, acme)] == [
             "plan",
@@ -322,24 +323,23 @@ def test_resource_upsert_is_idempotent(store, tenants):
 # -- reviews --------------------------------------------------------------------
 
 
-def test_reviews_keep_rating_sums(store, tenants):
+def test_reviews_keep_rating_sums(store, store_url, tenants):
     acme, globex = tenants
     with store.session() as session:
         repo.upsert_review(session, acme, "crm", "ann", 5, title="Great")
         review = repo.upsert_review(session, globex, "crm", "bob", 2)
     with store.session() as session:
         repo.upsert_review(session, acme, "crm", "ann", 3, title="Good")
-        stats = repo.read_stats(session, ["crm"])["crm"]
+        stats = session.get(PackageStats, "crm")
         assert (stats.rating_sum, stats.rating_count) == (5, 2)
         assert repo.vote_helpful(session, acme, review.id, "cy") is True
         assert repo.vote_helpful(session, acme, review.id, "cy") is False
         assert repo.vote_helpful(session, globex, review.id, "dee") is True
-    with store.session(readonly=True) as session:
-        reviews = repo.list_reviews(session, "crm")
-        assert [(r.actor, r.rating, r.helpful_count) for r in reviews] == [
-            ("bob", 2, 2),
-            ("ann", 3, 0),
-        ]
+    reviews = read_reviews(store_url, "crm")
+    assert [(r.actor, r.rating, r.helpful_count) for r in reviews] == [
+        ("bob", 2, 2),
+        ("ann", 3, 0),
+    ]
     with store.session() as session:
         with pytest.raises(InvalidInput, match="from 1 to 5"):
             repo.upsert_review(session, acme, "crm", "ann", 6)
@@ -347,35 +347,33 @@ def test_reviews_keep_rating_sums(store, tenants):
             repo.vote_helpful(session, acme, 99999, "cy")
 
 
-def test_a_review_for_one_tenant_never_overwrites_another_tenants(store, tenants):
+def test_a_review_for_one_tenant_never_overwrites_another_tenants(store, store_url, tenants):
     """Issue 9 item 4: the row's tenant_id moved when the same actor wrote for tenant B."""
     acme, globex = tenants
     with store.session() as session:
         mine = repo.upsert_review(session, acme, "crm", "ann", 5, title="Acme's", version="1.0")
         theirs = repo.upsert_review(session, globex, "crm", "ann", 1, title="Globex's")
     assert mine.id != theirs.id
-    with store.session(readonly=True) as session:
-        reviews = {r.tenant_id: r for r in repo.list_reviews(session, "crm")}
-        assert (reviews[acme].rating, reviews[acme].title, reviews[acme].version) == (
-            5,
-            "Acme's",
-            "1.0",
-        )
-        assert (reviews[globex].rating, reviews[globex].title) == (1, "Globex's")
-        stats = repo.read_stats(session, ["crm"])["crm"]
-        assert (stats.rating_sum, stats.rating_count) == (6, 2)
+    reviews = {r.id: r for r in read_reviews(store_url, "crm")}
+    assert (reviews[mine.id].rating, reviews[mine.id].title, reviews[mine.id].version) == (
+        5,
+        "Acme's",
+        "1.0",
+    )
+    assert (reviews[theirs.id].rating, reviews[theirs.id].title) == (1, "Globex's")
+    stats = read_stats(store_url, ["crm"])["crm"]
+    assert (stats.rating_sum, stats.rating_count) == (6, 2)
     # Deleting in one tenant leaves the other tenant's review alone.
     with store.session() as session:
         repo.delete_review(session, globex, "crm", "ann")
         with pytest.raises(NotFound):
             repo.delete_review(session, globex, "crm", "ann")
-    with store.session(readonly=True) as session:
-        assert [(r.tenant_id, r.rating) for r in repo.list_reviews(session, "crm")] == [(acme, 5)]
-        stats = repo.read_stats(session, ["crm"])["crm"]
-        assert (stats.rating_sum, stats.rating_count) == (5, 1)
+    assert [(r.id, r.rating) for r in read_reviews(store_url, "crm")] == [(mine.id, 5)]
+    stats = read_stats(store_url, ["crm"])["crm"]
+    assert (stats.rating_sum, stats.rating_count) == (5, 1)
 
 
-def test_nobody_votes_their_own_review_helpful(store, tenants):
+def test_nobody_votes_their_own_review_helpful(store, store_url, tenants):
     from fleetprompt_cli.errors import ReviewRefused
 
     acme, globex = tenants
@@ -387,5 +385,4 @@ def test_nobody_votes_their_own_review_helpful(store, tenants):
         # The same name in another tenant is another person.
         assert repo.vote_helpful(session, globex, review.id, "ann") is True
         assert repo.vote_helpful(session, acme, review.id, "bob") is True
-    with store.session(readonly=True) as session:
-        assert repo.list_reviews(session, "crm")[0].helpful_count == 2
+    assert read_reviews(store_url, "crm")[0].helpful_count == 2

@@ -1,0 +1,131 @@
+"""Repository functions: every read and write of the state store goes through here.
+
+Each function takes an open session (``Store.session()``: one transaction)
+and, when it touches tenant data, the tenant id **explicitly**, so no code
+path can read or change another tenant's rows by forgetting a filter.  The
+only cross-tenant functions are the queue sweep (:func:`expired_directives`,
+which returns ids for the caller to claim tenant by tenant), the tenant list,
+and the marketplace data that is global by design (package stats, reviews).
+
+Functions never commit: the caller's ``with store.session()`` block decides,
+so that a lifecycle change, its revision row and the stats it moves land in
+one transaction or not at all.
+
+The functions live in one module per aggregate (tenants, installations and
+their revisions, resources, directives and steps, leases, marketplace,
+signals); this package re-exports them all, so callers write
+``from fleetprompt_cli.store import repository as repo`` and ``repo.X``.
+Reads for search and show (stats, reviews) go through
+:mod:`fleetprompt_cli.store.stats_reader`, which needs no sqlmodel.
+"""
+
+from __future__ import annotations
+
+from fleetprompt_cli.store.repository._common import database_now
+from fleetprompt_cli.store.repository.directives import (
+    StepSpec,
+    create_directive,
+    find_directives,
+    finish_directive,
+    get_directive,
+    list_directives,
+    list_steps,
+    reopen_directive,
+    update_step,
+)
+from fleetprompt_cli.store.repository.installations import (
+    apply_transition,
+    clear_pending,
+    config_diff,
+    count_installations,
+    find_installation,
+    get_installation,
+    get_installation_by_id,
+    latest_installation,
+    list_installations,
+    list_revisions,
+    plan_installation,
+    set_config,
+)
+from fleetprompt_cli.store.repository.leases import (
+    DEFAULT_CLAIM_GRACE,
+    DirectiveRef,
+    break_lease,
+    claim_directive,
+    expired_directives,
+    heartbeat,
+    release,
+    reserve_wakeup,
+)
+from fleetprompt_cli.store.repository.marketplace import (
+    delete_review,
+    reviewed_version,
+    upsert_review,
+    vote_helpful,
+)
+from fleetprompt_cli.store.repository.resources import (
+    delete_resources,
+    list_resources,
+    resource_counts,
+    upsert_resource,
+)
+from fleetprompt_cli.store.repository.signals import append_signal, list_signals
+from fleetprompt_cli.store.repository.tenants import (
+    DEFAULT_TENANT,
+    create_tenant,
+    get_tenant,
+    list_tenants,
+    lock_tenant,
+    resolve_tenant,
+    set_tier,
+)
+
+__all__ = [
+    "DEFAULT_CLAIM_GRACE",
+    "DEFAULT_TENANT",
+    "DirectiveRef",
+    "StepSpec",
+    "append_signal",
+    "apply_transition",
+    "break_lease",
+    "claim_directive",
+    "clear_pending",
+    "config_diff",
+    "count_installations",
+    "create_directive",
+    "create_tenant",
+    "database_now",
+    "delete_resources",
+    "delete_review",
+    "expired_directives",
+    "find_directives",
+    "find_installation",
+    "finish_directive",
+    "get_directive",
+    "get_installation",
+    "get_installation_by_id",
+    "get_tenant",
+    "heartbeat",
+    "latest_installation",
+    "list_directives",
+    "list_installations",
+    "list_resources",
+    "list_revisions",
+    "list_signals",
+    "list_steps",
+    "list_tenants",
+    "lock_tenant",
+    "plan_installation",
+    "release",
+    "reopen_directive",
+    "reserve_wakeup",
+    "resolve_tenant",
+    "resource_counts",
+    "reviewed_version",
+    "set_config",
+    "set_tier",
+    "update_step",
+    "upsert_resource",
+    "upsert_review",
+    "vote_helpful",
+]

@@ -1,0 +1,66 @@
+"""Helpers the repository modules share: clocks, the dialect's upsert, stats counters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from fleetprompt_cli.store.models import PackageStats, utcnow
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock (``CURRENT_TIMESTAMP``), timezone-aware UTC.
+
+    Lease expiry, heartbeats and the claim grace are measured with it, so
+    every process that shares the store agrees on them, whatever its own
+    clock says.  (On PostgreSQL this is the transaction's start time.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.connection().execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
+        return value.astimezone(UTC)
+    # SQLite's CURRENT_TIMESTAMP has whole seconds; 'now' with %f has milliseconds.
+    value = session.connection().execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+    return datetime.fromisoformat(value.scalar_one()).replace(tzinfo=UTC)
+
+
+def _lease_now(session: Session, now: datetime | None) -> datetime:
+    return _now(now) if now is not None else database_now(session)
+
+
+def _insert(session: Session) -> Any:
+    # ON CONFLICT upserts are spelled the same on both backends but live in
+    # each dialect's own insert construct.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+_STAT_COUNTERS = ("install_count", "active_install_count", "rating_sum", "rating_count")
+
+
+def _bump_stats(session: Session, slug: str, **deltas: int) -> None:
+    """Add ``deltas`` to a package's counters atomically (creating its row)."""
+    insert = _insert(session)
+    values = {name: deltas.get(name, 0) for name in _STAT_COUNTERS}
+    stmt = insert(PackageStats).values(slug=slug, **values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["slug"],
+        set_={
+            name: getattr(PackageStats, name) + getattr(stmt.excluded, name)
+            for name in _STAT_COUNTERS
+        },
+    )
+    session.exec(stmt)

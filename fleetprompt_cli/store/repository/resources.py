@@ -1,0 +1,119 @@
+"""Installed resources: what an installation wrote, keyed by kind and name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from fleetprompt_cli.errors import InvalidInput
+from fleetprompt_cli.store.models import RESOURCE_KINDS, InstalledResource
+from fleetprompt_cli.store.repository._common import _insert, _now
+from fleetprompt_cli.store.repository.installations import get_installation_by_id
+
+
+def upsert_resource(
+    session: Session,
+    tenant_id: int,
+    installation_id: int,
+    kind: str,
+    name: str,
+    *,
+    definition: dict[str, Any] | None = None,
+    content: str | None = None,
+    now: datetime | None = None,
+) -> InstalledResource:
+    """Write a resource keyed by (tenant, installation, kind, name); a repeat changes nothing."""
+    if kind not in RESOURCE_KINDS:
+        raise InvalidInput(f"unknown resource kind {kind!r}: expected {', '.join(RESOURCE_KINDS)}")
+    # A clear NotFound instead of a foreign-key error for a wrong tenant.
+    get_installation_by_id(session, tenant_id, installation_id)
+    now = _now(now)
+    insert = _insert(session)
+    stmt = insert(InstalledResource).values(
+        tenant_id=tenant_id,
+        installation_id=installation_id,
+        kind=kind,
+        name=name,
+        definition=dict(definition or {}),
+        content=content,
+        created_at=now,
+        updated_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "installation_id", "kind", "name"],
+        set_={
+            "definition": stmt.excluded.definition,
+            "content": stmt.excluded.content,
+            "updated_at": stmt.excluded.updated_at,
+        },
+        # Only touch the row (and updated_at) when something differs, so that
+        # re-running a step is a true no-op.
+        where=or_(
+            InstalledResource.definition != stmt.excluded.definition,
+            col(InstalledResource.content).is_distinct_from(stmt.excluded.content),
+        ),
+    )
+    session.exec(stmt)
+    resource = session.exec(
+        select(InstalledResource)
+        .where(
+            InstalledResource.tenant_id == tenant_id,
+            InstalledResource.installation_id == installation_id,
+            InstalledResource.kind == kind,
+            InstalledResource.name == name,
+        )
+        .execution_options(populate_existing=True)
+    ).one()
+    return resource
+
+
+def list_resources(
+    session: Session,
+    tenant_id: int,
+    *,
+    installation_id: int | None = None,
+    kind: str | None = None,
+) -> list[InstalledResource]:
+    """The tenant's installed resources (of one installation or kind, if given)."""
+    query = select(InstalledResource).where(InstalledResource.tenant_id == tenant_id)
+    if installation_id is not None:
+        query = query.where(InstalledResource.installation_id == installation_id)
+    if kind is not None:
+        query = query.where(InstalledResource.kind == kind)
+    order = (InstalledResource.installation_id, InstalledResource.kind, InstalledResource.name)
+    return list(session.exec(query.order_by(*order)))
+
+
+def delete_resources(
+    session: Session,
+    tenant_id: int,
+    installation_id: int,
+    *,
+    keep: Iterable[tuple[str, str]] = (),
+) -> int:
+    """Delete an installation's resources except the (kind, name) pairs in ``keep``."""
+    kept = set(keep)
+    removed = 0
+    for resource in list_resources(session, tenant_id, installation_id=installation_id):
+        if (resource.kind, resource.name) not in kept:
+            session.delete(resource)
+            removed += 1
+    session.flush()
+    return removed
+
+
+def resource_counts(session: Session, tenant_id: int) -> dict[int, dict[str, int]]:
+    """Per installation id, how many resources of each kind it has."""
+    rows = session.exec(
+        select(InstalledResource.installation_id, InstalledResource.kind, func.count())
+        .where(InstalledResource.tenant_id == tenant_id)
+        .group_by(InstalledResource.installation_id, InstalledResource.kind)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for installation_id, kind, count in rows:
+        counts.setdefault(installation_id, {})[kind] = count
+    return counts
