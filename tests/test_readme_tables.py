@@ -100,3 +100,13 @@ def test_the_environment_is_read_only_by_settings():
         for name in _environment_reads(path) - PENDING_READS:
             outside.setdefault(name, []).append(str(path.relative_to(ROOT)))
     assert outside == {}, "read FLEETPROMPT_* variables through fleetprompt_cli.settings"
+
+
+def test_environment_table_defaults_match_settings():
+    defaults = {row[0].strip("`"): row[2].strip("`") for row in _table("Environment")}
+    assert float(defaults["FLEETPROMPT_INDEX_MAX_AGE"]) == settings.DEFAULT_INDEX_MAX_AGE
+    assert float(defaults["FLEETPROMPT_LEASE_SECONDS"]) == settings.DEFAULT_LEASE_SECONDS
+    assert float(defaults["FLEETPROMPT_SWEEP_SECONDS"]) == settings.DEFAULT_SWEEP_SECONDS
+    grace = float(defaults["FLEETPROMPT_CLAIM_GRACE_SECONDS"])
+    assert grace == settings.DEFAULT_CLAIM_GRACE_SECONDS
+    assert defaults["FLEETPROMPT_QUEUE_NAME"] == settings.DEFAULT_QUEUE_NAME
