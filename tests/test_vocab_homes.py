@@ -39,6 +39,12 @@ def _copy(module: str, name: str) -> Any:
         ("fleetprompt_cli.store.models", "_INSTALLATION_STATUSES", vocab.INSTALLATION_STATUSES),
         ("fleetprompt_cli.core.lifecycle", "STATUSES", vocab.INSTALLATION_STATUSES),
         ("fleetprompt_cli.actions.lifecycle", "_OPEN", vocab.OPEN_DIRECTIVE_STATUSES),
+        ("fleetprompt_cli.store.repository", "_OPEN_DIRECTIVE", vocab.OPEN_DIRECTIVE_STATUSES),
+        (
+            "fleetprompt_cli.store.repository",
+            "_FINISHED_DIRECTIVE",
+            vocab.FINISHED_DIRECTIVE_STATUSES,
+        ),
         (
             "fleetprompt_cli.store.repository",
             "DEFAULT_CLAIM_GRACE",
@@ -62,7 +68,9 @@ def test_words_are_spelled_once():
     assert vocab.TIERS == ("free", "pro", "enterprise")
     assert get_args(vocab.Tier) == vocab.TIERS
     assert get_args(vocab.Category) == vocab.CATEGORIES
-    assert set(vocab.OPEN_DIRECTIVE_STATUSES) <= set(vocab.DIRECTIVE_STATUSES)
+    assert sorted(vocab.OPEN_DIRECTIVE_STATUSES + vocab.FINISHED_DIRECTIVE_STATUSES) == sorted(
+        vocab.DIRECTIVE_STATUSES
+    )
     # The manifest model checks against the same words (no Literal of its own).
     assert manifest.Tier is vocab.Tier and manifest.Category is vocab.Category
     assert manifest.PricingModel is vocab.PricingModel

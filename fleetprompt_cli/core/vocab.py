@@ -17,6 +17,7 @@ __all__ = [
     "CONFIG_TYPES",
     "DIRECTIVE_KINDS",
     "DIRECTIVE_STATUSES",
+    "FINISHED_DIRECTIVE_STATUSES",
     "INSTALLATION_STATUSES",
     "LIMITS",
     "OPEN_DIRECTIVE_STATUSES",
@@ -66,6 +67,7 @@ DIRECTIVE_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
 # A directive in one of these statuses is still to be (or being) applied:
 # a worker may claim it, recover may finish it, and it holds its packages.
 OPEN_DIRECTIVE_STATUSES = ("pending", "running")
+FINISHED_DIRECTIVE_STATUSES = ("succeeded", "failed", "cancelled")
 STEP_ACTIONS = ("install", "upgrade", "downgrade", "keep", "uninstall")
 STEP_STATUSES = ("pending", "running", "done", "failed", "cancelled", "undone")
 
