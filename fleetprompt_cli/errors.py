@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "INTERRUPTED",
     "AlreadyExists",
     "ConfigError",
     "DependencyConflict",
@@ -26,6 +27,7 @@ __all__ = [
     "StoreUnavailable",
     "TierDenied",
     "UsageError",
+    "not_installed",
 ]
 
 
@@ -44,6 +46,12 @@ class ExitCode(IntEnum):
     EXISTS = 9
     UNAVAILABLE = 10
     STATE = 11
+
+
+# Not an ExitCode: the shell's convention for a process stopped by SIGINT
+# (128 + 2), used when Ctrl-C interrupts a command. The README's exit-code
+# table documents it beside the ExitCode rows.
+INTERRUPTED = 130
 
 
 class FleetPromptError(Exception):
@@ -162,3 +170,14 @@ class StateError(FleetPromptError):
 
     exit_code = ExitCode.STATE
     kind = "state"
+
+
+def not_installed(slug: str, tenant: str) -> NotFound:
+    """The error for a package the tenant has no installation of (exit 3).
+
+    ``slug`` is the canonical slug; ``details`` carries both for ``--json``.
+    """
+    return NotFound(
+        f"{slug} is not installed in tenant {tenant!r}",
+        details={"slug": slug, "tenant": tenant},
+    )

@@ -1,5 +1,11 @@
 """Settings and places: flags beat environment beats config file beats defaults.
 
+Every ``FLEETPROMPT_*`` environment variable is read here and nowhere else
+(:data:`ENVIRONMENT` lists them; the README's environment table is tested
+against it). One validation style: a value that cannot be used is an
+:class:`InvalidInput` (exit 8) naming the variable or the config key, never a
+silent fallback to the default.
+
 Kept light on purpose (stdlib, platformdirs): every command, including
 ``--help`` and ``search``, loads settings.
 """
@@ -8,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,11 +24,25 @@ from fleetprompt_cli.errors import InvalidInput
 
 __all__ = [
     "BUNDLED_INDEX",
+    "DEFAULT_CLAIM_GRACE_SECONDS",
     "DEFAULT_INDEX_NAME",
+    "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_QUEUE_NAME",
+    "DEFAULT_SWEEP_SECONDS",
+    "ENVIRONMENT",
+    "TEST_HOOKS",
     "IndexSource",
     "Settings",
+    "claim_grace_seconds",
+    "debug",
+    "fault_clock_offset",
+    "fault_spec",
+    "lease_seconds",
     "load_settings",
+    "queue_name",
+    "safe_url",
     "save_indexes",
+    "sweep_seconds",
 ]
 
 # The default index ships next to the package: in a checkout (editable
@@ -30,6 +51,36 @@ __all__ = [
 BUNDLED_INDEX = Path(__file__).resolve().parent.parent / "registry_index"
 DEFAULT_INDEX_NAME = "default"
 DEFAULT_INDEX_MAX_AGE = 600.0
+DEFAULT_LEASE_SECONDS = 60.0
+DEFAULT_SWEEP_SECONDS = 5.0
+DEFAULT_CLAIM_GRACE_SECONDS = 60.0
+DEFAULT_QUEUE_NAME = "fleetprompt"
+
+# Every FLEETPROMPT_* variable fleetprompt reads, as the README documents them.
+ENVIRONMENT: tuple[str, ...] = (
+    "FLEETPROMPT_HOME",
+    "FLEETPROMPT_INDEX",
+    "FLEETPROMPT_INDEX_MAX_AGE",
+    "FLEETPROMPT_DATABASE_URL",
+    "FLEETPROMPT_QUEUE_URL",
+    "FLEETPROMPT_TENANT",
+    "FLEETPROMPT_ACTOR",
+    "FLEETPROMPT_PLATFORM_VERSION",
+    "FLEETPROMPT_LEASE_SECONDS",
+    "FLEETPROMPT_SWEEP_SECONDS",
+    "FLEETPROMPT_CLAIM_GRACE_SECONDS",
+    "FLEETPROMPT_QUEUE_NAME",
+    "FLEETPROMPT_DEBUG",
+)
+# Variables for the test suite only, deliberately left out of the README:
+# fault injection (fleetprompt_cli/faults.py) and the test backends.
+TEST_HOOKS: tuple[str, ...] = (
+    "FLEETPROMPT_FAULT",
+    "FLEETPROMPT_FAULT_CLOCK_OFFSET",
+    "FLEETPROMPT_TEST_DATABASE_URL",
+    "FLEETPROMPT_TEST_REDIS_URL",
+    "FLEETPROMPT_RESOLVER_EXAMPLES",
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +114,11 @@ class Settings:
     platform_version: str
     index_max_age: float
     config: dict[str, Any] = field(default_factory=dict, compare=False)
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    sweep_seconds: float = DEFAULT_SWEEP_SECONDS
+    claim_grace_seconds: float = DEFAULT_CLAIM_GRACE_SECONDS
+    queue_name: str = DEFAULT_QUEUE_NAME
+    debug: bool = False
 
     @property
     def config_file(self) -> Path:
@@ -83,6 +139,83 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced (flags win over everything)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _seconds(variable: str, default: float) -> float:
+    """A non-negative number of seconds from the environment, or ``default`` when unset."""
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{variable} must be a number of seconds, not {raw[:80]!r}") from None
+    if not 0 <= value < float("inf"):
+        raise InvalidInput(f"{variable} must be a number of seconds, not {raw[:80]!r}")
+    return value
+
+
+def lease_seconds() -> float:
+    """How long a directive's lease lasts without a heartbeat (FLEETPROMPT_LEASE_SECONDS)."""
+    return _seconds("FLEETPROMPT_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
+
+
+def sweep_seconds() -> float:
+    """Seconds between a worker's sweeps (FLEETPROMPT_SWEEP_SECONDS)."""
+    return _seconds("FLEETPROMPT_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS)
+
+
+def claim_grace_seconds() -> float:
+    """How long a queued directive waits unclaimed before a sweep takes it
+    (FLEETPROMPT_CLAIM_GRACE_SECONDS)."""
+    return _seconds("FLEETPROMPT_CLAIM_GRACE_SECONDS", DEFAULT_CLAIM_GRACE_SECONDS)
+
+
+def queue_name() -> str:
+    """The huey queue's name: Redis key prefix, SQLite queue column (FLEETPROMPT_QUEUE_NAME)."""
+    return os.environ.get("FLEETPROMPT_QUEUE_NAME") or DEFAULT_QUEUE_NAME
+
+
+def debug() -> bool:
+    """Whether internal errors show their traceback (FLEETPROMPT_DEBUG set, non-empty)."""
+    return bool(os.environ.get("FLEETPROMPT_DEBUG"))
+
+
+def fault_spec() -> str:
+    """The fault points to trip (FLEETPROMPT_FAULT; tests only, see faults.py)."""
+    return os.environ.get("FLEETPROMPT_FAULT") or ""
+
+
+def fault_clock_offset() -> float:
+    """Seconds to add to this process's clock (FLEETPROMPT_FAULT_CLOCK_OFFSET; tests only).
+
+    May be negative (a host whose clock is behind); anything but a finite
+    number is an error naming the variable.
+    """
+    raw = os.environ.get("FLEETPROMPT_FAULT_CLOCK_OFFSET")
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not -float("inf") < value < float("inf"):
+        raise InvalidInput(
+            f"FLEETPROMPT_FAULT_CLOCK_OFFSET must be a number of seconds, not {raw[:80]!r}"
+        )
+    return value
+
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+
+def safe_url(url: str) -> str:
+    """A database or queue URL as messages show it: any password replaced by ``***``.
+
+    ``postgresql+psycopg://app:secret@db/fleet`` -> ``postgresql+psycopg://app:***@db/fleet``.
+    Plain text, so that callers need not import SQLAlchemy to hide a password.
+    """
+    return _PASSWORD.sub(r"\1***@", url)
 
 
 def _places() -> tuple[Path, Path, Path, Path]:
@@ -208,6 +341,11 @@ def load_settings() -> Settings:
         platform_version=platform_version,
         index_max_age=max_age,
         config=config,
+        lease_seconds=lease_seconds(),
+        sweep_seconds=sweep_seconds(),
+        claim_grace_seconds=claim_grace_seconds(),
+        queue_name=queue_name(),
+        debug=debug(),
     )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from fleetprompt_cli.errors import ExitCode, FleetPromptError, UsageError
+from fleetprompt_cli.errors import INTERRUPTED, ExitCode, FleetPromptError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -243,7 +243,7 @@ class FleetPromptGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.FAILURE)) from None
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
-            raise typer.Exit(130) from None
+            raise typer.Exit(INTERRUPTED) from None
         except (typer.Exit, typer.Abort):
             raise
         except typer.exceptions.TyperException as error:
@@ -254,7 +254,9 @@ class FleetPromptGroup(TyperGroup):
         except Exception as error:
             # A bug, not bad input: say so in one line unless asked for the
             # traceback (the test suite sets FLEETPROMPT_DEBUG).
-            if os.environ.get("FLEETPROMPT_DEBUG"):
+            from fleetprompt_cli.settings import debug
+
+            if debug():
                 raise
             from fleetprompt_cli.cli.formats import inert
 

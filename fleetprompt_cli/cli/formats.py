@@ -9,15 +9,60 @@ is shown through :func:`inert`: every console the CLI prints with applies it
 to everything it renders (``cli/terminal.py``), so an escape sequence in a
 package description cannot clear the screen, set the window title or write
 the clipboard.
+
+The statuses' styles and the timestamp formats are here too, so that every
+table and page shows a status in the same colour and a time the same way.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["change_text", "config_value", "inert", "json_inert"]
+if TYPE_CHECKING:
+    from datetime import datetime
+
+__all__ = [
+    "PROGRESS_STYLES",
+    "SHORT_TIME_FORMAT",
+    "STATUS_STYLES",
+    "TIME_FORMAT",
+    "change_text",
+    "config_value",
+    "inert",
+    "json_inert",
+    "when",
+]
+
+# rich style names for the statuses of installations, directives and steps
+# (core/vocab.py lists them); a status not here is shown unstyled.
+STATUS_STYLES: dict[str, str] = {
+    # installations
+    "active": "green",
+    "paused": "yellow",
+    "failed": "red",
+    "queued": "dim",
+    "installing": "yellow",
+    "upgrading": "yellow",
+    "uninstalling": "yellow",
+    "uninstalled": "dim",
+    "cancelled": "dim",
+    # directives and steps
+    "succeeded": "green",
+    "done": "green",
+    "running": "yellow",
+    "pending": "dim",
+    "undone": "magenta",
+}
+# A progress display follows a change as it happens: there an uninstall that
+# finished is a success, and a step may be retried.
+PROGRESS_STYLES: dict[str, str] = {**STATUS_STYLES, "uninstalled": "green", "retrying": "yellow"}
+
+# Times are UTC: to the second on detail pages, history and signals, to the
+# minute in the tables that list many rows.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+SHORT_TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 # C0 controls but newline and tab, DEL, C1 controls, and the bidirectional
 # embeddings, overrides and isolates of "Trojan Source" (CVE-2021-42574).
@@ -48,6 +93,13 @@ def json_inert(document: str) -> str:
     only a terminal the document is printed on no longer acts on them.
     """
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
+
+
+def when(value: datetime | None, *, short: bool = False) -> str:
+    """A timestamp as tables and pages show it (UTC); ``""`` for none."""
+    if value is None:
+        return ""
+    return value.strftime(SHORT_TIME_FORMAT if short else TIME_FORMAT)
 
 
 def config_value(value: Any) -> str:

@@ -7,8 +7,7 @@ from typing import Any
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.directives.show import when
-from fleetprompt_cli.cli.formats import change_text, config_value
+from fleetprompt_cli.cli.formats import change_text, config_value, when
 from fleetprompt_cli.cli.options import INT64_MAX, JsonOption, TenantOption, complete_installed
 
 __all__ = ["register"]

@@ -7,24 +7,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.formats import STATUS_STYLES, when
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
 
 if TYPE_CHECKING:
     pass
 
-__all__ = ["STATUS_STYLES", "register", "resource_summary"]
+__all__ = ["register", "resource_summary"]
 
-STATUS_STYLES = {
-    "active": "green",
-    "paused": "yellow",
-    "failed": "red",
-    "queued": "dim",
-    "installing": "yellow",
-    "upgrading": "yellow",
-    "uninstalling": "yellow",
-    "uninstalled": "dim",
-    "cancelled": "dim",
-}
 # One letter per resource kind keeps the counts column narrow at 80 columns.
 _KIND_LETTERS = (("agent", "a"), ("workflow", "w"), ("skill", "s"), ("tool", "t"))
 
@@ -73,7 +63,7 @@ def list_(
             version,
             Text(item.status, style=STATUS_STYLES.get(item.status, "")),
             "requested" if item.requested else "dependency",
-            item.installed_at.strftime("%Y-%m-%d %H:%M") if item.installed_at else "",
+            when(item.installed_at, short=True),
             resource_summary(item.resources),
         )
     app.out.print(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.formats import when
 from fleetprompt_cli.cli.options import INT64_MAX, JsonOption, TenantOption
 
 __all__ = ["register"]
@@ -37,7 +38,7 @@ def signals(
         return
     for row in rows:
         app.out.print(
-            f"{row.sequence:>5}  {row.time:%Y-%m-%d %H:%M:%S}  {row.type}  {row.subject or ''}",
+            f"{row.sequence:>5}  {when(row.time)}  {row.type}  {row.subject or ''}",
             highlight=False,
             markup=False,
         )

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.directives.show import directive_view, when
-from fleetprompt_cli.cli.formats import change_text, config_value
-from fleetprompt_cli.cli.list import STATUS_STYLES, resource_summary
+from fleetprompt_cli.cli.directives.show import directive_view
+from fleetprompt_cli.cli.formats import STATUS_STYLES, change_text, config_value, when
+from fleetprompt_cli.cli.list import resource_summary
 from fleetprompt_cli.cli.options import JsonOption, TenantOption, complete_installed
 
 if TYPE_CHECKING:

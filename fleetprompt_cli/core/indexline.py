@@ -19,16 +19,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fleetprompt_cli.core.names import SLUG_PATTERN
 from fleetprompt_cli.core.vocab import LIMITS
 
 __all__ = ["check_archive_path", "validate_line"]
 
-_SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 Short = Annotated[str, Field(max_length=LIMITS.short_text)]
 Url = Annotated[str, Field(max_length=LIMITS.url)]
-Slug = Annotated[str, Field(max_length=LIMITS.slug, pattern=_SLUG.pattern)]
+Slug = Annotated[str, Field(max_length=LIMITS.slug, pattern=SLUG_PATTERN)]
 Spec = Annotated[str, Field(max_length=LIMITS.specifier)]
 Finite = Annotated[float, Field(allow_inf_nan=False, ge=0)]
 

@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -31,7 +31,16 @@ from pydantic import (
 
 from fleetprompt_cli.core.names import canonical_slug, canonical_version, is_valid_slug
 from fleetprompt_cli.core.pricing import describe_pricing
-from fleetprompt_cli.core.vocab import CATEGORIES, LIMITS, PRICING_MODELS, TIERS
+from fleetprompt_cli.core.vocab import (
+    CATEGORIES,
+    LIMITS,
+    PRICING_MODELS,
+    TIERS,
+    Category,
+    ConfigType,
+    PricingModel,
+    Tier,
+)
 from fleetprompt_cli.errors import InvalidInput
 
 __all__ = [
@@ -53,11 +62,6 @@ __all__ = [
 MANIFEST_NAME = "fleetprompt.toml"
 SCHEMA_VERSION = 1
 
-
-Category = Literal[
-    "operations", "customer_service", "sales", "data", "development", "marketing", "finance", "hr"
-]
-Tier = Literal["free", "pro", "enterprise"]
 
 # Signal types are lower-case dot-separated segments, at least two of them.
 # Subscriptions may end in ``.*`` to match every type under a prefix.
@@ -148,7 +152,7 @@ class PricingTier(_Model):
 class Pricing(_Model):
     """The pricing model and its config (tiers, price or revenue share)."""
 
-    model: Literal["free", "freemium", "paid", "revenue_share"] = "free"
+    model: PricingModel = "free"
     tiers: list[PricingTier] | None = None
     price: float | None = Field(default=None, ge=0)
     percentage: float | None = Field(default=None, gt=0, le=100)
@@ -295,7 +299,7 @@ def config_value_matches(kind: str, value: Any) -> bool:
 class ConfigField(_Model):
     """One key of the installation config schema."""
 
-    type: Literal["string", "integer", "number", "boolean", "list"]
+    type: ConfigType
     default: Any = None
     required: bool = False
     choices: list[Any] | None = None

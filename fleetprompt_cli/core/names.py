@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
 __all__ = [
+    "SLUG_PATTERN",
     "Requirement",
     "canonical_slug",
     "canonical_version",
@@ -32,7 +33,8 @@ __all__ = [
 # A slug as authors write it: letters, digits and single separators, starting
 # and ending with a letter or digit (PEP 508 names, which canonicalize_name
 # folds to lower case with dashes).
-_SLUG = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+SLUG_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$"
+_SLUG = re.compile(SLUG_PATTERN)
 _REQUIREMENT = re.compile(r"^\s*(?P<slug>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?P<rest>.*?)\s*$")
 
 

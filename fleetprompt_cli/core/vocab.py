@@ -1,32 +1,75 @@
-"""The fixed vocabularies of the manifest (kept apart so that readers of the
-catalog need not import pydantic to know them)."""
+"""The fixed vocabularies: the one place each set of words is spelled out.
+
+Manifest words (categories, tiers, pricing models, config types), the
+statuses of installations, directives and steps, and the size limits. Every
+other module imports them from here (the store's check constraints, the
+manifest model's ``Literal`` types, the CLI's choices and styles), so a new
+word is added once. Kept free of pydantic and the store so that readers of
+the catalog (``search``, ``show``) can know them cheaply.
+"""
 
 from __future__ import annotations
+
+from typing import Literal, get_args
 
 __all__ = [
     "CATEGORIES",
     "CONFIG_TYPES",
+    "DIRECTIVE_KINDS",
+    "DIRECTIVE_STATUSES",
+    "FINISHED_DIRECTIVE_STATUSES",
+    "INSTALLATION_STATUSES",
     "LIMITS",
+    "OPEN_DIRECTIVE_STATUSES",
     "PRICING_MODELS",
+    "RESOURCE_KINDS",
+    "STEP_ACTIONS",
+    "STEP_STATUSES",
     "TIERS",
     "TIER_ORDER",
+    "Category",
+    "ConfigType",
+    "PricingModel",
+    "Tier",
     "tier_rank",
 ]
 
-CATEGORIES = (
-    "operations",
-    "customer_service",
-    "sales",
-    "data",
-    "development",
-    "marketing",
-    "finance",
-    "hr",
-)
-TIERS = ("free", "pro", "enterprise")
+# The Literal types are what the manifest model checks against; the tuples
+# are derived from them, so the two cannot drift apart.
+Category = Literal[
+    "operations", "customer_service", "sales", "data", "development", "marketing", "finance", "hr"
+]
+Tier = Literal["free", "pro", "enterprise"]
+PricingModel = Literal["free", "freemium", "paid", "revenue_share"]
+ConfigType = Literal["string", "integer", "number", "boolean", "list"]
+
+CATEGORIES: tuple[str, ...] = get_args(Category)
+TIERS: tuple[str, ...] = get_args(Tier)
+PRICING_MODELS: tuple[str, ...] = get_args(PricingModel)
+CONFIG_TYPES: tuple[str, ...] = get_args(ConfigType)
 TIER_ORDER = {tier: rank for rank, tier in enumerate(TIERS)}
-PRICING_MODELS = ("free", "freemium", "paid", "revenue_share")
-CONFIG_TYPES = ("string", "integer", "number", "boolean", "list")
+RESOURCE_KINDS = ("agent", "workflow", "skill", "tool")
+
+# An installation's statuses; core/lifecycle.py holds the transitions between them.
+INSTALLATION_STATUSES = (
+    "queued",
+    "installing",
+    "active",
+    "paused",
+    "failed",
+    "cancelled",
+    "upgrading",
+    "uninstalling",
+    "uninstalled",
+)
+DIRECTIVE_KINDS = ("install", "upgrade", "uninstall", "rollback", "sync")
+DIRECTIVE_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+# A directive in one of these statuses is still to be (or being) applied:
+# a worker may claim it, recover may finish it, and it holds its packages.
+OPEN_DIRECTIVE_STATUSES = ("pending", "running")
+FINISHED_DIRECTIVE_STATUSES = ("succeeded", "failed", "cancelled")
+STEP_ACTIONS = ("install", "upgrade", "downgrade", "keep", "uninstall")
+STEP_STATUSES = ("pending", "running", "done", "failed", "cancelled", "undone")
 
 
 def tier_rank(tier: object) -> int:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.directives.show import when
+from fleetprompt_cli.cli.formats import when
 from fleetprompt_cli.cli.options import INT64_MAX, JsonOption, TenantOption
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def list_(
     for d in directives:
         packages = ", ".join(s.slug for s in d.steps) or ", ".join(d.arguments.get("request", []))
         table.add_row(
-            d.id[:8], when(d.created_at)[:16], d.actor, d.operation, Text(d.status), packages
+            d.id[:8], when(d.created_at, short=True), d.actor, d.operation, Text(d.status), packages
         )
     app.out.print(table)
 

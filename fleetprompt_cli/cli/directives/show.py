@@ -7,27 +7,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.formats import STATUS_STYLES, when
 from fleetprompt_cli.cli.options import JsonOption, TenantOption
 
 if TYPE_CHECKING:
     from rich.console import Group
 
-__all__ = ["directive_view", "register", "when"]
-
-_STYLES = {
-    "succeeded": "green",
-    "done": "green",
-    "failed": "red",
-    "running": "yellow",
-    "pending": "dim",
-    "cancelled": "dim",
-    "undone": "magenta",
-}
-
-
-def when(value: Any) -> str:
-    """A timestamp as the tables show it (UTC, to the second)."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+__all__ = ["directive_view", "register"]
 
 
 def directive_view(directive: Any) -> Group:
@@ -47,7 +33,7 @@ def directive_view(directive: Any) -> Group:
         ("By", directive.actor),
         ("Created", when(directive.created_at) + " UTC"),
         ("Finished", when(directive.finished_at)),
-        ("Status", Text(directive.status, style=_STYLES.get(directive.status, ""))),
+        ("Status", Text(directive.status, style=STATUS_STYLES.get(directive.status, ""))),
         ("Attempts", str(directive.attempts)),
         ("Error", directive.error),
     ):
@@ -69,7 +55,7 @@ def directive_view(directive: Any) -> Group:
                 step.slug,
                 step.version or "",
                 step.action,
-                Text(step.status, style=_STYLES.get(step.status, "")),
+                Text(step.status, style=STATUS_STYLES.get(step.status, "")),
                 str(step.attempts),
                 step.error_message or "",
             )

@@ -7,6 +7,7 @@ from enum import Enum
 import typer
 
 from fleetprompt_cli.cli.context import get_app
+from fleetprompt_cli.cli.formats import when
 from fleetprompt_cli.cli.options import JsonOption
 from fleetprompt_cli.core.vocab import TIERS
 
@@ -37,7 +38,7 @@ def list_(ctx: typer.Context, json_output: bool = JsonOption) -> None:
     table.add_column("Created", no_wrap=True)
     table.add_column("Installations", justify="right", no_wrap=True)
     for tenant in tenants:
-        created = tenant.created_at.strftime("%Y-%m-%d %H:%M") if tenant.created_at else ""
+        created = when(tenant.created_at, short=True)
         table.add_row(tenant.slug, tenant.tier, created, str(tenant.installations))
     app.out.print(table)
 
