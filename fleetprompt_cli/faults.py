@@ -18,6 +18,7 @@ import os
 import signal
 
 from fleetprompt_cli.errors import FleetPromptError
+from fleetprompt_cli.settings import fault_clock_offset, fault_spec
 
 __all__ = ["InjectedFault", "checkpoint", "clock_offset"]
 
@@ -32,7 +33,7 @@ class InjectedFault(FleetPromptError):
 
 def checkpoint(point: str) -> None:
     """Die (SIGKILL) or raise here if FLEETPROMPT_FAULT names this point."""
-    spec = os.environ.get("FLEETPROMPT_FAULT")
+    spec = fault_spec()
     if not spec:
         return
     rules = []
@@ -57,10 +58,4 @@ def checkpoint(point: str) -> None:
 
 def clock_offset() -> float:
     """Seconds to add to this process's clock (FLEETPROMPT_FAULT_CLOCK_OFFSET; tests only)."""
-    raw = os.environ.get("FLEETPROMPT_FAULT_CLOCK_OFFSET")
-    if not raw:
-        return 0.0
-    try:
-        return float(raw)
-    except ValueError:
-        return 0.0
+    return fault_clock_offset()

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fleetprompt_cli.core.vocab import (
+    FINISHED_DIRECTIVE_STATUSES,
+    INSTALLATION_STATUSES,
+    OPEN_DIRECTIVE_STATUSES,
+)
 from fleetprompt_cli.errors import StateError
 
 __all__ = [
@@ -49,17 +54,7 @@ UPGRADING = "upgrading"
 UNINSTALLING = "uninstalling"
 UNINSTALLED = "uninstalled"
 
-STATUSES: tuple[str, ...] = (
-    QUEUED,
-    INSTALLING,
-    ACTIVE,
-    PAUSED,
-    FAILED,
-    CANCELLED,
-    UPGRADING,
-    UNINSTALLING,
-    UNINSTALLED,
-)
+STATUSES: tuple[str, ...] = INSTALLATION_STATUSES
 
 # Statuses in which a revision of the package is installed and usable: the
 # current revision stays usable while an upgrade or an uninstall is applied.
@@ -219,8 +214,8 @@ def transition(
 # A directive is open (pending, or running under a lease) until it finishes
 # as one of the finished statuses; ``recover --retry-failed`` re-opens a
 # failed one.
-DIRECTIVE_OPEN_STATUSES: tuple[str, ...] = ("pending", "running")
-DIRECTIVE_FINISHED_STATUSES: tuple[str, ...] = ("succeeded", "failed", "cancelled")
+DIRECTIVE_OPEN_STATUSES: tuple[str, ...] = OPEN_DIRECTIVE_STATUSES
+DIRECTIVE_FINISHED_STATUSES: tuple[str, ...] = FINISHED_DIRECTIVE_STATUSES
 
 # Which step statuses may follow which.  "running" may follow itself: a
 # worker that takes over an expired lease re-runs the step it finds running.

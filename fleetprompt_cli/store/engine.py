@@ -1,6 +1,6 @@
 """Opening the state store: engines, transactions and the migration policy.
 
-The policy (DESIGN.md, "The state store"):
+The policy (docs/state-machine.md and CONTRIBUTING's "The state store"):
 
 * SQLite stores migrate automatically on first use, under a file lock
   (``<db>.lock``) and inside one ``BEGIN IMMEDIATE`` transaction.

@@ -33,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from fleetprompt_cli.core import vocab
+
 __all__ = [
     "DIRECTIVE_KINDS",
     "DIRECTIVE_STATUSES",
@@ -68,23 +70,14 @@ SCHEMA_HEAD = "0002"
 # shared with another alembic-managed application cannot be mistaken for ours.
 VERSION_TABLE = "fleetprompt_schema_version"
 
-TIERS = ("free", "pro", "enterprise")
-RESOURCE_KINDS = ("agent", "workflow", "skill", "tool")
-DIRECTIVE_KINDS = ("install", "upgrade", "uninstall", "rollback", "sync")
-DIRECTIVE_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
-STEP_ACTIONS = ("install", "upgrade", "downgrade", "keep", "uninstall")
-STEP_STATUSES = ("pending", "running", "done", "failed", "cancelled", "undone")
-_INSTALLATION_STATUSES = (
-    "queued",
-    "installing",
-    "active",
-    "paused",
-    "failed",
-    "cancelled",
-    "upgrading",
-    "uninstalling",
-    "uninstalled",
-)
+# The words of each column with a fixed vocabulary: one home, core/vocab.py.
+TIERS = vocab.TIERS
+RESOURCE_KINDS = vocab.RESOURCE_KINDS
+DIRECTIVE_KINDS = vocab.DIRECTIVE_KINDS
+DIRECTIVE_STATUSES = vocab.DIRECTIVE_STATUSES
+STEP_ACTIONS = vocab.STEP_ACTIONS
+STEP_STATUSES = vocab.STEP_STATUSES
+_INSTALLATION_STATUSES = vocab.INSTALLATION_STATUSES
 
 # Deterministic constraint names: migrations (and SQLite's batch mode, which
 # recreates tables) need every constraint to have a name.

@@ -117,7 +117,7 @@ def test_live_statuses():
     assert all(is_live(s) for s in lifecycle.STATUSES if s not in ("uninstalled", "cancelled"))
 
 
-def test_lifecycle_imports_only_the_standard_library():
+def test_lifecycle_imports_only_the_standard_library_and_the_vocabulary():
     import ast
     from pathlib import Path
 
@@ -128,7 +128,12 @@ def test_lifecycle_imports_only_the_standard_library():
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    assert modules <= {"__future__", "dataclasses", "fleetprompt_cli.errors"}
+    assert modules <= {
+        "__future__",
+        "dataclasses",
+        "fleetprompt_cli.errors",
+        "fleetprompt_cli.core.vocab",
+    }
 
 
 def test_step_moves_live_beside_the_installation_state_machine():

@@ -5,7 +5,7 @@ pubgrub-rs guide: unit propagation over incompatibilities, decisions, and
 conflict resolution that learns a new incompatibility and backjumps.  Version
 sets are bitsets over each package's known versions (see :mod:`.terms`).
 
-Semantics decided here (the issue leaves them to us):
+Semantics decided here:
 
 * **Newest wins.**  A decision takes the newest version still allowed, except
   that an installed package keeps its installed version when it is allowed

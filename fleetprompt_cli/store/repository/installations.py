@@ -10,20 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core import lifecycle
+from fleetprompt_cli.core.configs import config_changes
 from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.errors import NotFound, StateError
 from fleetprompt_cli.store.models import Installation, Revision, utcnow
 from fleetprompt_cli.store.repository._common import _bump_stats, _now
 
-
-def config_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
-    """What changed between two configs (added, removed, changed), or None if nothing."""
-    added = {k: new[k] for k in sorted(new.keys() - old.keys())}
-    removed = {k: old[k] for k in sorted(old.keys() - new.keys())}
-    changed = {k: [old[k], new[k]] for k in sorted(old.keys() & new.keys()) if old[k] != new[k]}
-    if not (added or removed or changed):
-        return None
-    return {"added": added, "removed": removed, "changed": changed}
+# What a revision records of a config change (added, removed, changed), or None.
+config_diff = config_changes
 
 
 def _live(tenant_id: int, slug: str) -> Any:

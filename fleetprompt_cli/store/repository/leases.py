@@ -9,12 +9,13 @@ from sqlalchemy import and_, case, or_, update
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core import lifecycle
+from fleetprompt_cli.settings import DEFAULT_CLAIM_GRACE_SECONDS
 from fleetprompt_cli.store.models import Directive
 from fleetprompt_cli.store.repository._common import _lease_now
 
 # A directive nobody has claimed this long after it was written is presumed
 # orphaned (its CLI died between the commit and the claim) and is swept.
-DEFAULT_CLAIM_GRACE = 60.0
+DEFAULT_CLAIM_GRACE = DEFAULT_CLAIM_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
