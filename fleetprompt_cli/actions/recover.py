@@ -107,7 +107,7 @@ def find_stranded(
     grace_seconds: float | None = None,
 ) -> list[RecoverItem]:
     """Directives to recover (all tenants unless ``tenant``), oldest first; writes nothing."""
-    from fleetprompt_cli.queue.worker import claim_grace
+    from fleetprompt_cli.actions.worker import claim_grace
     from fleetprompt_cli.store import repository as repo
 
     grace = claim_grace() if grace_seconds is None else grace_seconds
@@ -158,7 +158,7 @@ def find_running(
     """
     from datetime import timedelta
 
-    from fleetprompt_cli.queue.worker import claim_grace
+    from fleetprompt_cli.actions.worker import claim_grace
     from fleetprompt_cli.store import repository as repo
 
     grace = claim_grace() if grace_seconds is None else grace_seconds

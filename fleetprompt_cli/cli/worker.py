@@ -41,7 +41,9 @@ def worker(
     Every worker also sweeps the state store every FLEETPROMPT_SWEEP_SECONDS
     (default 5) for directives whose lease expired, and takes them over.
     """
-    from fleetprompt_cli.queue.worker import run_worker
+    # The wiring: the worker's policy (actions) runs on the huey queue (queue).
+    from fleetprompt_cli.actions.worker import run_worker
+    from fleetprompt_cli.queue.worker import HueyQueue
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings
@@ -62,7 +64,9 @@ def worker(
         )
 
     try:
-        stats = run_worker(settings, workers=workers, once=once, on_ready=ready)
+        stats = run_worker(
+            settings, HueyQueue(settings), workers=workers, once=once, on_ready=ready
+        )
     finally:
         log.removeHandler(handler)
     if json_output:

@@ -1,4 +1,4 @@
-"""huey tasks under fixed names: adapters that call the installer.
+"""huey tasks under fixed names: adapters that call what the worker hands them.
 
 Only this module (and :mod:`fleetprompt_cli.queue.consumer`) import huey, and
 only when a queue is actually used: the CLI's fast paths never get here.
@@ -15,6 +15,8 @@ import functools
 import json
 import os
 import sqlite3
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +31,7 @@ __all__ = [
     "huey_for",
     "json_serializer",
     "queue_name",
+    "set_handlers",
 ]
 
 DEFAULT_QUEUE_NAME = "fleetprompt"
@@ -37,6 +40,27 @@ DEFAULT_QUEUE_NAME = "fleetprompt"
 RUN_RETRIES = 2
 RUN_RETRY_DELAY = 2
 _TASK_NAMES = frozenset({TASK_RUN, TASK_SWEEP})
+
+# What the tasks call: set by the running worker (fleetprompt_cli.actions.worker).
+_handlers: dict[str, Callable[..., Any] | None] = {"run": None, "sweep": None}
+_handlers_lock = threading.Lock()
+
+
+def set_handlers(run: Callable[[int, str], Any] | None, sweep: Callable[[], Any] | None) -> None:
+    """Hand the tasks what a wake-up (tenant id, directive id) and a sweep call."""
+    with _handlers_lock:
+        _handlers["run"] = run
+        _handlers["sweep"] = sweep
+
+
+def _handler(name: str) -> Callable[..., Any]:
+    with _handlers_lock:
+        handler = _handlers[name]
+    if handler is None:
+        raise StoreUnavailable(
+            f"no worker runs in this process to take a {name} task: use 'fleetprompt worker'"
+        )
+    return handler
 
 
 def queue_name() -> str:
@@ -153,15 +177,11 @@ def huey_for(settings: Settings) -> Any:
 def _register(huey: Any) -> None:
     @huey.task(name=TASK_RUN, retries=RUN_RETRIES, retry_delay=RUN_RETRY_DELAY)
     def run_directive_task(tenant_id: int, directive_id: str) -> None:
-        from fleetprompt_cli.queue.worker import handle_wakeup
-
-        handle_wakeup(int(tenant_id), str(directive_id))
+        _handler("run")(int(tenant_id), str(directive_id))
 
     @huey.task(name=TASK_SWEEP)
     def sweep_task() -> None:
-        from fleetprompt_cli.queue.worker import sweep_once
-
-        sweep_once()
+        _handler("sweep")()
 
     huey.fleetprompt_run = run_directive_task
     huey.fleetprompt_sweep = sweep_task

@@ -144,8 +144,8 @@ def test_a_step_longer_than_the_lease_keeps_its_lease(monkeypatch):
 
 
 def test_several_sweeping_workers_wake_a_stranded_directive_once(monkeypatch):
+    from fleetprompt_cli.actions.worker import WorkerContext, sweep_once
     from fleetprompt_cli.queue import get_huey
-    from fleetprompt_cli.queue.worker import WorkerContext, sweep_once
     from fleetprompt_cli.settings import load_settings
 
     _queued()
