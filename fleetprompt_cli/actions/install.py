@@ -211,7 +211,6 @@ def preview_install(
     tenant_id, tenant_slug, tier = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         live, leaving = _tenant_state(s, repo, tenant_id)
-        s.expunge_all()
     busy = {
         slug for slug, i in live.items() if lifecycle.changing(i.status, i.pending_version)
     } | leaving
@@ -493,7 +492,6 @@ def preview_uninstall(
     with store.session(readonly=True) as s:
         rows = repo.list_installations(s, tenant_id, include_finished=True)
         _, leaving = _tenant_state(s, repo, tenant_id)
-        s.expunge_all()
     live = {i.slug: i for i in rows if lifecycle.is_live(i.status)}
     # Newest last, so a slug installed and uninstalled twice keeps its latest row.
     finished = {i.slug: i for i in rows if not lifecycle.is_live(i.status)}

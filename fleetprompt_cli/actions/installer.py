@@ -150,7 +150,6 @@ class _Runner:
         with self.store.session() as s:
             directive = self.repo.get_directive(s, self.tenant_id, self.directive_id)
             steps = self.repo.list_steps(s, self.tenant_id, self.directive_id)
-            s.expunge_all()
         return directive, steps
 
     def plan_step(self, directive: Any, step: Any) -> dict[str, Any]:

@@ -918,7 +918,6 @@ def upgrade_targets(store: Any, tenant: str, slugs: Sequence[str]) -> list[str]:
             for i in repo.list_installations(s, tenant_id)
             if i.status in (lifecycle.ACTIVE, lifecycle.PAUSED)
         }
-        s.expunge_all()
     if not slugs:
         return sorted(slug for slug, inst in live.items() if inst.requested)
     wanted = [canonical_slug(s) for s in slugs]
