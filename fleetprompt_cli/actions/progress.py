@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fleetprompt_cli.actions.installer import RunOutcome
+from fleetprompt_cli.actions.directive_runner import RunOutcome
 from fleetprompt_cli.errors import ExitCode
 
 __all__ = ["FINISHED", "FollowEvent", "StepRow", "follow", "planned_rows"]

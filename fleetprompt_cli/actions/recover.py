@@ -280,10 +280,10 @@ def recover(
     transaction (the lease fence).
 
     ``runner(tenant_id, directive_id)`` runs one directive and returns its
-    :class:`~fleetprompt_cli.actions.installer.RunOutcome` (the CLI passes one
+    :class:`~fleetprompt_cli.actions.directive_runner.RunOutcome` (the CLI passes one
     with a progress display); ``on_item`` is called before each run.
     """
-    from fleetprompt_cli.actions.installer import default_owner, run_directive
+    from fleetprompt_cli.actions.directive_runner import default_owner, run_directive
     from fleetprompt_cli.store import repository as repo
 
     # With ``now`` the ids may name running directives too: picked below.

@@ -1,7 +1,7 @@
 """The worker's policy: claim and run woken directives, sweep the store for lost work.
 
 A wake-up names a directive; the worker claims its lease in the store and
-runs it with :func:`fleetprompt_cli.actions.installer.run_directive`, the same
+runs it with :func:`fleetprompt_cli.actions.directive_runner.run_directive`, the same
 function an inline ``fleetprompt install`` uses.  A wake-up for a directive
 that is finished, unknown, or held by a live lease is a no-op.
 
@@ -161,7 +161,7 @@ def _current() -> WorkerContext:
     global _context
     with _context_lock:
         if _context is None:
-            from fleetprompt_cli.actions.install import open_state
+            from fleetprompt_cli.actions.state import open_state
             from fleetprompt_cli.settings import load_settings
 
             settings = load_settings()
@@ -177,7 +177,7 @@ def _install(context: WorkerContext | None) -> None:
 
 def handle_wakeup(tenant_id: int, directive_id: str) -> str:
     """Claim and run a directive; return the outcome (``busy``/``unknown`` are no-ops)."""
-    from fleetprompt_cli.actions.installer import default_owner, run_directive
+    from fleetprompt_cli.actions.directive_runner import default_owner, run_directive
 
     context = _current()
     try:
@@ -213,7 +213,7 @@ def sweep_once(context: WorkerContext | None = None, *, enqueue: bool = True) ->
     With ``enqueue`` the wake-ups go to the queue so that every worker shares
     the work; without it they are run here, one after the other.
     """
-    from fleetprompt_cli.actions.installer import lease_seconds
+    from fleetprompt_cli.actions.directive_runner import lease_seconds
     from fleetprompt_cli.store import repository as repo
 
     context = context or _current()
@@ -277,7 +277,7 @@ def run_worker(
     sweeps every FLEETPROMPT_SWEEP_SECONDS; SIGTERM finishes the running
     directives and stops, SIGINT stops at once.
     """
-    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.state import open_state
 
     if not 1 <= workers <= MAX_WORKERS:
         raise InvalidInput(f"--workers must be from 1 to {MAX_WORKERS}, not {workers}")

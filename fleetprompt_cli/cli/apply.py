@@ -31,7 +31,7 @@ def apply_preview(
     confirm_default: bool = True,
 ) -> None:
     """After the preview was shown: ask, submit, then run in-process or leave to workers."""
-    from fleetprompt_cli.actions.install import submit
+    from fleetprompt_cli.actions.preview import submit
     from fleetprompt_cli.cli.progress import follow, run_inline
 
     def emit(directive: str | None, status: str, error: str | None = None) -> None:

@@ -47,7 +47,7 @@ class _Board:
 
 def run_inline(app: App, settings: Any, store: Any, tenant_id: int, directive_id: str) -> Any:
     """Claim the directive and run it here, drawing each package's status."""
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
     from fleetprompt_cli.actions.progress import planned_rows
 
     board = _Board()

@@ -181,7 +181,7 @@ def test_worker_process_runs_work_and_exits_on_sigterm():
 def test_a_runner_whose_lease_was_taken_over_commits_nothing_more():
     from datetime import UTC, datetime, timedelta
 
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
     from fleetprompt_cli.store import repository as repo
 
     directive = _queued("fx-top")

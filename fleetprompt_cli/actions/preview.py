@@ -4,7 +4,7 @@
 the tier gate, ``DEP:SKILL`` references and config, and returns what will be
 installed.  ``submit`` writes the directive, its steps and the installations
 in one transaction, and sends the queue a wake-up carrying only ids.  The
-work itself is :func:`fleetprompt_cli.actions.installer.run_directive`.
+work itself is :func:`fleetprompt_cli.actions.directive_runner.run_directive`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from typing import Any
 
 from packaging.version import Version
 
+from fleetprompt_cli.actions.directive_runner import archive_source
 from fleetprompt_cli.actions.indexes import open_catalog
-from fleetprompt_cli.actions.installer import archive_source
-from fleetprompt_cli.actions.plan import Plan, PlanStep, plan_request
+from fleetprompt_cli.actions.planning import Plan, PlanStep, plan_request
+from fleetprompt_cli.actions.tenants import tenant_of
 from fleetprompt_cli.core import lifecycle
-from fleetprompt_cli.core.installing import (
+from fleetprompt_cli.core.install_rules import (
     check_dep_skills,
     check_tier,
     config_diff,
@@ -37,22 +38,15 @@ __all__ = [
     "PreviewStep",
     "Submitted",
     "UninstallPreview",
-    "open_state",
     "planned_manifests",
     "preview_install",
     "preview_uninstall",
     "submit",
+    "upgrade_targets",
     "wait_for_packages",
 ]
 
 Ask = Callable[[str, str, dict[str, Any]], Any]
-
-
-def open_state(settings: Settings) -> Any:
-    """Open (and, for SQLite, migrate) the state store."""
-    from fleetprompt_cli.store import open_store
-
-    return open_store(settings.database_url)
 
 
 @dataclass
@@ -205,7 +199,6 @@ def preview_install(
     (Except the ``default`` tenant on its first use.)  ``upgrade`` prefers
     the newest versions of every package, or of the given slugs only.
     """
-    from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
     tenant_id, tenant_slug, tier = tenant_of(store, tenant)
@@ -371,7 +364,6 @@ def wait_for_packages(
     """
     import time
 
-    from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
     tenant_id, _, _ = tenant_of(store, tenant)
@@ -484,7 +476,6 @@ def preview_uninstall(
     store: Any, tenant: str, slugs: Sequence[str], *, force: bool = False, keep_deps: bool = False
 ) -> UninstallPreview:
     """Check an uninstall: refuse when another package needs it, unless forced."""
-    from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
     wanted = [canonical_slug(s) for s in slugs]
@@ -603,3 +594,26 @@ def _dependents_first(slugs: set[str], deps: dict[str, set]) -> list[str]:
             ordered.append(slug)
             remaining.discard(slug)
     return ordered
+
+
+def upgrade_targets(store: Any, tenant: str, slugs: Sequence[str]) -> list[str]:
+    """What ``upgrade`` asks for: the given installed slugs, or every requested one."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, name, _ = tenant_of(store, tenant)
+    with store.session(readonly=True) as s:
+        live = {
+            i.slug: i
+            for i in repo.list_installations(s, tenant_id)
+            if i.status in (lifecycle.ACTIVE, lifecycle.PAUSED)
+        }
+    if not slugs:
+        return sorted(slug for slug, inst in live.items() if inst.requested)
+    wanted = [canonical_slug(s) for s in slugs]
+    missing = [slug for slug in wanted if slug not in live]
+    if missing:
+        raise NotFound(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+            f"installed in tenant {name!r}: use 'fleetprompt install'"
+        )
+    return wanted

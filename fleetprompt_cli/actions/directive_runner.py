@@ -33,7 +33,7 @@ from typing import Any
 from fleetprompt_cli import faults
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.archive import ArchiveCache, extract_archive, read_archive_texts
-from fleetprompt_cli.core.installing import resources_of
+from fleetprompt_cli.core.install_rules import resources_of
 from fleetprompt_cli.errors import ExitCode, FleetPromptError, IntegrityError, StoreUnavailable
 from fleetprompt_cli.settings import Settings
 
