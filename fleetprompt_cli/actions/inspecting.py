@@ -163,6 +163,8 @@ class DirectiveInfo:
     finished_at: datetime | None
     steps: list[StepInfo] = field(default_factory=list)
     signals: list[SignalInfo] = field(default_factory=list)
+    # The failing error's kind (``integrity``, ``tier``...; ``error``: unexpected).
+    error_kind: str | None = None
 
     @classmethod
     def of(cls, tenant: str, row: Any, steps: Sequence[Any] = ()) -> DirectiveInfo:
@@ -194,6 +196,7 @@ class DirectiveInfo:
                 )
                 for s in steps
             ],
+            error_kind=row.error_kind,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -209,6 +212,7 @@ class DirectiveInfo:
             "status": self.status,
             "attempts": self.attempts,
             "error": self.error,
+            "error_kind": self.error_kind,
             "finished_at": _iso(self.finished_at),
             "steps": [s.to_json() for s in self.steps],
             "signals": [s.to_json() for s in self.signals],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fleetprompt_cli.actions.directive_runner import RunOutcome
+from fleetprompt_cli.actions.directive_runner import RunOutcome, exit_code_of
 from fleetprompt_cli.errors import ExitCode
 
 __all__ = ["FINISHED", "FollowEvent", "StepRow", "follow", "planned_rows"]
@@ -71,7 +71,9 @@ def follow(
         directive, steps, now = _read(store, tenant_id, directive_id)
         rows = [StepRow(s.slug, s.version, s.status, s.error_message or "") for s in steps]
         if directive.status in FINISHED:
-            code = ExitCode.SUCCESS if directive.status == "succeeded" else ExitCode.FAILURE
+            # A failed directive exits as it did for the process that ran it.
+            code = {"succeeded": ExitCode.SUCCESS, "failed": exit_code_of(directive.error_kind)}
+            code = code.get(directive.status, ExitCode.FAILURE)
             yield FollowEvent(
                 rows, RunOutcome(directive_id, directive.status, directive.error, code)
             )

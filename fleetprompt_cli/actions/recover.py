@@ -56,6 +56,9 @@ class RecoverItem:
     reason: str  # "lease expired", "never claimed", "failed", "running" or "waiting"
     outcome: str | None = None  # None in a dry run
     error: str | None = None
+    # The failing error's kind, kept on the directive, and the exit code it means.
+    error_kind: str | None = None
+    exit_code: ExitCode = ExitCode.SUCCESS
     # For a directive still running (or waiting for a worker): who holds it,
     # and in how many seconds its lease lapses (or the sweep takes it).
     lease_owner: str | None = None
@@ -70,6 +73,7 @@ class RecoverItem:
             "reason": self.reason,
             "outcome": self.outcome,
             "error": self.error,
+            "error_kind": self.error_kind,
             "lease_owner": self.lease_owner,
             "due_in_seconds": None if self.due_in is None else round(self.due_in, 1),
         }
@@ -86,9 +90,16 @@ class RecoverReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        """Success unless some directive recover ran did not succeed."""
+        """Success unless some directive recover ran did not succeed.
+
+        A directive that failed exits as it would have where it first ran
+        (the first such directive's code); anything else that went wrong, 1.
+        """
         bad = [i for i in self.items if i.outcome not in (None, "succeeded", "busy")]
-        return ExitCode.FAILURE if bad else ExitCode.SUCCESS
+        if not bad:
+            return ExitCode.SUCCESS
+        failed = [i.exit_code for i in bad if i.outcome == "failed" and i.exit_code]
+        return failed[0] if failed else ExitCode.FAILURE
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -283,7 +294,7 @@ def recover(
     :class:`~fleetprompt_cli.actions.directive_runner.RunOutcome` (the CLI passes one
     with a progress display); ``on_item`` is called before each run.
     """
-    from fleetprompt_cli.actions.directive_runner import default_owner, run_directive
+    from fleetprompt_cli.actions.directive_runner import default_owner, exit_code_of, run_directive
     from fleetprompt_cli.store import repository as repo
 
     # With ``now`` the ids may name running directives too: picked below.
@@ -323,4 +334,7 @@ def recover(
         with store.session(readonly=True) as s:
             directive = repo.get_directive(s, item.tenant_id, item.id)
             item.status, item.attempts = directive.status, directive.attempts
+            item.error_kind = directive.error_kind
+        if item.outcome == "failed":
+            item.exit_code = exit_code_of(item.error_kind)
     return report
