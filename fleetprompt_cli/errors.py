@@ -44,6 +44,7 @@ class ExitCode(IntEnum):
     EXISTS = 9
     UNAVAILABLE = 10
     STATE = 11
+    DECLINED = 12  # the person answered no to "... tenant X?": nothing was changed
 
 
 class FleetPromptError(Exception):
