@@ -72,8 +72,8 @@ def follow(
         rows = [StepRow(s.slug, s.version, s.status, s.error_message or "") for s in steps]
         if directive.status in FINISHED:
             # A failed directive exits as it did for the process that ran it.
-            code = {"succeeded": ExitCode.SUCCESS, "failed": exit_code_of(directive.error_kind)}
-            code = code.get(directive.status, ExitCode.FAILURE)
+            codes = {"succeeded": ExitCode.SUCCESS, "failed": exit_code_of(directive.error_kind)}
+            code = codes.get(directive.status, ExitCode.FAILURE)
             yield FollowEvent(
                 rows, RunOutcome(directive_id, directive.status, directive.error, code)
             )

@@ -74,7 +74,7 @@ def make_consumer(
     class Bound(_Consumer):
         pass
 
-    Bound.sweep = staticmethod(sweep)  # type: ignore[assignment]
+    Bound.sweep = staticmethod(sweep)
     Bound.sweep_seconds = max(interval, 0.1)
     return Bound(
         huey,
