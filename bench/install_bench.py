@@ -95,7 +95,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def create_tenants(slugs: list[str]) -> None:
     """Create the tenants in-process (a CLI process each would dominate the set-up)."""
-    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
     from fleetprompt_cli.store import repository as repo
 
@@ -110,7 +110,8 @@ def create_tenants(slugs: list[str]) -> None:
 
 def enqueue_all(tenants: int) -> tuple[float, int]:
     """Write every tenant's five --no-wait installs; return (seconds, directives)."""
-    from fleetprompt_cli.actions.install import open_state, preview_install, submit
+    from fleetprompt_cli.actions.preview import preview_install, submit
+    from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
 
     settings = load_settings()
@@ -129,7 +130,7 @@ def enqueue_all(tenants: int) -> tuple[float, int]:
 
 
 def wait_until_finished(total: int) -> None:
-    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
     from fleetprompt_cli.store import repository as repo
 
@@ -150,7 +151,7 @@ def wait_until_finished(total: int) -> None:
 
 def latencies() -> tuple[list[float], float, float, int]:
     """Per directive created->finished seconds, first created, last finished, failures."""
-    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
     from fleetprompt_cli.store import repository as repo
 
@@ -212,8 +213,9 @@ def run_round(label: str, env: dict[str, str], tenants: int, workers: int) -> di
 def profile_one(env: dict[str, str]) -> str:
     """cProfile of one directive run in-process (archive already cached)."""
     os.environ.update(env)
-    from fleetprompt_cli.actions.install import open_state, preview_install, submit
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
+    from fleetprompt_cli.actions.preview import preview_install, submit
+    from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
 
     create_tenants(["profiled"])

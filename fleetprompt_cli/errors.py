@@ -46,6 +46,7 @@ class ExitCode(IntEnum):
     EXISTS = 9
     UNAVAILABLE = 10
     STATE = 11
+    DECLINED = 12  # the person answered no to "... tenant X?": nothing was changed
 
 
 # Not an ExitCode: the shell's convention for a process stopped by SIGINT

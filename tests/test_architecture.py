@@ -21,3 +21,17 @@ def test_import_contracts_are_kept(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout, done.stdout
+
+
+def test_the_strict_layers_and_no_cycles_are_contracts() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    by_type = {c["type"]: c for c in config["contracts"]}
+    assert by_type["layers"]["layers"] == [
+        "fleetprompt_cli.cli",
+        "fleetprompt_cli.actions",
+        "fleetprompt_cli.store | fleetprompt_cli.queue",
+        "fleetprompt_cli.core",
+    ]
+    assert by_type["acyclic_siblings"]["ancestors"] == ["fleetprompt_cli"]

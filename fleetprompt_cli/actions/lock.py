@@ -23,7 +23,7 @@ from typing import Any
 from packaging.version import Version
 
 from fleetprompt_cli.actions.indexes import index_revision, open_catalog
-from fleetprompt_cli.actions.plan import Plan, plan_request
+from fleetprompt_cli.actions.planning import Plan, plan_request
 from fleetprompt_cli.core.lockfile import LOCK_FILE, LockedPackage, LockFile, dump_lock, load_lock
 from fleetprompt_cli.core.names import canonical_slug, parse_requirement
 from fleetprompt_cli.core.project import (

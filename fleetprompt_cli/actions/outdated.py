@@ -16,8 +16,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from fleetprompt_cli.actions.indexes import open_catalog
-from fleetprompt_cli.actions.lifecycle import list_installations
-from fleetprompt_cli.actions.plan import plan_request
+from fleetprompt_cli.actions.inspecting import list_installations
+from fleetprompt_cli.actions.planning import plan_request
 from fleetprompt_cli.core.index import IndexEntry
 from fleetprompt_cli.errors import FleetPromptError
 from fleetprompt_cli.settings import Settings

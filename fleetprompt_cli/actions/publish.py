@@ -18,7 +18,6 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from fleetprompt_cli.actions.indexes import local_index_for_writing
-from fleetprompt_cli.core import gitindex
 from fleetprompt_cli.core.archive import build_archive
 from fleetprompt_cli.core.index import ARCHIVE_SUFFIX, INDEX_SCHEMA, IndexEntry, LocalIndex
 from fleetprompt_cli.core.manifest import (
@@ -35,6 +34,7 @@ from fleetprompt_cli.core.names import (
     parse_version,
 )
 from fleetprompt_cli.errors import AlreadyExists, InvalidInput, NotFound, UsageError
+from fleetprompt_cli.indexio import git as gitindex
 from fleetprompt_cli.settings import Settings
 
 __all__ = ["PublishResult", "Published", "entry_for", "publish", "yank"]

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetprompt_cli.core import lifecycle
+from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
 from fleetprompt_cli.errors import ExitCode, FleetPromptError, NotFound, StateError
 from fleetprompt_cli.settings import Settings
 
@@ -56,6 +57,9 @@ class RecoverItem:
     reason: str  # "lease expired", "never claimed", "failed", "running" or "waiting"
     outcome: str | None = None  # None in a dry run
     error: str | None = None
+    # The failing error's kind, kept on the directive, and the exit code it means.
+    error_kind: str | None = None
+    exit_code: ExitCode = ExitCode.SUCCESS
     # For a directive still running (or waiting for a worker): who holds it,
     # and in how many seconds its lease lapses (or the sweep takes it).
     lease_owner: str | None = None
@@ -70,6 +74,7 @@ class RecoverItem:
             "reason": self.reason,
             "outcome": self.outcome,
             "error": self.error,
+            "error_kind": self.error_kind,
             "lease_owner": self.lease_owner,
             "due_in_seconds": None if self.due_in is None else round(self.due_in, 1),
         }
@@ -86,9 +91,16 @@ class RecoverReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        """Success unless some directive recover ran did not succeed."""
+        """Success unless some directive recover ran did not succeed.
+
+        A directive that failed exits as it would have where it first ran
+        (the first such directive's code); anything else that went wrong, 1.
+        """
         bad = [i for i in self.items if i.outcome not in (None, "succeeded", "busy")]
-        return ExitCode.FAILURE if bad else ExitCode.SUCCESS
+        if not bad:
+            return ExitCode.SUCCESS
+        failed = [i.exit_code for i in bad if i.outcome == "failed" and i.exit_code]
+        return failed[0] if failed else ExitCode.FAILURE
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,7 +119,7 @@ def find_stranded(
     grace_seconds: float | None = None,
 ) -> list[RecoverItem]:
     """Directives to recover (all tenants unless ``tenant``), oldest first; writes nothing."""
-    from fleetprompt_cli.queue.worker import claim_grace
+    from fleetprompt_cli.actions.worker import claim_grace
     from fleetprompt_cli.store import repository as repo
 
     grace = claim_grace() if grace_seconds is None else grace_seconds
@@ -158,7 +170,7 @@ def find_running(
     """
     from datetime import timedelta
 
-    from fleetprompt_cli.queue.worker import claim_grace
+    from fleetprompt_cli.actions.worker import claim_grace
     from fleetprompt_cli.store import repository as repo
 
     grace = claim_grace() if grace_seconds is None else grace_seconds
@@ -169,7 +181,7 @@ def find_running(
         for record in repo.list_tenants(s):
             if only is not None and record.id != only:
                 continue
-            for d in repo.list_directives(s, record.id, status=("pending", "running")):
+            for d in repo.list_directives(s, record.id, status=OPEN_DIRECTIVE_STATUSES):
                 if d.id in skip:
                     continue
                 if d.lease_owner is not None and d.lease_expires_at is not None:
@@ -280,10 +292,10 @@ def recover(
     transaction (the lease fence).
 
     ``runner(tenant_id, directive_id)`` runs one directive and returns its
-    :class:`~fleetprompt_cli.actions.installer.RunOutcome` (the CLI passes one
+    :class:`~fleetprompt_cli.actions.directive_runner.RunOutcome` (the CLI passes one
     with a progress display); ``on_item`` is called before each run.
     """
-    from fleetprompt_cli.actions.installer import default_owner, run_directive
+    from fleetprompt_cli.actions.directive_runner import default_owner, exit_code_of, run_directive
     from fleetprompt_cli.store import repository as repo
 
     # With ``now`` the ids may name running directives too: picked below.
@@ -323,4 +335,7 @@ def recover(
         with store.session(readonly=True) as s:
             directive = repo.get_directive(s, item.tenant_id, item.id)
             item.status, item.attempts = directive.status, directive.attempts
+            item.error_kind = directive.error_kind
+        if item.outcome == "failed":
+            item.exit_code = exit_code_of(item.error_kind)
     return report

@@ -12,7 +12,6 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from fleetprompt_cli.actions.indexes import open_catalog
-from fleetprompt_cli.catalog import SearchHit
 from fleetprompt_cli.core.index import IndexEntry
 from fleetprompt_cli.core.names import (
     canonical_slug,
@@ -23,6 +22,7 @@ from fleetprompt_cli.core.names import (
 from fleetprompt_cli.core.pricing import describe_pricing
 from fleetprompt_cli.core.vocab import CATEGORIES, PRICING_MODELS, TIER_ORDER
 from fleetprompt_cli.errors import NotFound, UsageError
+from fleetprompt_cli.indexio.catalog import SearchHit
 from fleetprompt_cli.settings import Settings
 from fleetprompt_cli.store.stats_reader import (
     PackageFigures,

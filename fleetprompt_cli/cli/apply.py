@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from fleetprompt_cli.cli.context import App
+from fleetprompt_cli.errors import ExitCode
 
 __all__ = ["apply_preview"]
 
@@ -31,7 +32,7 @@ def apply_preview(
     confirm_default: bool = True,
 ) -> None:
     """After the preview was shown: ask, submit, then run in-process or leave to workers."""
-    from fleetprompt_cli.actions.install import submit
+    from fleetprompt_cli.actions.preview import submit
     from fleetprompt_cli.cli.progress import follow, run_inline
 
     def emit(directive: str | None, status: str, error: str | None = None) -> None:
@@ -52,7 +53,8 @@ def apply_preview(
             f"{question} tenant {preview.tenant}?", default=confirm_default, err=True
         )
     ):
-        raise typer.Exit(1)
+        app.note(f"declined: nothing changed in tenant {preview.tenant}")
+        raise typer.Exit(int(ExitCode.DECLINED))
     command = "fleetprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     submitted = submit(
         settings, app.store, preview, actor=settings.actor, command=command, atomic=atomic

@@ -27,7 +27,7 @@ def configure(
     json_output: bool = JsonOption,
 ) -> None:
     """Change an installed package's config."""
-    from fleetprompt_cli.actions.lifecycle import configure as run_configure
+    from fleetprompt_cli.actions.adjust import configure as run_configure
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant, actor=actor)

@@ -66,7 +66,7 @@ class App:
     def store(self) -> Any:
         """The state store, opened (and migrated, for SQLite) on first use."""
         if self._store is None:
-            from fleetprompt_cli.actions.install import open_state
+            from fleetprompt_cli.actions.state import open_state
 
             self._store = open_state(self.settings)
         return self._store

@@ -41,7 +41,7 @@ def history(
     from rich.padding import Padding
     from rich.text import Text
 
-    from fleetprompt_cli.actions.lifecycle import history as run_history
+    from fleetprompt_cli.actions.inspecting import history as run_history
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)

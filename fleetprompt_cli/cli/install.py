@@ -28,7 +28,7 @@ def _asker(app: App):
         return None
 
     def ask(slug: str, key: str, spec: dict[str, Any]) -> Any:
-        from fleetprompt_cli.core.installing import parse_config_assignments
+        from fleetprompt_cli.core.install_rules import parse_config_assignments
 
         hint = f" ({'/'.join(map(str, spec['choices']))})" if spec.get("choices") else ""
         text = typer.prompt(f"{slug}: {key}{hint}", err=True)
@@ -66,7 +66,7 @@ def install(
     """Install packages (and their dependencies) into a tenant."""
     from rich.text import Text
 
-    from fleetprompt_cli.actions.install import preview_install, wait_for_packages
+    from fleetprompt_cli.actions.preview import preview_install, wait_for_packages
     from fleetprompt_cli.cli.apply import apply_preview
     from fleetprompt_cli.cli.render import preview_table
     from fleetprompt_cli.errors import StateError

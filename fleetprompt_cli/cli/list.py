@@ -36,7 +36,7 @@ def list_(
     from rich.table import Table
     from rich.text import Text
 
-    from fleetprompt_cli.actions.lifecycle import list_installations
+    from fleetprompt_cli.actions.inspecting import list_installations
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)

@@ -15,7 +15,7 @@ __all__ = ["register", "run_transition"]
 
 def run_transition(ctx: typer.Context, name: str, slug: str, tenant, actor, json_output) -> None:
     """Apply pause or resume through the state machine and report the new status."""
-    from fleetprompt_cli.actions import lifecycle
+    from fleetprompt_cli.actions import adjust as lifecycle
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant, actor=actor)

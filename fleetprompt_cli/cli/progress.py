@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
 from typing import Any
 
 from rich.live import Live
@@ -11,21 +9,11 @@ from rich.table import Table
 from rich.text import Text
 
 from fleetprompt_cli.cli.context import App
-from fleetprompt_cli.errors import ExitCode
+from fleetprompt_cli.cli.formats import PROGRESS_STYLES
 
 __all__ = ["follow", "run_inline"]
 
-_STYLES = {
-    "queued": "dim",
-    "installing": "yellow",
-    "uninstalling": "yellow",
-    "retrying": "yellow",
-    "active": "green",
-    "uninstalled": "green",
-    "failed": "red",
-    "cancelled": "dim",
-    "undone": "magenta",
-}
+_STYLES = PROGRESS_STYLES
 
 
 class _Board:
@@ -48,26 +36,14 @@ class _Board:
         return table
 
 
-def _steps(store: Any, tenant_id: int, directive_id: str) -> tuple[Any, list[Any], datetime]:
-    """The directive, its steps, and the database's clock (leases are measured with it)."""
-    from fleetprompt_cli.store import repository as repo
-
-    with store.session(readonly=True) as s:
-        directive = repo.get_directive(s, tenant_id, directive_id)
-        steps = repo.list_steps(s, tenant_id, directive_id)
-        now = repo.database_now(s)
-        s.expunge_all()
-    return directive, steps, now
-
-
 def run_inline(app: App, settings: Any, store: Any, tenant_id: int, directive_id: str) -> Any:
     """Claim the directive and run it here, drawing each package's status."""
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
+    from fleetprompt_cli.actions.progress import planned_rows
 
     board = _Board()
-    _, steps, _ = _steps(store, tenant_id, directive_id)
-    for step in steps:
-        board.update(step.slug, step.version, "queued")
+    for row in planned_rows(store, tenant_id, directive_id):
+        board.update(row.slug, row.version, row.status)
     with Live(
         board.render(), console=app.err, transient=False, auto_refresh=False, redirect_stdout=False
     ) as live:
@@ -89,27 +65,23 @@ def _end_line(app: App) -> None:
 
 
 def follow(app: App, store: Any, tenant_id: int, directive_id: str, interval: float = 0.5) -> Any:
-    """Watch a directive another process runs, until it finishes."""
-    from fleetprompt_cli.actions.installer import RunOutcome
+    """Draw a directive another process runs, until it finishes (or its runner died)."""
+    from fleetprompt_cli.actions.progress import follow as poll
 
     app.note(f"a worker is running directive {directive_id}; following its progress")
     board = _Board()
     with Live(board.render(), console=app.err, auto_refresh=False) as live:
-        while True:
-            directive, steps, now = _steps(store, tenant_id, directive_id)
-            for step in steps:
-                board.update(step.slug, step.version, step.status, step.error_message or "")
+        for event in poll(store, tenant_id, directive_id, interval):
+            for row in event.rows:
+                board.update(row.slug, row.version, row.status, row.message)
             live.update(board.render(), refresh=True)
-            if directive.status in ("succeeded", "failed", "cancelled"):
-                break
-            expires = directive.lease_expires_at
-            if expires is not None and expires <= now:
-                # The worker died (its lease lapsed): take the directive over
-                # rather than wait for a sweep.
+            if event.outcome is None:
+                continue
+            if event.outcome.status == "busy":
                 _end_line(app)
                 app.note(f"the worker's lease on {directive_id} expired; taking over")
-                return RunOutcome(directive_id, "busy")
-            time.sleep(interval)
+                return event.outcome
+            outcome = event.outcome
+            break
     _end_line(app)
-    code = ExitCode.SUCCESS if directive.status == "succeeded" else ExitCode.FAILURE
-    return RunOutcome(directive_id, directive.status, directive.error, code)
+    return outcome

@@ -39,7 +39,7 @@ def recover(
 
     def runner(tenant_id: int, directive_id: str):
         if json_output:
-            from fleetprompt_cli.actions.installer import default_owner, run_directive
+            from fleetprompt_cli.actions.directive_runner import default_owner, run_directive
 
             owner = default_owner("recover")
             return run_directive(settings, store, tenant_id, directive_id, owner=owner)

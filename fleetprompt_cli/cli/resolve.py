@@ -22,7 +22,7 @@ def resolve(
     """Resolve packages and their dependencies and print the plan; changes nothing."""
     from rich.text import Text
 
-    from fleetprompt_cli.actions.plan import plan_request
+    from fleetprompt_cli.actions.planning import plan_request
     from fleetprompt_cli.cli.render import plan_table
 
     app = get_app(ctx, json_output=json_output)

@@ -23,7 +23,7 @@ def signals(
     json_output: bool = JsonOption,
 ) -> None:
     """The tenant's signal log: what installs, upgrades and uninstalls announced."""
-    from fleetprompt_cli.actions.lifecycle import list_signals
+    from fleetprompt_cli.actions.inspecting import list_signals
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)

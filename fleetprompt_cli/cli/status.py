@@ -109,8 +109,8 @@ def status(
     json_output: bool = JsonOption,
 ) -> None:
     """The tenant at a glance, one installation, or one directive."""
-    from fleetprompt_cli.actions.lifecycle import DirectiveInfo, InstallationDetail
-    from fleetprompt_cli.actions.lifecycle import status as run_status
+    from fleetprompt_cli.actions.inspecting import DirectiveInfo, InstallationDetail
+    from fleetprompt_cli.actions.inspecting import status as run_status
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)

@@ -55,7 +55,7 @@ def uninstall(
     json_output: bool = JsonOption,
 ) -> None:
     """Uninstall packages (and dependencies nothing else needs) from a tenant."""
-    from fleetprompt_cli.actions.install import preview_uninstall
+    from fleetprompt_cli.actions.preview import preview_uninstall
     from fleetprompt_cli.cli.apply import apply_preview
 
     app = get_app(ctx, json_output=json_output)

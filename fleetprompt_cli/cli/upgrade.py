@@ -39,7 +39,7 @@ def upgrade(
     json_output: bool = JsonOption,
 ) -> None:
     """Upgrade installed packages to the newest versions their constraints allow."""
-    from fleetprompt_cli.actions.lifecycle import upgrade_targets
+    from fleetprompt_cli.actions.preview import upgrade_targets
     from fleetprompt_cli.cli.install import install
 
     app = get_app(ctx, json_output=json_output)

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 
 import typer
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.options import MAX_WORKERS, JsonOption
+from fleetprompt_cli.settings import safe_url
 
 __all__ = ["register"]
-
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
-
-
-def _safe_url(url: str) -> str:
-    """A queue URL without its password, for messages."""
-    return _PASSWORD.sub(r"\1***@", url)
 
 
 def worker(
@@ -41,7 +34,9 @@ def worker(
     Every worker also sweeps the state store every FLEETPROMPT_SWEEP_SECONDS
     (default 5) for directives whose lease expired, and takes them over.
     """
-    from fleetprompt_cli.queue.worker import run_worker
+    # The wiring: the worker's policy (actions) runs on the huey queue (queue).
+    from fleetprompt_cli.actions.worker import run_worker
+    from fleetprompt_cli.queue.worker import HueyQueue
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings
@@ -57,12 +52,14 @@ def worker(
     def ready() -> None:
         mode = "once" if once else "until SIGTERM"
         app.note(
-            f"worker ready: {workers} thread(s), queue {_safe_url(settings.queue_url)}, "
-            f"store {_safe_url(settings.database_url)} ({mode})"
+            f"worker ready: {workers} thread(s), queue {safe_url(settings.queue_url)}, "
+            f"store {safe_url(settings.database_url)} ({mode})"
         )
 
     try:
-        stats = run_worker(settings, workers=workers, once=once, on_ready=ready)
+        stats = run_worker(
+            settings, HueyQueue(settings), workers=workers, once=once, on_ready=ready
+        )
     finally:
         log.removeHandler(handler)
     if json_output:

@@ -279,7 +279,7 @@ def check_project_config(
     :class:`~fleetprompt_cli.errors.ConfigError` naming every problem, including
     required keys that neither the project nor a default gives a value.
     """
-    from .installing import resolve_config
+    from .install_rules import resolve_config
 
     problems = []
     for key, value in values.items():

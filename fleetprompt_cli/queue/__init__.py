@@ -2,7 +2,9 @@
 
 A wake-up names a directive by (tenant id, directive id) and nothing else;
 whoever receives it claims the directive's lease in the store and runs it
-with the same installer function an inline install uses.  Losing a wake-up
+with the same installer function an inline install uses.  This package is a
+huey adapter: it is handed what a wake-up and a sweep call
+(``fleetprompt_cli.actions.worker``) and imports nothing above it.  Losing a wake-up
 (a worker killed after dequeuing it, a queue that was down) loses nothing:
 every worker's periodic sweep, and ``fleetprompt recover``, re-enqueue open
 directives whose lease expired.
@@ -16,10 +18,14 @@ from typing import Any
 
 from fleetprompt_cli.settings import Settings
 
-__all__ = ["TASK_RUN", "TASK_SWEEP", "get_huey", "wake"]
+__all__ = ["TASK_RUN", "TASK_SWEEP", "QueueUnreachable", "get_huey", "wake"]
 
 TASK_RUN = "fleetprompt.run_directive"
 TASK_SWEEP = "fleetprompt.sweep"
+
+
+class QueueUnreachable(Exception):
+    """The queue could not be read (as opposed to one unreadable message)."""
 
 
 def get_huey(settings: Settings) -> Any:

@@ -1,6 +1,6 @@
 """huey's consumer, with the lease sweep folded into its scheduler thread.
 
-Imported only by :func:`fleetprompt_cli.queue.worker.run_worker` (it imports
+Imported only by :meth:`fleetprompt_cli.queue.worker.HueyQueue.serve` (it imports
 huey at module level).  Settings checked against huey 3.5's consumer:
 
 * ``graceful_signal="TERM"``: SIGTERM sets the stop flag and joins the
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from huey.consumer import Consumer, Scheduler
@@ -28,9 +29,9 @@ logger = logging.getLogger("fleetprompt.worker")
 
 
 class _SweepingScheduler(Scheduler):
-    """huey's scheduler (delayed retries) plus our sweep every ``sweep_seconds``."""
+    """huey's scheduler (delayed retries) plus the sweep it is handed, every ``sweep_seconds``."""
 
-    context: Any = None
+    sweep: Callable[[], Any] | None = None
     sweep_seconds: float = 5.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -41,17 +42,16 @@ class _SweepingScheduler(Scheduler):
     def loop(self, now: Any = None) -> None:
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + self.sweep_seconds
-            from fleetprompt_cli.queue.worker import sweep_once
-
             try:
-                sweep_once(self.context)
+                if self.sweep is not None:
+                    self.sweep()
             except Exception as error:  # A store that is down must not kill the thread.
                 logger.warning("sweep failed: %s: %s", type(error).__name__, error)
         super().loop(now)
 
 
 class _Consumer(Consumer):
-    context: Any = None
+    sweep: Callable[[], Any] | None = None
     sweep_seconds: float = 5.0
 
     def _create_scheduler(self) -> Scheduler:
@@ -61,18 +61,20 @@ class _Consumer(Consumer):
             interval=self.scheduler_interval,
             periodic=False,
         )
-        scheduler.context = self.context
+        scheduler.sweep = type(self).sweep
         scheduler.sweep_seconds = self.sweep_seconds
         return scheduler
 
 
-def make_consumer(huey: Any, context: Any, *, workers: int, interval: float) -> Consumer:
-    """A consumer with ``workers`` threads, SIGTERM as the graceful stop, sweeping."""
+def make_consumer(
+    huey: Any, sweep: Callable[[], Any], *, workers: int, interval: float
+) -> Consumer:
+    """A consumer with ``workers`` threads, SIGTERM as the graceful stop, calling ``sweep``."""
 
     class Bound(_Consumer):
         pass
 
-    Bound.context = context
+    Bound.sweep = staticmethod(sweep)
     Bound.sweep_seconds = max(interval, 0.1)
     return Bound(
         huey,

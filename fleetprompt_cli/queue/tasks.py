@@ -1,4 +1,4 @@
-"""huey tasks under fixed names: adapters that call the installer.
+"""huey tasks under fixed names: adapters that call what the worker hands them.
 
 Only this module (and :mod:`fleetprompt_cli.queue.consumer`) import huey, and
 only when a queue is actually used: the CLI's fast paths never get here.
@@ -15,12 +15,16 @@ import functools
 import json
 import os
 import sqlite3
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from fleetprompt_cli.errors import StoreUnavailable
 from fleetprompt_cli.queue import TASK_RUN, TASK_SWEEP
+from fleetprompt_cli.settings import DEFAULT_QUEUE_NAME as SETTINGS_QUEUE_NAME
 from fleetprompt_cli.settings import Settings
+from fleetprompt_cli.settings import queue_name as settings_queue_name
 
 __all__ = [
     "DEFAULT_QUEUE_NAME",
@@ -29,19 +33,41 @@ __all__ = [
     "huey_for",
     "json_serializer",
     "queue_name",
+    "set_handlers",
 ]
 
-DEFAULT_QUEUE_NAME = "fleetprompt"
+DEFAULT_QUEUE_NAME = SETTINGS_QUEUE_NAME
 # A wake-up that cannot reach the store (it is down) is retried by huey this
 # many times; the directive itself is safe in the store either way.
 RUN_RETRIES = 2
 RUN_RETRY_DELAY = 2
 _TASK_NAMES = frozenset({TASK_RUN, TASK_SWEEP})
 
+# What the tasks call: set by the running worker (fleetprompt_cli.actions.worker).
+_handlers: dict[str, Callable[..., Any] | None] = {"run": None, "sweep": None}
+_handlers_lock = threading.Lock()
+
+
+def set_handlers(run: Callable[[int, str], Any] | None, sweep: Callable[[], Any] | None) -> None:
+    """Hand the tasks what a wake-up (tenant id, directive id) and a sweep call."""
+    with _handlers_lock:
+        _handlers["run"] = run
+        _handlers["sweep"] = sweep
+
+
+def _handler(name: str) -> Callable[..., Any]:
+    with _handlers_lock:
+        handler = _handlers[name]
+    if handler is None:
+        raise StoreUnavailable(
+            f"no worker runs in this process to take a {name} task: use 'fleetprompt worker'"
+        )
+    return handler
+
 
 def queue_name() -> str:
     """The huey queue name (FLEETPROMPT_QUEUE_NAME): Redis key prefix, SQLite queue column."""
-    return os.environ.get("FLEETPROMPT_QUEUE_NAME") or DEFAULT_QUEUE_NAME
+    return settings_queue_name()
 
 
 def _sqlite_path(url: str) -> str:
@@ -153,15 +179,11 @@ def huey_for(settings: Settings) -> Any:
 def _register(huey: Any) -> None:
     @huey.task(name=TASK_RUN, retries=RUN_RETRIES, retry_delay=RUN_RETRY_DELAY)
     def run_directive_task(tenant_id: int, directive_id: str) -> None:
-        from fleetprompt_cli.queue.worker import handle_wakeup
-
-        handle_wakeup(int(tenant_id), str(directive_id))
+        _handler("run")(int(tenant_id), str(directive_id))
 
     @huey.task(name=TASK_SWEEP)
     def sweep_task() -> None:
-        from fleetprompt_cli.queue.worker import sweep_once
-
-        sweep_once()
+        _handler("sweep")()
 
     huey.fleetprompt_run = run_directive_task
     huey.fleetprompt_sweep = sweep_task

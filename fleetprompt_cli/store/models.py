@@ -65,7 +65,7 @@ __all__ = [
 # The alembic revision these models describe.  Kept as a constant so that
 # opening a store at the right schema costs one query and no parsing of the
 # migration scripts; a test checks it against the scripts' head.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 # Our own name for alembic's version table, so that a PostgreSQL database
 # shared with another alembic-managed application cannot be mistaken for ours.
 VERSION_TABLE = "fleetprompt_schema_version"
@@ -263,6 +263,8 @@ class Directive(SQLModel, table=True):
     heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = Field(default=0, nullable=False)
     error: str | None = Field(default=None, sa_type=Text)
+    # The failing error's kind (FleetPromptError.kind), for the exit code.
+    error_kind: str | None = Field(default=None, sa_type=String(40))
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fleetprompt_cli.actions import lifecycle
-from fleetprompt_cli.actions.install import preview_uninstall, submit
-from fleetprompt_cli.actions.installer import run_directive
+from fleetprompt_cli.actions.directive_runner import run_directive
+from fleetprompt_cli.actions.preview import preview_uninstall, submit
 from fleetprompt_cli.errors import ConfigError, NotFound, StateError
 from fleetprompt_cli.settings import load_settings
 from fleetprompt_cli.store import open_store

@@ -120,7 +120,7 @@ def test_an_install_is_refused_while_a_queued_uninstall_removes_its_dependency(b
 
 
 def _previews(store, *requests: list[str]):
-    from fleetprompt_cli.actions.install import preview_install
+    from fleetprompt_cli.actions.preview import preview_install
     from fleetprompt_cli.settings import load_settings
 
     settings = load_settings()
@@ -138,7 +138,7 @@ def store(backend):
 
 @pytest.mark.parametrize("first", ["keeps", "upgrades"])
 def test_submit_rechecks_a_plan_made_at_the_same_time_as_another(store, first):
-    from fleetprompt_cli.actions.install import submit
+    from fleetprompt_cli.actions.preview import submit
 
     ok("install", "core-skills==1.3.0", "--yes")
     ok("tenant", "set-tier", "default", "pro")
@@ -159,7 +159,7 @@ def test_submit_rechecks_a_plan_made_at_the_same_time_as_another(store, first):
 
 
 def test_submit_rechecks_the_tier(store):
-    from fleetprompt_cli.actions.install import submit
+    from fleetprompt_cli.actions.preview import submit
 
     ok("install", "core-skills", "--yes")
     ok("tenant", "set-tier", "default", "pro")

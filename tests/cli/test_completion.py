@@ -1,4 +1,4 @@
-"""Shell completion (issue 9 item 21): scripts for bash, zsh and fish, and the
+"""Shell completion: scripts for bash, zsh and fish, and the
 completions themselves (commands, options, installed slugs) through the same
 environment protocol the scripts use."""
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleetprompt_cli.actions.install import open_state, preview_install, submit
+from fleetprompt_cli.actions.preview import preview_install, submit
+from fleetprompt_cli.actions.state import open_state
 from fleetprompt_cli.errors import ExitCode, StateError
 from fleetprompt_cli.settings import load_settings
 

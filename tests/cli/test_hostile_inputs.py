@@ -1,5 +1,5 @@
 """Hostile command lines and files: closed stdin, huge integers, corrupt stores,
-deep nesting, huge queries; and --json always printing one document (issue 9)."""
+deep nesting, huge queries; and --json always printing one document."""
 
 from __future__ import annotations
 

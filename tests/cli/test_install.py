@@ -257,8 +257,8 @@ def test_tenant_isolation(backend):
 
 def test_uninstall_directive(backend):
     """The installer's uninstall steps, through the actions (the command lives elsewhere)."""
-    from fleetprompt_cli.actions.install import preview_uninstall, submit
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
+    from fleetprompt_cli.actions.preview import preview_uninstall, submit
     from fleetprompt_cli.settings import load_settings
 
     assert run_cli("install", "fx-top", "--yes").exit_code == 0

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from fleetprompt_cli.errors import ExitCode
 from tests.helpers import run_cli
 
 
@@ -87,6 +88,7 @@ def test_answering_no_changes_nothing(isolated_home: Path):
     terminal = Terminal(["install", "code-review"], env)
     terminal.expect("Install into tenant default?")
     terminal.send("n")
-    assert terminal.wait() == 1
+    assert terminal.wait() == ExitCode.DECLINED == 12
+    assert "declined: nothing changed in tenant default" in terminal.seen
     listing = json.loads(run_cli("list", "--json").stdout)["installations"]
     assert listing == []

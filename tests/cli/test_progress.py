@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fleetprompt_cli.actions.install import open_state, preview_install, submit
+from fleetprompt_cli.actions.preview import preview_install, submit
+from fleetprompt_cli.actions.state import open_state
 from fleetprompt_cli.cli.context import App
 from fleetprompt_cli.cli.progress import follow, run_inline
 from fleetprompt_cli.settings import load_settings

@@ -91,7 +91,7 @@ def test_unknown_package_and_bad_spec():
 
 
 def test_only_reachable_packages_are_loaded(tmp_path: Path, monkeypatch):
-    from fleetprompt_cli.actions.plan import plan_request
+    from fleetprompt_cli.actions.planning import plan_request
     from fleetprompt_cli.settings import load_settings
 
     src = tmp_path / "src"

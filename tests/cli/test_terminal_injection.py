@@ -1,4 +1,4 @@
-"""Text from indexes, reviews and actors reaches the terminal inert (issue 9, items 6 and 9).
+"""Text from indexes, reviews and actors reaches the terminal inert.
 
 The index here is hand-edited, as a hostile co-writer of a git index would
 do: every field a person shows carries escape sequences (OSC 0 window title,

@@ -8,7 +8,7 @@ from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.lifecycle import allowed, is_live, transition
 from fleetprompt_cli.errors import ExitCode, StateError
 
-# (from, transition, to) for every edge of the table in DESIGN.md.
+# (from, transition, to) for every edge of the table in docs/state-machine.md.
 ALLOWED = [
     ("queued", "start_install", "installing"),
     ("installing", "complete_install", "active"),

@@ -97,7 +97,7 @@ def replace_archive(index: Path, slug: str, data: bytes, *, update_sha: bool) ->
 
 def store_for(settings: Any = None) -> Any:
     """The state store of the current environment's settings."""
-    from fleetprompt_cli.actions.install import open_state
+    from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
 
     return open_state(settings or load_settings())

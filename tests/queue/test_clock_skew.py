@@ -54,7 +54,7 @@ def _recover_with_a_correct_clock() -> list:
 
 
 def test_a_runner_whose_clock_is_slow_keeps_its_live_lease(monkeypatch):
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
     from fleetprompt_cli.settings import load_settings
 
     tenant_id, directive = _queued()
@@ -78,7 +78,7 @@ def test_a_runner_whose_clock_is_slow_keeps_its_live_lease(monkeypatch):
 
 
 def test_a_runner_whose_clock_is_fast_does_not_steal_a_live_lease(monkeypatch):
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
     from fleetprompt_cli.settings import load_settings
     from fleetprompt_cli.store import repository as repo
 
@@ -106,7 +106,7 @@ def test_a_runner_whose_clock_is_fast_does_not_steal_a_live_lease(monkeypatch):
 def test_a_step_longer_than_the_lease_keeps_its_lease(monkeypatch):
     import time
 
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
     from fleetprompt_cli.settings import load_settings
     from fleetprompt_cli.store import repository as repo
 
@@ -144,8 +144,8 @@ def test_a_step_longer_than_the_lease_keeps_its_lease(monkeypatch):
 
 
 def test_several_sweeping_workers_wake_a_stranded_directive_once(monkeypatch):
+    from fleetprompt_cli.actions.worker import WorkerContext, sweep_once
     from fleetprompt_cli.queue import get_huey
-    from fleetprompt_cli.queue.worker import WorkerContext, sweep_once
     from fleetprompt_cli.settings import load_settings
 
     _queued()

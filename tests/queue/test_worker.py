@@ -53,7 +53,7 @@ def _queued(*args: str) -> str:
 
 
 def test_wakeups_for_finished_held_or_unknown_directives_are_no_ops():
-    from fleetprompt_cli.queue.worker import WorkerContext, _install, handle_wakeup
+    from fleetprompt_cli.actions.worker import WorkerContext, _install, handle_wakeup
     from fleetprompt_cli.store import repository as repo
 
     directive = _queued("fx-top")
@@ -80,8 +80,8 @@ def test_wakeups_for_finished_held_or_unknown_directives_are_no_ops():
 
 
 def test_sweep_wakes_expired_and_unclaimed_directives(monkeypatch):
+    from fleetprompt_cli.actions.worker import WorkerContext, sweep_once
     from fleetprompt_cli.queue import get_huey
-    from fleetprompt_cli.queue.worker import WorkerContext, sweep_once
     from fleetprompt_cli.store import repository as repo
 
     directive = _queued("fx-top")
@@ -131,8 +131,8 @@ def test_worker_once_with_two_threads_across_tenants():
 
 
 def test_consumer_stops_gracefully_on_sigterm():
+    from fleetprompt_cli.actions.worker import WorkerContext
     from fleetprompt_cli.queue.consumer import make_consumer
-    from fleetprompt_cli.queue.worker import WorkerContext
 
     consumer = make_consumer(_fake_huey(), WorkerContext(_settings(), None), workers=2, interval=1)
     # SIGTERM: stop taking work, let running directives finish; SIGINT: stop now.
@@ -181,7 +181,7 @@ def test_worker_process_runs_work_and_exits_on_sigterm():
 def test_a_runner_whose_lease_was_taken_over_commits_nothing_more():
     from datetime import UTC, datetime, timedelta
 
-    from fleetprompt_cli.actions.installer import run_directive
+    from fleetprompt_cli.actions.directive_runner import run_directive
     from fleetprompt_cli.store import repository as repo
 
     directive = _queued("fx-top")

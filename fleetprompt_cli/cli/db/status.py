@@ -32,7 +32,7 @@ def render(app: App, result: Any) -> None:
 
 def status(ctx: typer.Context, json_output: bool = JsonOption) -> None:
     """The store's schema revision against the one this fleetprompt expects."""
-    from fleetprompt_cli.actions.lifecycle import db_status
+    from fleetprompt_cli.actions.db import db_status
 
     app = get_app(ctx, json_output=json_output)
     result = db_status(app.settings)

@@ -17,7 +17,7 @@ def upgrade(ctx: typer.Context, json_output: bool = JsonOption) -> None:
     PostgreSQL is migrated under an advisory lock, so concurrent upgrades are
     safe; SQLite stores migrate themselves on first use, so this only reports.
     """
-    from fleetprompt_cli.actions.lifecycle import db_upgrade
+    from fleetprompt_cli.actions.db import db_upgrade
 
     app = get_app(ctx, json_output=json_output)
     result = db_upgrade(app.settings)

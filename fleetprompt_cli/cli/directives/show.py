@@ -75,7 +75,7 @@ def show(
     json_output: bool = JsonOption,
 ) -> None:
     """One directive: who, when, the command, and its steps' status."""
-    from fleetprompt_cli.actions.lifecycle import directive_detail
+    from fleetprompt_cli.actions.inspecting import directive_detail
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)

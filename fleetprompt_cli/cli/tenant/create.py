@@ -20,7 +20,7 @@ def create(
     json_output: bool = JsonOption,
 ) -> None:
     """Create a tenant."""
-    from fleetprompt_cli.actions.lifecycle import create_tenant
+    from fleetprompt_cli.actions.tenants import create_tenant
 
     app = get_app(ctx, json_output=json_output)
     tenant = create_tenant(app.store, slug, tier.value)

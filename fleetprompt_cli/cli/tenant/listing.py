@@ -22,7 +22,7 @@ def list_(ctx: typer.Context, json_output: bool = JsonOption) -> None:
     """Every tenant: tier, when it was created, how many installations it has."""
     from rich.table import Table
 
-    from fleetprompt_cli.actions.lifecycle import list_tenants
+    from fleetprompt_cli.actions.tenants import list_tenants
 
     app = get_app(ctx, json_output=json_output)
     tenants = list_tenants(app.store)

@@ -18,7 +18,7 @@ def set_tier(
     json_output: bool = JsonOption,
 ) -> None:
     """Change a tenant's tier (what packages it may install)."""
-    from fleetprompt_cli.actions.lifecycle import set_tier as run_set_tier
+    from fleetprompt_cli.actions.tenants import set_tier as run_set_tier
 
     app = get_app(ctx, json_output=json_output)
     tenant = run_set_tier(app.store, slug, tier.value)

@@ -2,7 +2,7 @@
 
 Like resolvelib's ``ResolverException``, these know nothing of the program
 around the resolver: no exit codes, no output.  The application maps them
-(``actions/plan.py`` turns a conflict into the CLI's conflict error; an
+(``actions/planning.py`` turns a conflict into the CLI's conflict error; an
 inconsistent resolution is a bug and is reported as one).
 """
 

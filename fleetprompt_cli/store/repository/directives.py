@@ -191,6 +191,7 @@ def finish_directive(
     status: str,
     *,
     error: str | None = None,
+    error_kind: str | None = None,
     now: datetime | None = None,
 ) -> Directive:
     """Mark a directive succeeded, failed or cancelled and drop its lease."""
@@ -203,6 +204,7 @@ def finish_directive(
         raise StateError(f"directive {directive_id} is already {directive.status}")
     directive.status = status
     directive.error = error
+    directive.error_kind = error_kind
     directive.finished_at = _now(now)
     directive.lease_owner = None
     directive.lease_expires_at = None
@@ -220,6 +222,7 @@ def reopen_directive(session: Session, tenant_id: int, directive_id: str) -> Dir
         )
     directive.status = "pending"
     directive.error = None
+    directive.error_kind = None
     directive.finished_at = None
     directive.lease_owner = None
     directive.lease_expires_at = None

@@ -16,6 +16,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from fleetprompt_cli.core.configs import config_diff
 from fleetprompt_cli.core.vocab import TIER_ORDER, tier_rank
 from fleetprompt_cli.errors import ConfigError, InvalidInput, TierDenied
 
@@ -195,12 +196,6 @@ def migrate_config(
         for key, value in migration.get("set_default", {}).items():
             result.setdefault(key, value)
     return result
-
-
-def config_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """What changed between two configs: {key: [old, new]} (None for absent)."""
-    keys = sorted(set(before) | set(after))
-    return {k: [before.get(k), after.get(k)] for k in keys if before.get(k) != after.get(k)}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetprompt_cli.core.installing import (
+from fleetprompt_cli.core.install_rules import (
     check_dep_skills,
     check_tier,
     config_diff,

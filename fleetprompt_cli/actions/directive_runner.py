@@ -33,30 +33,57 @@ from typing import Any
 from fleetprompt_cli import faults
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.archive import extract_archive, read_archive_texts
-from fleetprompt_cli.core.installing import resources_of
+from fleetprompt_cli.core.install_rules import resources_of
 from fleetprompt_cli.errors import ExitCode, FleetPromptError, IntegrityError, StoreUnavailable
 from fleetprompt_cli.indexio.fetch import ArchiveCache
+from fleetprompt_cli.settings import DEFAULT_LEASE_SECONDS as SETTINGS_LEASE_SECONDS
 from fleetprompt_cli.settings import Settings
+from fleetprompt_cli.settings import lease_seconds as settings_lease_seconds
 
 __all__ = [
     "MAX_ATTEMPTS",
     "RunOutcome",
     "StepEvent",
     "default_owner",
+    "exit_code_of",
     "lease_seconds",
     "run_directive",
 ]
 
 MAX_ATTEMPTS = 3
-DEFAULT_LEASE_SECONDS = 60.0
+DEFAULT_LEASE_SECONDS = SETTINGS_LEASE_SECONDS
+# The kind kept on a directive that failed with anything but a FleetPromptError.
+UNEXPECTED = "error"
+
+
+def _kinds(cls: type[FleetPromptError]) -> dict[str, ExitCode]:
+    found = {cls.kind: cls.exit_code}
+    for sub in cls.__subclasses__():
+        found = {**_kinds(sub), **found}
+    return found
+
+
+def exit_code_of(kind: str | None) -> ExitCode:
+    """The exit code of a directive that failed with an error of this kind.
+
+    The runner keeps the failing error's kind on the directive, so whoever
+    reports a failed directive (the CLI that ran it, one that followed a
+    worker, ``recover``) exits with the same code.
+    """
+    if not kind:
+        return ExitCode.FAILURE
+    known = _kinds(FleetPromptError)
+    if kind not in known:
+        # Error classes outside errors.py, imported here only when needed.
+        from fleetprompt_cli.core import manifest  # noqa: F401
+
+        known = _kinds(FleetPromptError)
+    return known.get(kind, ExitCode.FAILURE)
 
 
 def lease_seconds() -> float:
     """The lease length; FLEETPROMPT_LEASE_SECONDS shortens it (tests, impatient operators)."""
-    try:
-        return float(os.environ.get("FLEETPROMPT_LEASE_SECONDS") or DEFAULT_LEASE_SECONDS)
-    except ValueError:
-        return DEFAULT_LEASE_SECONDS
+    return settings_lease_seconds()
 
 
 def default_owner(role: str = "cli") -> str:
@@ -151,7 +178,6 @@ class _Runner:
         with self.store.session() as s:
             directive = self.repo.get_directive(s, self.tenant_id, self.directive_id)
             steps = self.repo.list_steps(s, self.tenant_id, self.directive_id)
-            s.expunge_all()
         return directive, steps
 
     def plan_step(self, directive: Any, step: Any) -> dict[str, Any]:
@@ -484,7 +510,7 @@ class _Runner:
                 continue
             info = self.plan_step(directive, step)
             self.beat()
-            error, code = self._attempts(step, info)
+            error, kind = self._attempts(step, info)
             if error is None:
                 done.append(step)
                 continue
@@ -503,15 +529,16 @@ class _Runner:
                     reason += f"; undoing the earlier steps failed: {_describe(undo_error)}"
             with self.held() as s:
                 self.repo.finish_directive(
-                    s, self.tenant_id, self.directive_id, "failed", error=reason
+                    s, self.tenant_id, self.directive_id, "failed", error=reason, error_kind=kind
                 )
+            code = exit_code_of(kind)
             return RunOutcome(self.directive_id, "failed", reason, code, self.events)
         with self.held() as s:
             self.repo.finish_directive(s, self.tenant_id, self.directive_id, "succeeded")
         return RunOutcome(self.directive_id, "succeeded", events=self.events)
 
-    def _attempts(self, step: Any, info: dict[str, Any]) -> tuple[str | None, ExitCode]:
-        """Run one step until it is done or out of attempts; return (error, exit code).
+    def _attempts(self, step: Any, info: dict[str, Any]) -> tuple[str | None, str | None]:
+        """Run one step until it is done or out of attempts; return (error, its kind).
 
         Attempts are counted in the store when the step starts running, so
         attempts whose process died (OOM, SIGKILL) count too: a step found
@@ -527,7 +554,7 @@ class _Runner:
             )
             self.fail(step, message)
             self.emit(step, "failed", message)
-            return message, ExitCode.FAILURE
+            return message, UNEXPECTED
         while True:
             attempts += 1
             self.emit(step, "installing" if step.action != "uninstall" else "uninstalling")
@@ -542,7 +569,7 @@ class _Runner:
                     self.apply(step, info)
                 faults.checkpoint("after-commit")
                 self.emit(step, "active" if step.action != "uninstall" else "uninstalled")
-                return None, ExitCode.SUCCESS
+                return None, None
             except (StoreUnavailable, _LeaseLost):
                 raise
             except Exception as error:
@@ -551,11 +578,11 @@ class _Runner:
                 # failure of this attempt, never an escape that leaves the
                 # directive running under a dead lease.
                 message = _describe(error)
-                code = error.exit_code if isinstance(error, FleetPromptError) else ExitCode.FAILURE
+                kind = error.kind if isinstance(error, FleetPromptError) else UNEXPECTED
                 if attempts >= MAX_ATTEMPTS:
                     self.fail(step, message)
                     self.emit(step, "failed", message)
-                    return message, code
+                    return message, kind
                 self.emit(step, "retrying", message)
                 with self.held() as s:
                     self.repo.update_step(

@@ -4,7 +4,7 @@
 the tier gate, ``DEP:SKILL`` references and config, and returns what will be
 installed.  ``submit`` writes the directive, its steps and the installations
 in one transaction, and sends the queue a wake-up carrying only ids.  The
-work itself is :func:`fleetprompt_cli.actions.installer.run_directive`.
+work itself is :func:`fleetprompt_cli.actions.directive_runner.run_directive`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from typing import Any
 
 from packaging.version import Version
 
+from fleetprompt_cli.actions.directive_runner import archive_source
 from fleetprompt_cli.actions.indexes import open_catalog
-from fleetprompt_cli.actions.installer import archive_source
-from fleetprompt_cli.actions.plan import Plan, PlanStep, plan_request
+from fleetprompt_cli.actions.planning import Plan, PlanStep, plan_request
+from fleetprompt_cli.actions.tenants import tenant_of
 from fleetprompt_cli.core import lifecycle
-from fleetprompt_cli.core.installing import (
+from fleetprompt_cli.core.install_rules import (
     check_dep_skills,
     check_tier,
     config_diff,
@@ -29,7 +30,8 @@ from fleetprompt_cli.core.installing import (
     resolve_config,
 )
 from fleetprompt_cli.core.names import canonical_slug
-from fleetprompt_cli.errors import ConfigError, NotFound, StateError
+from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
+from fleetprompt_cli.errors import ConfigError, NotFound, StateError, not_installed
 from fleetprompt_cli.settings import Settings
 
 __all__ = [
@@ -37,22 +39,15 @@ __all__ = [
     "PreviewStep",
     "Submitted",
     "UninstallPreview",
-    "open_state",
     "planned_manifests",
     "preview_install",
     "preview_uninstall",
     "submit",
+    "upgrade_targets",
     "wait_for_packages",
 ]
 
 Ask = Callable[[str, str, dict[str, Any]], Any]
-
-
-def open_state(settings: Settings) -> Any:
-    """Open (and, for SQLite, migrate) the state store."""
-    from fleetprompt_cli.store import open_store
-
-    return open_store(settings.database_url)
 
 
 @dataclass
@@ -205,13 +200,11 @@ def preview_install(
     (Except the ``default`` tenant on its first use.)  ``upgrade`` prefers
     the newest versions of every package, or of the given slugs only.
     """
-    from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
     tenant_id, tenant_slug, tier = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         live, leaving = _tenant_state(s, repo, tenant_id)
-        s.expunge_all()
     busy = {
         slug for slug, i in live.items() if lifecycle.changing(i.status, i.pending_version)
     } | leaving
@@ -304,9 +297,9 @@ def _tenant_state(session: Any, repo: Any, tenant_id: int) -> tuple[dict[str, An
     live = {i.slug: i for i in repo.list_installations(session, tenant_id)}
     leaving = {
         step.slug
-        for directive in repo.list_directives(session, tenant_id, status=("pending", "running"))
+        for directive in repo.list_directives(session, tenant_id, status=OPEN_DIRECTIVE_STATUSES)
         for step in repo.list_steps(session, tenant_id, directive.id)
-        if step.action == "uninstall" and step.status in ("pending", "running")
+        if step.action == "uninstall" and step.status in OPEN_DIRECTIVE_STATUSES
     }
     return live, leaving
 
@@ -372,7 +365,6 @@ def wait_for_packages(
     """
     import time
 
-    from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
     tenant_id, _, _ = tenant_of(store, tenant)
@@ -485,7 +477,6 @@ def preview_uninstall(
     store: Any, tenant: str, slugs: Sequence[str], *, force: bool = False, keep_deps: bool = False
 ) -> UninstallPreview:
     """Check an uninstall: refuse when another package needs it, unless forced."""
-    from fleetprompt_cli.actions.lifecycle import tenant_of
     from fleetprompt_cli.store import repository as repo
 
     wanted = [canonical_slug(s) for s in slugs]
@@ -493,17 +484,13 @@ def preview_uninstall(
     with store.session(readonly=True) as s:
         rows = repo.list_installations(s, tenant_id, include_finished=True)
         _, leaving = _tenant_state(s, repo, tenant_id)
-        s.expunge_all()
     live = {i.slug: i for i in rows if lifecycle.is_live(i.status)}
     # Newest last, so a slug installed and uninstalled twice keeps its latest row.
     finished = {i.slug: i for i in rows if not lifecycle.is_live(i.status)}
     for slug in wanted:
         inst = live.get(slug) or finished.get(slug)
         if inst is None:
-            raise NotFound(
-                f"{slug} is not installed in tenant {tenant_slug!r}",
-                details={"slug": slug, "tenant": tenant_slug},
-            )
+            raise not_installed(slug, tenant_slug)
         # Refuse up front what the installer would refuse at its first step
         # (uninstalling what is uninstalled, queued or mid-change), so no
         # directive is written that can only fail.
@@ -605,3 +592,26 @@ def _dependents_first(slugs: set[str], deps: dict[str, set]) -> list[str]:
             ordered.append(slug)
             remaining.discard(slug)
     return ordered
+
+
+def upgrade_targets(store: Any, tenant: str, slugs: Sequence[str]) -> list[str]:
+    """What ``upgrade`` asks for: the given installed slugs, or every requested one."""
+    from fleetprompt_cli.store import repository as repo
+
+    tenant_id, name, _ = tenant_of(store, tenant)
+    with store.session(readonly=True) as s:
+        live = {
+            i.slug: i
+            for i in repo.list_installations(s, tenant_id)
+            if i.status in (lifecycle.ACTIVE, lifecycle.PAUSED)
+        }
+    if not slugs:
+        return sorted(slug for slug, inst in live.items() if inst.requested)
+    wanted = [canonical_slug(s) for s in slugs]
+    missing = [slug for slug in wanted if slug not in live]
+    if missing:
+        raise NotFound(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+            f"installed in tenant {name!r}: use 'fleetprompt install'"
+        )
+    return wanted

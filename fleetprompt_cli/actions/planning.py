@@ -16,7 +16,6 @@ from packaging.version import InvalidVersion, Version
 
 from fleetprompt_cli.actions.indexes import CatalogView, open_catalog
 from fleetprompt_cli.actions.search import not_found
-from fleetprompt_cli.catalog import Catalog
 from fleetprompt_cli.core.index import IndexEntry
 from fleetprompt_cli.core.names import Requirement, parse_requirement
 from fleetprompt_cli.core.pricing import describe_pricing
@@ -29,6 +28,7 @@ from fleetprompt_cli.core.resolver import (
     resolve,
 )
 from fleetprompt_cli.errors import DependencyConflict, UsageError
+from fleetprompt_cli.indexio.catalog import Catalog
 from fleetprompt_cli.settings import Settings
 
 __all__ = ["CatalogSource", "Plan", "PlanStep", "plan_request"]
