@@ -88,10 +88,8 @@ def test_every_contract_is_linked_from_readme_and_contributing():
 
 
 def test_step_moves_match_the_store():
-    try:
-        from fleetprompt_cli.store.repository import _STEP_MOVES as moves
-    except ImportError:
-        pytest.skip("the step table moved (core/lifecycle.py): point this test at it")
+    from fleetprompt_cli.core.lifecycle import STEP_MOVES as moves
+
     tables = [t for t in _tables("state-machine.md") if [_first(r[0]) for r in t] == list(moves)]
     assert len(tables) == 2, "a table of step statuses and one of their moves"
     for row in tables[1]:
