@@ -99,7 +99,7 @@ def _transition(
             s, tenant_id, slug, name, actor=actor, directive_id=directive.id
         )
         repo.finish_directive(s, tenant_id, directive.id, "succeeded")
-        counts = repo.resource_counts(s, tenant_id).get(row.id, {})
+        counts = repo.resource_counts(s, tenant_id).get(repo.saved_id(row), {})
         return InstallationInfo.of(tenant_name, row, counts)
 
 

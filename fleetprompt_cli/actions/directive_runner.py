@@ -274,7 +274,7 @@ class _Runner:
             with self.held() as s:
                 inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
                 if inst is not None:
-                    self.repo.delete_resources(s, self.tenant_id, inst.id)
+                    self.repo.delete_resources(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,
@@ -291,7 +291,7 @@ class _Runner:
         resources = resources_of(info["manifest"], files)
         with self.held() as s:
             inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
-            self.put_resources(s, inst.id, resources)
+            self.put_resources(s, self.repo.saved_id(inst), resources)
             name = "complete_install" if inst.status == lifecycle.INSTALLING else "complete_upgrade"
             self.repo.apply_transition(
                 s, self.tenant_id, step.slug, name, actor=self.actor, directive_id=self.directive_id
@@ -401,7 +401,7 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
-                    self.repo.delete_resources(s, self.tenant_id, inst.id)
+                    self.repo.delete_resources(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,
@@ -434,7 +434,7 @@ class _Runner:
                         directive_id=self.directive_id,
                     )
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug)
-                    self.put_resources(s, inst.id, resources)
+                    self.put_resources(s, self.repo.saved_id(inst), resources)
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,

@@ -363,7 +363,7 @@ def list_installations(store: Any, tenant: str, *, include_all: bool = False) ->
     with store.session(readonly=True) as s:
         rows = repo.list_installations(s, tenant_id, include_finished=include_all)
         counts = repo.resource_counts(s, tenant_id)
-        infos = [InstallationInfo.of(name, row, counts.get(row.id, {})) for row in rows]
+        infos = [InstallationInfo.of(name, row, counts.get(repo.saved_id(row), {})) for row in rows]
     return InstallationList(name, infos)
 
 

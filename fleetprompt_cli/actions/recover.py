@@ -124,7 +124,7 @@ def find_stranded(
 
     grace = claim_grace() if grace_seconds is None else grace_seconds
     with store.session(readonly=True) as s:
-        tenants = {t.id: t.slug for t in repo.list_tenants(s)}
+        tenants = {repo.saved_id(t): t.slug for t in repo.list_tenants(s)}
         only = repo.get_tenant(s, tenant).id if tenant is not None else None
         items = [
             RecoverItem(
@@ -179,16 +179,17 @@ def find_running(
         now = repo.database_now(s)
         only = repo.get_tenant(s, tenant).id if tenant is not None else None
         for record in repo.list_tenants(s):
-            if only is not None and record.id != only:
+            record_id = repo.saved_id(record)
+            if only is not None and record_id != only:
                 continue
-            for d in repo.list_directives(s, record.id, status=OPEN_DIRECTIVE_STATUSES):
+            for d in repo.list_directives(s, record_id, status=OPEN_DIRECTIVE_STATUSES):
                 if d.id in skip:
                     continue
                 if d.lease_owner is not None and d.lease_expires_at is not None:
                     reason, due = "running", d.lease_expires_at
                 else:
                     reason, due = "waiting", d.created_at + timedelta(seconds=grace)
-                item = RecoverItem(d.id, record.slug, record.id, d.status, d.attempts, reason)
+                item = RecoverItem(d.id, record.slug, record_id, d.status, d.attempts, reason)
                 item.lease_owner = d.lease_owner
                 item.due_in = max(0.0, (due - now).total_seconds())
                 found.append((d.created_at, item))
@@ -219,7 +220,7 @@ def reopen_for_retry(store: Any, tenant_id: int, directive_id: str, *, actor: st
         for step in steps:
             if step.status not in _REOPEN:
                 continue
-            repo.update_step(s, tenant_id, step.id, "pending")
+            repo.update_step(s, tenant_id, repo.saved_id(step), "pending")
             if step.action == "uninstall":
                 continue  # The installer starts an uninstall from whatever is live.
             _replan(s, repo, tenant_id, directive_id, plan[step.position], actor)

@@ -105,8 +105,8 @@ def add_review(
     if content is not None and len(content) > MAX_CONTENT:
         raise InvalidInput(f"--text is {len(content)} characters; at most {MAX_CONTENT}")
     with store.session() as s:
-        tenant = repo.resolve_tenant(s, settings.tenant)
-        version = repo.reviewed_version(s, tenant.id, slug)
+        tenant_id = repo.saved_id(repo.resolve_tenant(s, settings.tenant))
+        version = repo.reviewed_version(s, tenant_id, slug)
         if version is None:
             raise ReviewRefused(
                 f"tenant {settings.tenant} has never installed {slug}: "
@@ -114,7 +114,7 @@ def add_review(
             )
         review = repo.upsert_review(
             s,
-            tenant.id,
+            tenant_id,
             slug,
             settings.actor,
             rating,
@@ -131,8 +131,8 @@ def delete_review(settings: Settings, store: Any, slug: str) -> ReviewRow:
 
     slug = canonical_slug(slug)
     with store.session() as s:
-        tenant = repo.resolve_tenant(s, settings.tenant)
-        return _row(repo.delete_review(s, tenant.id, slug, settings.actor))
+        tenant_id = repo.saved_id(repo.resolve_tenant(s, settings.tenant))
+        return _row(repo.delete_review(s, tenant_id, slug, settings.actor))
 
 
 def list_reviews(
@@ -157,5 +157,5 @@ def vote_helpful(settings: Settings, store: Any, review_id: int) -> bool:
     from fleetprompt_cli.store import repository as repo
 
     with store.session() as s:
-        tenant = repo.resolve_tenant(s, settings.tenant)
-        return repo.vote_helpful(s, tenant.id, review_id, settings.actor)
+        tenant_id = repo.saved_id(repo.resolve_tenant(s, settings.tenant))
+        return repo.vote_helpful(s, tenant_id, review_id, settings.actor)

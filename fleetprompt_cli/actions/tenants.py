@@ -51,7 +51,7 @@ def tenant_of(store: Any, tenant: str) -> tuple[int, str, str]:
     try:
         with store.session(readonly=True) as s:
             record = repo.get_tenant(s, tenant)
-            return record.id, record.slug, record.tier
+            return repo.saved_id(record), record.slug, record.tier
     except NotFound:
         if tenant != repo.DEFAULT_TENANT:
             raise
@@ -59,7 +59,7 @@ def tenant_of(store: Any, tenant: str) -> tuple[int, str, str]:
     # SQLite write lock in the common case.
     with store.session() as s:
         record = repo.resolve_tenant(s, tenant)
-        return record.id, record.slug, record.tier
+        return repo.saved_id(record), record.slug, record.tier
 
 
 def create_tenant(store: Any, slug: str, tier: str = "free") -> TenantInfo:
@@ -77,7 +77,7 @@ def list_tenants(store: Any) -> list[TenantInfo]:
 
     with store.session(readonly=True) as s:
         return [
-            TenantInfo(t.slug, t.tier, t.created_at, repo.count_installations(s, t.id))
+            TenantInfo(t.slug, t.tier, t.created_at, repo.count_installations(s, repo.saved_id(t)))
             for t in repo.list_tenants(s)
         ]
 
@@ -89,5 +89,8 @@ def set_tier(store: Any, slug: str, tier: str) -> TenantInfo:
     with store.session() as s:
         record = repo.set_tier(s, slug, tier)
         return TenantInfo(
-            record.slug, record.tier, record.created_at, repo.count_installations(s, record.id)
+            record.slug,
+            record.tier,
+            record.created_at,
+            repo.count_installations(s, repo.saved_id(record)),
         )

@@ -205,14 +205,19 @@ def sweep_once(context: WorkerContext | None = None, *, enqueue: bool = True) ->
 
     context = context or _current()
     # A woken directive nobody claimed within a lease is woken again.
-    timing = {"grace_seconds": claim_grace(), "rewake_seconds": lease_seconds()}
+    grace, rewake = claim_grace(), lease_seconds()
     with context.store.session(readonly=True) as s:
-        found = repo.expired_directives(s, **timing)
+        found = repo.expired_directives(s, grace_seconds=grace, rewake_seconds=rewake)
     context.stats.add_swept(len(found))
     for ref in found:
         with context.store.session() as s:
             mine = repo.reserve_wakeup(
-                s, ref.tenant_id, ref.directive_id, seen_owner=ref.lease_owner, **timing
+                s,
+                ref.tenant_id,
+                ref.directive_id,
+                seen_owner=ref.lease_owner,
+                grace_seconds=grace,
+                rewake_seconds=rewake,
             )
         if not mine:
             continue  # Another worker's sweep woke it (or it was claimed) meanwhile.
