@@ -25,12 +25,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
 from fleetprompt_cli.errors import ExitCode, FleetPromptError, NotFound, StateError
 from fleetprompt_cli.settings import Settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from fleetprompt_cli.store.engine import Session, Store
 
 __all__ = [
     "RecoverItem",
@@ -111,7 +116,7 @@ class RecoverReport:
 
 
 def find_stranded(
-    store: Any,
+    store: Store,
     *,
     tenant: str | None = None,
     retry_failed: bool = False,
@@ -157,7 +162,7 @@ def find_stranded(
 
 
 def find_running(
-    store: Any,
+    store: Store,
     *,
     tenant: str | None = None,
     skip: Sequence[str] = (),
@@ -208,7 +213,7 @@ def _select(items: list[RecoverItem], ids: Sequence[str]) -> list[RecoverItem]:
     return chosen
 
 
-def reopen_for_retry(store: Any, tenant_id: int, directive_id: str, *, actor: str) -> None:
+def reopen_for_retry(store: Store, tenant_id: int, directive_id: str, *, actor: str) -> None:
     """Put a failed directive, its unfinished steps and their installations back in line."""
     from fleetprompt_cli.store import repository as repo
 
@@ -227,7 +232,7 @@ def reopen_for_retry(store: Any, tenant_id: int, directive_id: str, *, actor: st
 
 
 def _replan(
-    session: Any, repo: Any, tenant_id: int, directive_id: str, info: dict, actor: str
+    session: Session, repo: ModuleType, tenant_id: int, directive_id: str, info: dict, actor: str
 ) -> None:
     slug, version = info["slug"], info["version"]
     inst = repo.find_installation(session, tenant_id, slug, for_update=True)
@@ -274,7 +279,7 @@ def _replan(
 
 def recover(
     settings: Settings,
-    store: Any,
+    store: Store,
     *,
     tenant: str | None = None,
     dry_run: bool = False,

@@ -9,7 +9,7 @@ the stats reader, so ``show`` and ``reviews list`` never import sqlmodel.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.actions.indexes import open_catalog
 from fleetprompt_cli.actions.search import not_found
@@ -23,6 +23,10 @@ from fleetprompt_cli.store.stats_reader import (
     read_reviews,
     read_stats,
 )
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
+    from fleetprompt_cli.store.models import Review
 
 __all__ = [
     "REVIEW_SORTS",
@@ -72,9 +76,11 @@ def _known(settings: Settings, slug: str) -> str:
     return slug
 
 
-def _row(review: Any) -> ReviewRow:
+def _row(review: Review) -> ReviewRow:
+    from fleetprompt_cli.store.models import saved_id
+
     return ReviewRow(
-        review.id,
+        saved_id(review),
         review.actor,
         review.rating,
         review.title,
@@ -87,7 +93,7 @@ def _row(review: Any) -> ReviewRow:
 
 def add_review(
     settings: Settings,
-    store: Any,
+    store: Store,
     slug: str,
     rating: int,
     *,
@@ -125,7 +131,7 @@ def add_review(
         return _row(review)
 
 
-def delete_review(settings: Settings, store: Any, slug: str) -> ReviewRow:
+def delete_review(settings: Settings, store: Store, slug: str) -> ReviewRow:
     """Remove the actor's own review of a package in this tenant."""
     from fleetprompt_cli.store import repository as repo
 
@@ -152,7 +158,7 @@ def list_reviews(
     return ReviewList(slug, average, count, reviews, histogram, sort)
 
 
-def vote_helpful(settings: Settings, store: Any, review_id: int) -> bool:
+def vote_helpful(settings: Settings, store: Store, review_id: int) -> bool:
     """Count the actor's helpful vote on a review once; False if already voted."""
     from fleetprompt_cli.store import repository as repo
 

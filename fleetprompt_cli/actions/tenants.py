@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.errors import NotFound
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
 
 __all__ = ["TenantInfo", "create_tenant", "list_tenants", "set_tier", "tenant_of"]
 
@@ -38,7 +41,7 @@ class TenantInfo:
         }
 
 
-def tenant_of(store: Any, tenant: str) -> tuple[int, str, str]:
+def tenant_of(store: Store, tenant: str) -> tuple[int, str, str]:
     """(id, slug, tier) of the tenant; ``default`` is created on first use.
 
     The lookup is a read; only the default tenant's first use writes, in a
@@ -62,7 +65,7 @@ def tenant_of(store: Any, tenant: str) -> tuple[int, str, str]:
         return repo.saved_id(record), record.slug, record.tier
 
 
-def create_tenant(store: Any, slug: str, tier: str = "free") -> TenantInfo:
+def create_tenant(store: Store, slug: str, tier: str = "free") -> TenantInfo:
     """Create a tenant (AlreadyExists when taken, InvalidInput for a bad name or tier)."""
     from fleetprompt_cli.store import repository as repo
 
@@ -71,7 +74,7 @@ def create_tenant(store: Any, slug: str, tier: str = "free") -> TenantInfo:
         return TenantInfo(record.slug, record.tier, record.created_at, 0)
 
 
-def list_tenants(store: Any) -> list[TenantInfo]:
+def list_tenants(store: Store) -> list[TenantInfo]:
     """Every tenant with its tier, creation time and live installation count."""
     from fleetprompt_cli.store import repository as repo
 
@@ -82,7 +85,7 @@ def list_tenants(store: Any) -> list[TenantInfo]:
         ]
 
 
-def set_tier(store: Any, slug: str, tier: str) -> TenantInfo:
+def set_tier(store: Store, slug: str, tier: str) -> TenantInfo:
     """Change a tenant's tier."""
     from fleetprompt_cli.store import repository as repo
 

@@ -28,7 +28,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fleetprompt_cli.errors import FleetPromptError, InvalidInput, NotFound
 from fleetprompt_cli.queue import QueueUnreachable
@@ -36,6 +36,9 @@ from fleetprompt_cli.settings import (
     DEFAULT_SWEEP_SECONDS as SETTINGS_SWEEP_SECONDS,
 )
 from fleetprompt_cli.settings import Settings, claim_grace_seconds, sweep_seconds
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
 
 __all__ = [
     "DEFAULT_SWEEP_SECONDS",
@@ -126,7 +129,7 @@ class WorkerContext:
     """
 
     settings: Settings
-    store: Any
+    store: Store
     stats: WorkerStats = field(default_factory=WorkerStats)
     on_outcome: Callable[[int, str, Any], None] | None = None
     queue: WorkQueue | None = None
