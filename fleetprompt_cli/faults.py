@@ -36,12 +36,12 @@ def checkpoint(point: str) -> None:
     spec = fault_spec()
     if not spec:
         return
-    rules = []
+    rules: list[tuple[int | None, str]] = []
     for rule in spec.split(","):
         target, _, mode = rule.partition("=")
-        name, _, nth = target.partition(":")
+        name, _, count = target.partition(":")
         if name == point:
-            rules.append((int(nth) if nth else None, mode))
+            rules.append((int(count) if count else None, mode))
     if not rules:
         return
     # Count each time the point is reached once, whatever the number of rules.

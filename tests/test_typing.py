@@ -1,4 +1,4 @@
-"""The pure core type-checks (STYLE: mypy on the core)."""
+"""The whole package type-checks (mypy over fleetprompt_cli, settings in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_core_type_checks(tmp_path: Path):
+def test_the_package_type_checks(tmp_path: Path):
     result = subprocess.run(
         [
             sys.executable,
@@ -17,7 +17,7 @@ def test_core_type_checks(tmp_path: Path):
             "mypy",
             "--cache-dir",
             str(tmp_path / "cache"),
-            "fleetprompt_cli/core",
+            "fleetprompt_cli",
         ],
         cwd=ROOT,
         capture_output=True,

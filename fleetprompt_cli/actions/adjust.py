@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.actions.inspecting import InstallationInfo
 from fleetprompt_cli.actions.tenants import tenant_of
@@ -22,6 +22,11 @@ from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.errors import ConfigError, NotFound, StateError, UsageError, not_installed
 from fleetprompt_cli.settings import Settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from fleetprompt_cli.store.engine import Session, Store
 
 __all__ = ["ConfigureResult", "configure", "pause", "resume"]
 
@@ -54,8 +59,8 @@ class ConfigureResult:
 
 
 def _record_directive(
-    s: Any,
-    repo: Any,
+    s: Session,
+    repo: ModuleType,
     tenant_id: int,
     operation: str,
     slug: str,
@@ -78,7 +83,7 @@ def _record_directive(
 
 
 def _transition(
-    store: Any, tenant: str, slug: str, name: str, *, actor: str, command: str
+    store: Store, tenant: str, slug: str, name: str, *, actor: str, command: str
 ) -> InstallationInfo:
     from fleetprompt_cli.store import repository as repo
 
@@ -99,24 +104,26 @@ def _transition(
             s, tenant_id, slug, name, actor=actor, directive_id=directive.id
         )
         repo.finish_directive(s, tenant_id, directive.id, "succeeded")
-        counts = repo.resource_counts(s, tenant_id).get(row.id, {})
+        counts = repo.resource_counts(s, tenant_id).get(repo.saved_id(row), {})
         return InstallationInfo.of(tenant_name, row, counts)
 
 
-def pause(store: Any, tenant: str, slug: str, *, actor: str, command: str = "") -> InstallationInfo:
+def pause(
+    store: Store, tenant: str, slug: str, *, actor: str, command: str = ""
+) -> InstallationInfo:
     """Pause an active installation (the state machine's ``pause``)."""
     return _transition(store, tenant, slug, "pause", actor=actor, command=command)
 
 
 def resume(
-    store: Any, tenant: str, slug: str, *, actor: str, command: str = ""
+    store: Store, tenant: str, slug: str, *, actor: str, command: str = ""
 ) -> InstallationInfo:
     """Resume a paused installation (the state machine's ``resume``)."""
     return _transition(store, tenant, slug, "resume", actor=actor, command=command)
 
 
 def _config_schema(
-    settings: Settings, s: Any, tenant_id: int, slug: str, version: str
+    settings: Settings, s: Session, tenant_id: int, slug: str, version: str
 ) -> dict[str, Any]:
     """The installed version's ``[config]`` schema: from its directive plan, else the index."""
     from packaging.version import Version
@@ -140,7 +147,7 @@ def _config_schema(
 
 def configure(
     settings: Settings,
-    store: Any,
+    store: Store,
     tenant: str,
     slug: str,
     assignments: Sequence[str],

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli import faults
 from fleetprompt_cli.core import lifecycle
@@ -39,6 +39,11 @@ from fleetprompt_cli.indexio.fetch import ArchiveCache
 from fleetprompt_cli.settings import DEFAULT_LEASE_SECONDS as SETTINGS_LEASE_SECONDS
 from fleetprompt_cli.settings import Settings
 from fleetprompt_cli.settings import lease_seconds as settings_lease_seconds
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.core.install_rules import Resource
+    from fleetprompt_cli.store.engine import Session, Store
+    from fleetprompt_cli.store.models import Directive, DirectiveStep
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -125,7 +130,7 @@ class _Runner:
     def __init__(
         self,
         settings: Settings,
-        store: Any,
+        store: Store,
         tenant_id: int,
         directive_id: str,
         owner: str,
@@ -147,14 +152,14 @@ class _Runner:
 
     # -- plumbing -------------------------------------------------------------
 
-    def emit(self, step: Any, status: str, message: str = "") -> None:
+    def emit(self, step: DirectiveStep, status: str, message: str = "") -> None:
         event = StepEvent(step.position, step.slug, step.version, step.action, status, message)
         self.events.append(event)
         if self.progress:
             self.progress(event)
 
     @contextmanager
-    def held(self) -> Iterator[Any]:
+    def held(self) -> Iterator[Session]:
         """A transaction that commits only while this runner holds the lease.
 
         Its first statement renews the lease (a conditional UPDATE that locks
@@ -174,13 +179,13 @@ class _Runner:
         with self.held():
             pass
 
-    def load(self) -> tuple[Any, list[Any]]:
+    def load(self) -> tuple[Directive, list[DirectiveStep]]:
         with self.store.session() as s:
             directive = self.repo.get_directive(s, self.tenant_id, self.directive_id)
             steps = self.repo.list_steps(s, self.tenant_id, self.directive_id)
         return directive, steps
 
-    def plan_step(self, directive: Any, step: Any) -> dict[str, Any]:
+    def plan_step(self, directive: Directive, step: DirectiveStep) -> dict[str, Any]:
         return directive.plan["steps"][step.position]
 
     # -- files ------------------------------------------------------------------
@@ -203,7 +208,7 @@ class _Runner:
 
     # -- steps ------------------------------------------------------------------
 
-    def start(self, step: Any, info: dict[str, Any]) -> str:
+    def start(self, step: DirectiveStep, info: dict[str, Any]) -> str:
         """Mark the step running and the installation in progress; return what to do.
 
         The step is marked running (counting the attempt) in a transaction of
@@ -212,7 +217,7 @@ class _Runner:
         ``running``.  Re-running a step found ``running`` is idempotent.
         """
         with self.held() as s:
-            self.repo.update_step(s, self.tenant_id, step.id, "running")
+            self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "running")
         with self.held() as s:
             inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
             action = step.action
@@ -268,13 +273,13 @@ class _Runner:
                 raise FleetPromptError(f"{step.slug} is {inst.status}: cannot apply this step")
             return "run"
 
-    def apply(self, step: Any, info: dict[str, Any]) -> None:
+    def apply(self, step: DirectiveStep, info: dict[str, Any]) -> None:
         """Do the work of one step and commit its result in one transaction."""
         if step.action == "uninstall":
             with self.held() as s:
                 inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
                 if inst is not None:
-                    self.repo.delete_resources(s, self.tenant_id, inst.id)
+                    self.repo.delete_resources(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,
@@ -283,7 +288,7 @@ class _Runner:
                         actor=self.actor,
                         directive_id=self.directive_id,
                     )
-                self.repo.update_step(s, self.tenant_id, step.id, "done")
+                self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "done")
                 self._signal(s, "fleetprompt.package.uninstalled", step, info)
                 faults.checkpoint("before-commit")
             return
@@ -291,17 +296,21 @@ class _Runner:
         resources = resources_of(info["manifest"], files)
         with self.held() as s:
             inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
-            self.put_resources(s, inst.id, resources)
+            self.put_resources(s, self.repo.saved_id(inst), resources)
             name = "complete_install" if inst.status == lifecycle.INSTALLING else "complete_upgrade"
             self.repo.apply_transition(
                 s, self.tenant_id, step.slug, name, actor=self.actor, directive_id=self.directive_id
             )
-            self.repo.update_step(s, self.tenant_id, step.id, "done", installation_id=inst.id)
+            self.repo.update_step(
+                s, self.tenant_id, self.repo.saved_id(step), "done", installation_id=inst.id
+            )
             kind = "installed" if name == "complete_install" else "upgraded"
             self._signal(s, f"fleetprompt.package.{kind}", step, info)
             faults.checkpoint("before-commit")
 
-    def put_resources(self, session: Any, installation_id: int, resources: list[Any]) -> None:
+    def put_resources(
+        self, session: Session, installation_id: int, resources: list[Resource]
+    ) -> None:
         """Make the installation's resources exactly ``resources`` (upserts: idempotent)."""
         for resource in resources:
             self.repo.upsert_resource(
@@ -317,7 +326,9 @@ class _Runner:
             session, self.tenant_id, installation_id, keep=[(r.kind, r.name) for r in resources]
         )
 
-    def _signal(self, session: Any, type_: str, step: Any, info: dict[str, Any]) -> None:
+    def _signal(
+        self, session: Session, type_: str, step: DirectiveStep, info: dict[str, Any]
+    ) -> None:
         self.repo.append_signal(
             session,
             self.tenant_id,
@@ -328,9 +339,11 @@ class _Runner:
             correlation_id=self.directive_id,
         )
 
-    def fail(self, step: Any, error: str) -> None:
+    def fail(self, step: DirectiveStep, error: str) -> None:
         with self.held() as s:
-            self.repo.update_step(s, self.tenant_id, step.id, "failed", error_message=error)
+            self.repo.update_step(
+                s, self.tenant_id, self.repo.saved_id(step), "failed", error_message=error
+            )
             inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
             if inst is not None:
                 name = {
@@ -355,13 +368,17 @@ class _Runner:
                         error_message=error,
                     )
 
-    def cancel_rest(self, steps: list[Any]) -> None:
+    def cancel_rest(self, steps: list[DirectiveStep]) -> None:
         with self.held() as s:
             for step in steps:
                 if step.status not in ("pending", "running", "failed"):
                     continue
                 self.repo.update_step(
-                    s, self.tenant_id, step.id, "cancelled", error_message="an earlier step failed"
+                    s,
+                    self.tenant_id,
+                    self.repo.saved_id(step),
+                    "cancelled",
+                    error_message="an earlier step failed",
                 )
                 inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
                 if inst is None:
@@ -379,7 +396,7 @@ class _Runner:
                     self.repo.clear_pending(s, self.tenant_id, step.slug)
                 self.emit(step, "cancelled")
 
-    def undo(self, directive: Any, done: list[Any]) -> None:
+    def undo(self, directive: Directive, done: list[DirectiveStep]) -> None:
         """Undo the done steps of an atomic directive, newest first."""
         for step in reversed(done):
             info = self.plan_step(directive, step)
@@ -388,7 +405,7 @@ class _Runner:
                 # The step found its package already there (another directive
                 # put it there) and changed nothing: nothing to undo.
                 with self.held() as s:
-                    self.repo.update_step(s, self.tenant_id, step.id, "undone")
+                    self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
             elif step.action == "install":
                 with self.held() as s:
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
@@ -401,7 +418,7 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
-                    self.repo.delete_resources(s, self.tenant_id, inst.id)
+                    self.repo.delete_resources(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,
@@ -410,7 +427,7 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
-                    self.repo.update_step(s, self.tenant_id, step.id, "undone")
+                    self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
             elif previous is not None:
                 files = self.package_files(previous)
                 resources = resources_of(previous["manifest"], files)
@@ -434,7 +451,7 @@ class _Runner:
                         directive_id=self.directive_id,
                     )
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug)
-                    self.put_resources(s, inst.id, resources)
+                    self.put_resources(s, self.repo.saved_id(inst), resources)
                     self.repo.apply_transition(
                         s,
                         self.tenant_id,
@@ -443,7 +460,7 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
-                    self.repo.update_step(s, self.tenant_id, step.id, "undone")
+                    self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
             self.emit(step, "undone")
 
     # -- the loop ---------------------------------------------------------------
@@ -504,7 +521,7 @@ class _Runner:
     def _steps(self) -> RunOutcome:
         directive, steps = self.load()
         self.actor = directive.actor
-        done: list[Any] = [s for s in steps if s.status == "done"]
+        done: list[DirectiveStep] = [s for s in steps if s.status == "done"]
         for index, step in enumerate(steps):
             if step.status in ("done", "cancelled", "undone"):
                 continue
@@ -537,7 +554,7 @@ class _Runner:
             self.repo.finish_directive(s, self.tenant_id, self.directive_id, "succeeded")
         return RunOutcome(self.directive_id, "succeeded", events=self.events)
 
-    def _attempts(self, step: Any, info: dict[str, Any]) -> tuple[str | None, str | None]:
+    def _attempts(self, step: DirectiveStep, info: dict[str, Any]) -> tuple[str | None, str | None]:
         """Run one step until it is done or out of attempts; return (error, its kind).
 
         Attempts are counted in the store when the step starts running, so
@@ -563,7 +580,7 @@ class _Runner:
                     # Done without an installation_id: this step changed
                     # nothing, so an atomic undo leaves the package alone.
                     with self.held() as s:
-                        self.repo.update_step(s, self.tenant_id, step.id, "done")
+                        self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "done")
                 else:
                     faults.checkpoint("step-started")
                     self.apply(step, info)
@@ -586,7 +603,11 @@ class _Runner:
                 self.emit(step, "retrying", message)
                 with self.held() as s:
                     self.repo.update_step(
-                        s, self.tenant_id, step.id, "pending", error_message=message
+                        s,
+                        self.tenant_id,
+                        self.repo.saved_id(step),
+                        "pending",
+                        error_message=message,
                     )
                 self.beat()
 
@@ -601,7 +622,7 @@ def _describe(error: BaseException) -> str:
 
 def run_directive(
     settings: Settings,
-    store: Any,
+    store: Store,
     tenant_id: int,
     directive_id: str,
     *,

@@ -243,13 +243,11 @@ def flag_package(
     if problems:
         reason = problems[0].message.removesuffix("; ignored")
         raise IndexReadError(f"{path}: {reason}: fix it by hand first")
-    data = {"schema": INDEX_SCHEMA, "packages": flags}
-    packages = data["packages"]
-    flags = packages.setdefault(slug, {})
+    entry = flags.setdefault(slug, {})
     for key, value in (("featured", featured), ("verified", verified)):
         if value is not None:
-            flags[key] = value
-    data["packages"] = dict(sorted(packages.items()))
+            entry[key] = value
+    data = {"schema": INDEX_SCHEMA, "packages": dict(sorted(flags.items()))}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)

@@ -15,13 +15,25 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.actions.tenants import tenant_of
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
 from fleetprompt_cli.errors import NotFound, UsageError, not_installed
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from fleetprompt_cli.store.engine import Session, Store
+    from fleetprompt_cli.store.models import (
+        Directive,
+        DirectiveStep,
+        Installation,
+        Revision,
+        Signal,
+    )
 
 __all__ = [
     "MIN_PREFIX",
@@ -76,7 +88,7 @@ class InstallationInfo:
     revision: int = 0
 
     @classmethod
-    def of(cls, tenant: str, row: Any, counts: dict[str, int]) -> InstallationInfo:
+    def of(cls, tenant: str, row: Installation, counts: dict[str, int]) -> InstallationInfo:
         return cls(
             tenant,
             row.slug,
@@ -168,7 +180,7 @@ class DirectiveInfo:
     error_kind: str | None = None
 
     @classmethod
-    def of(cls, tenant: str, row: Any, steps: Sequence[Any] = ()) -> DirectiveInfo:
+    def of(cls, tenant: str, row: Directive, steps: Sequence[DirectiveStep] = ()) -> DirectiveInfo:
         arguments = dict(row.arguments or {})
         return cls(
             row.id,
@@ -234,7 +246,7 @@ class SignalInfo:
     correlation_id: str | None
 
     @classmethod
-    def of(cls, row: Any) -> SignalInfo:
+    def of(cls, row: Signal) -> SignalInfo:
         return cls(
             row.sequence,
             row.id,
@@ -276,9 +288,11 @@ class RevisionInfo:
     directive_id: str | None
 
     @classmethod
-    def of(cls, slug: str, row: Any) -> RevisionInfo:
+    def of(cls, slug: str, row: Revision) -> RevisionInfo:
+        from fleetprompt_cli.store.models import saved_id
+
         return cls(
-            row.id,
+            saved_id(row),
             slug,
             row.at,
             row.actor,
@@ -355,7 +369,7 @@ class TenantSummary:
 # -- reading ------------------------------------------------------------------
 
 
-def list_installations(store: Any, tenant: str, *, include_all: bool = False) -> InstallationList:
+def list_installations(store: Store, tenant: str, *, include_all: bool = False) -> InstallationList:
     """The tenant's installations with resource counts (``include_all``: history rows too)."""
     from fleetprompt_cli.store import repository as repo
 
@@ -363,11 +377,11 @@ def list_installations(store: Any, tenant: str, *, include_all: bool = False) ->
     with store.session(readonly=True) as s:
         rows = repo.list_installations(s, tenant_id, include_finished=include_all)
         counts = repo.resource_counts(s, tenant_id)
-        infos = [InstallationInfo.of(name, row, counts.get(row.id, {})) for row in rows]
+        infos = [InstallationInfo.of(name, row, counts.get(repo.saved_id(row), {})) for row in rows]
     return InstallationList(name, infos)
 
 
-def tenant_summary(store: Any, tenant: str) -> TenantSummary:
+def tenant_summary(store: Store, tenant: str) -> TenantSummary:
     """Installations by status and the directives still open."""
     from fleetprompt_cli.store import repository as repo
 
@@ -387,7 +401,7 @@ def tenant_summary(store: Any, tenant: str) -> TenantSummary:
     return TenantSummary(name, tier, ordered, open_directives, failed_directives)
 
 
-def _next_step(row: Any, last: str | None) -> str | None:
+def _next_step(row: Installation, last: str | None) -> str | None:
     """What the user can do about an installation that is stuck or whose last change failed."""
     slug = row.slug
     if lifecycle.changing(row.status, row.pending_version):
@@ -412,7 +426,9 @@ def _next_step(row: Any, last: str | None) -> str | None:
     return None
 
 
-def _detail(s: Any, repo: Any, tenant_id: int, name: str, row: Any) -> InstallationDetail:
+def _detail(
+    s: Session, repo: ModuleType, tenant_id: int, name: str, row: Installation
+) -> InstallationDetail:
     counts = repo.resource_counts(s, tenant_id).get(row.id, {})
     resources = [
         {"kind": r.kind, "name": r.name}
@@ -429,7 +445,7 @@ def _detail(s: Any, repo: Any, tenant_id: int, name: str, row: Any) -> Installat
     )
 
 
-def installation_detail(store: Any, tenant: str, slug: str) -> InstallationDetail:
+def installation_detail(store: Store, tenant: str, slug: str) -> InstallationDetail:
     """One installation (the live row, else the newest history row), or NotFound."""
     from fleetprompt_cli.store import repository as repo
 
@@ -441,7 +457,7 @@ def installation_detail(store: Any, tenant: str, slug: str) -> InstallationDetai
         return _detail(s, repo, tenant_id, name, row)
 
 
-def _find_directive(s: Any, repo: Any, tenant_id: int, name: str, ref: str) -> Any:
+def _find_directive(s: Session, repo: ModuleType, tenant_id: int, name: str, ref: str) -> Directive:
     text = ref.strip().lower()
     if not _ID_TEXT.match(text) or len(text) < MIN_PREFIX:
         raise NotFound(
@@ -465,7 +481,7 @@ def _find_directive(s: Any, repo: Any, tenant_id: int, name: str, ref: str) -> A
     return matches[0]
 
 
-def directive_detail(store: Any, tenant: str, ref: str) -> DirectiveInfo:
+def directive_detail(store: Store, tenant: str, ref: str) -> DirectiveInfo:
     """A directive by id or unique prefix, with its steps."""
     from fleetprompt_cli.store import repository as repo
 
@@ -481,7 +497,7 @@ def directive_detail(store: Any, tenant: str, ref: str) -> DirectiveInfo:
 
 
 def list_signals(
-    store: Any, tenant: str, *, after: int = 0, limit: int | None = None
+    store: Store, tenant: str, *, after: int = 0, limit: int | None = None
 ) -> list[SignalInfo]:
     """The tenant's signal log after a sequence number, oldest first."""
     from fleetprompt_cli.store import repository as repo
@@ -494,7 +510,7 @@ def list_signals(
 
 
 def status(
-    store: Any, tenant: str, target: str | None = None
+    store: Store, tenant: str, target: str | None = None
 ) -> TenantSummary | InstallationDetail | DirectiveInfo:
     """``status``: the tenant summary, an installation (by slug) or a directive (by id)."""
     from fleetprompt_cli.store import repository as repo
@@ -520,7 +536,7 @@ def status(
 
 
 def list_directives(
-    store: Any, tenant: str, *, status: str | None = None, limit: int | None = 20
+    store: Store, tenant: str, *, status: str | None = None, limit: int | None = 20
 ) -> list[DirectiveInfo]:
     """The tenant's command log, newest first, with each directive's steps."""
     from fleetprompt_cli.store import repository as repo
@@ -539,7 +555,7 @@ def list_directives(
 
 
 def history(
-    store: Any, tenant: str, slug: str | None = None, *, limit: int | None = None
+    store: Store, tenant: str, slug: str | None = None, *, limit: int | None = None
 ) -> list[RevisionInfo]:
     """Recorded changes, oldest first (the newest ``limit`` of them), of one package or all."""
     from fleetprompt_cli.store import repository as repo

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
@@ -42,6 +42,9 @@ from fleetprompt_cli.errors import (
     UsageError,
 )
 from fleetprompt_cli.settings import BUNDLED_INDEX, Settings
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.core.names import Requirement
 
 __all__ = [
     "LockChange",
@@ -371,7 +374,7 @@ def _config_assignments(config: Sequence[str]) -> dict[str, dict[str, str]]:
 
 def _edit(
     text: str | None,
-    requirements: Sequence[Any],
+    requirements: Sequence[Requirement],
     config: Mapping[str, Mapping[str, str]],
     removed: Sequence[str],
 ) -> str:

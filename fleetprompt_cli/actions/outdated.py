@@ -10,7 +10,7 @@ when the installed version is one).  A yanked installed version is flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -21,6 +21,9 @@ from fleetprompt_cli.actions.planning import plan_request
 from fleetprompt_cli.core.index import IndexEntry
 from fleetprompt_cli.errors import FleetPromptError
 from fleetprompt_cli.settings import Settings
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
 
 __all__ = ["OutdatedItem", "OutdatedReport", "outdated"]
 
@@ -71,7 +74,7 @@ class OutdatedReport:
         }
 
 
-def outdated(settings: Settings, store: Any, tenant: str) -> OutdatedReport:
+def outdated(settings: Settings, store: Store, tenant: str) -> OutdatedReport:
     """Every usable installation of ``tenant`` with its wanted and latest versions."""
     listing = list_installations(store, tenant)
     rows = [i for i in listing.installations if i.status in _USABLE and i.version]

@@ -54,7 +54,7 @@ class CatalogSource:
                 for dep, spec in entry.deps.items():
                     field, text = f"dependency {dep}", spec
                     deps[dep] = SpecifierSet(spec)
-                field, text = "platform", entry.data.get("platform")
+                field, text = "platform", entry.data.get("platform") or ""
                 platform = SpecifierSet(text) if text else None
             except (InvalidVersion, InvalidSpecifier):
                 # An unreadable entry is as good as absent; say why it is.

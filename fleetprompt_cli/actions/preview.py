@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
@@ -33,6 +33,13 @@ from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
 from fleetprompt_cli.errors import ConfigError, NotFound, StateError, not_installed
 from fleetprompt_cli.settings import Settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from fleetprompt_cli.core.index import IndexEntry
+    from fleetprompt_cli.store.engine import Session, Store
+    from fleetprompt_cli.store.models import Installation
 
 __all__ = [
     "InstallPreview",
@@ -131,7 +138,7 @@ class InstallPreview:
 def _config_for(
     step: PlanStep,
     assignments: dict[str, list[str]],
-    current: Any | None,
+    current: Installation | None,
     ask: Ask | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     manifest = step.entry.manifest
@@ -185,7 +192,7 @@ def _split_assignments(assignments: Sequence[str], plan: Plan) -> dict[str, list
 
 def preview_install(
     settings: Settings,
-    store: Any,
+    store: Store,
     tenant: str,
     specs: Sequence[str],
     *,
@@ -288,7 +295,9 @@ def _relied_on(plan: Plan) -> set[str]:
     return needed
 
 
-def _tenant_state(session: Any, repo: Any, tenant_id: int) -> tuple[dict[str, Any], set[str]]:
+def _tenant_state(
+    session: Session, repo: ModuleType, tenant_id: int
+) -> tuple[dict[str, Installation], set[str]]:
     """The tenant's live installations by slug, and the slugs an open directive uninstalls.
 
     An uninstall directive changes no row until its step starts, so its
@@ -304,7 +313,7 @@ def _tenant_state(session: Any, repo: Any, tenant_id: int) -> tuple[dict[str, An
     return live, leaving
 
 
-def tenant_basis(live: dict[str, Any], leaving: set[str]) -> dict[str, str]:
+def tenant_basis(live: dict[str, Installation], leaving: set[str]) -> dict[str, str]:
     """What a plan is resolved against: each package the tenant has or will have, at its version.
 
     The version an open directive brings (queued install, pending upgrade),
@@ -325,7 +334,9 @@ def tenant_basis(live: dict[str, Any], leaving: set[str]) -> dict[str, str]:
     return basis
 
 
-def _recheck(session: Any, repo: Any, preview: InstallPreview | UninstallPreview) -> None:
+def _recheck(
+    session: Session, repo: ModuleType, preview: InstallPreview | UninstallPreview
+) -> None:
     """Refuse a plan whose basis changed since its preview, or that the tier no longer allows.
 
     Runs in submit's transaction after locking the tenant's row, so submits
@@ -356,7 +367,7 @@ def _recheck(session: Any, repo: Any, preview: InstallPreview | UninstallPreview
 
 
 def wait_for_packages(
-    store: Any, tenant: str, slugs: Sequence[str], *, timeout: float, poll: float = 0.5
+    store: Store, tenant: str, slugs: Sequence[str], *, timeout: float, poll: float = 0.5
 ) -> bool:
     """Wait until no open directive is changing ``slugs``; False if ``timeout`` passed first.
 
@@ -386,7 +397,7 @@ def wait_for_packages(
         time.sleep(min(poll, left))
 
 
-def archive_source_for(roots: dict[str, str], entry: Any) -> str:
+def archive_source_for(roots: dict[str, str], entry: IndexEntry) -> str:
     """The archive of an entry as a path or URL any local process can fetch."""
     return archive_source(
         Path(roots.get(entry.index, ".")),
@@ -397,7 +408,7 @@ def archive_source_for(roots: dict[str, str], entry: Any) -> str:
 
 def submit(
     settings: Settings,
-    store: Any,
+    store: Store,
     preview: InstallPreview | UninstallPreview,
     *,
     actor: str,
@@ -474,7 +485,7 @@ class UninstallPreview:
 
 
 def preview_uninstall(
-    store: Any, tenant: str, slugs: Sequence[str], *, force: bool = False, keep_deps: bool = False
+    store: Store, tenant: str, slugs: Sequence[str], *, force: bool = False, keep_deps: bool = False
 ) -> UninstallPreview:
     """Check an uninstall: refuse when another package needs it, unless forced."""
     from fleetprompt_cli.store import repository as repo
@@ -547,7 +558,9 @@ def preview_uninstall(
     )
 
 
-def planned_manifests(session: Any, tenant_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+def planned_manifests(
+    session: Session, tenant_id: int
+) -> dict[tuple[str, str | None], dict[str, Any]]:
     """The manifest of every (slug, version) the tenant's directives planned.
 
     A directive's plan holds the manifest of each version it installs, so the
@@ -556,7 +569,7 @@ def planned_manifests(session: Any, tenant_id: int) -> dict[tuple[str, str], dic
     """
     from fleetprompt_cli.store import repository as repo
 
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str | None], dict[str, Any]] = {}
     for directive in repo.list_directives(session, tenant_id):
         for step in directive.plan.get("steps", []):
             if step.get("manifest") is not None:
@@ -564,7 +577,9 @@ def planned_manifests(session: Any, tenant_id: int) -> dict[tuple[str, str], dic
     return found
 
 
-def _installed_dependencies(store: Any, tenant_id: int, live: dict[str, Any]) -> dict[str, set]:
+def _installed_dependencies(
+    store: Store, tenant_id: int, live: dict[str, Installation]
+) -> dict[str, set]:
     """For each installed package, the installed packages it depends on."""
     with store.session(readonly=True) as s:
         manifests = planned_manifests(s, tenant_id)
@@ -594,7 +609,7 @@ def _dependents_first(slugs: set[str], deps: dict[str, set]) -> list[str]:
     return ordered
 
 
-def upgrade_targets(store: Any, tenant: str, slugs: Sequence[str]) -> list[str]:
+def upgrade_targets(store: Store, tenant: str, slugs: Sequence[str]) -> list[str]:
     """What ``upgrade`` asks for: the given installed slugs, or every requested one."""
     from fleetprompt_cli.store import repository as repo
 

@@ -13,10 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fleetprompt_cli.actions.directive_runner import RunOutcome, exit_code_of
 from fleetprompt_cli.errors import ExitCode
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
+    from fleetprompt_cli.store.models import Directive, DirectiveStep
 
 __all__ = ["FINISHED", "FollowEvent", "StepRow", "follow", "planned_rows"]
 
@@ -41,7 +45,9 @@ class FollowEvent:
     outcome: RunOutcome | None = None
 
 
-def _read(store: Any, tenant_id: int, directive_id: str) -> tuple[Any, list[Any], datetime]:
+def _read(
+    store: Store, tenant_id: int, directive_id: str
+) -> tuple[Directive, list[DirectiveStep], datetime]:
     """The directive, its steps, and the database's clock (leases are measured with it)."""
     from fleetprompt_cli.store import repository as repo
 
@@ -52,14 +58,14 @@ def _read(store: Any, tenant_id: int, directive_id: str) -> tuple[Any, list[Any]
     return directive, steps, now
 
 
-def planned_rows(store: Any, tenant_id: int, directive_id: str) -> list[StepRow]:
+def planned_rows(store: Store, tenant_id: int, directive_id: str) -> list[StepRow]:
     """Each package of the directive, ``queued``: the board before a run starts."""
     _, steps, _ = _read(store, tenant_id, directive_id)
     return [StepRow(step.slug, step.version, "queued") for step in steps]
 
 
 def follow(
-    store: Any,
+    store: Store,
     tenant_id: int,
     directive_id: str,
     interval: float = 0.5,

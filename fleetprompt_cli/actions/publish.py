@@ -153,15 +153,15 @@ def _check_against_index(manifest: Manifest, index: _Pending, label: str) -> Non
             )
     for i, agent in enumerate(manifest.agents):
         for j, reference in enumerate(agent.skills):
-            dep, skill = parse_skill_reference(reference)
-            if dep is None or dep not in manifest.dependencies:
+            dep_slug, skill = parse_skill_reference(reference)
+            if dep_slug is None or dep_slug not in manifest.dependencies:
                 continue
-            spec = SpecifierSet(manifest.dependencies[dep])
+            allowed = SpecifierSet(manifest.dependencies[dep_slug])
             lacking = [
                 e.version
-                for e in index.versions(dep)
+                for e in index.versions(dep_slug)
                 if not e.yanked
-                and spec.contains(Version(e.version), True)
+                and allowed.contains(Version(e.version), True)
                 and skill not in {s["name"] for s in e.data.get("includes", {}).get("skills", [])}
             ]
             if lacking:
@@ -169,8 +169,8 @@ def _check_against_index(manifest: Manifest, index: _Pending, label: str) -> Non
                     Problem(
                         label,
                         f"agents[{i}].skills[{j}]",
-                        f"{dep} {', '.join(lacking)} (allowed by {spec or 'any version'}) has no "
-                        f"skill {skill!r}",
+                        f"{dep_slug} {', '.join(lacking)} "
+                        f"(allowed by {allowed or 'any version'}) has no skill {skill!r}",
                     )
                 )
     if problems:

@@ -25,12 +25,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
 from fleetprompt_cli.errors import ExitCode, FleetPromptError, NotFound, StateError
 from fleetprompt_cli.settings import Settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from fleetprompt_cli.store.engine import Session, Store
 
 __all__ = [
     "RecoverItem",
@@ -111,7 +116,7 @@ class RecoverReport:
 
 
 def find_stranded(
-    store: Any,
+    store: Store,
     *,
     tenant: str | None = None,
     retry_failed: bool = False,
@@ -124,7 +129,7 @@ def find_stranded(
 
     grace = claim_grace() if grace_seconds is None else grace_seconds
     with store.session(readonly=True) as s:
-        tenants = {t.id: t.slug for t in repo.list_tenants(s)}
+        tenants = {repo.saved_id(t): t.slug for t in repo.list_tenants(s)}
         only = repo.get_tenant(s, tenant).id if tenant is not None else None
         items = [
             RecoverItem(
@@ -157,7 +162,7 @@ def find_stranded(
 
 
 def find_running(
-    store: Any,
+    store: Store,
     *,
     tenant: str | None = None,
     skip: Sequence[str] = (),
@@ -179,16 +184,17 @@ def find_running(
         now = repo.database_now(s)
         only = repo.get_tenant(s, tenant).id if tenant is not None else None
         for record in repo.list_tenants(s):
-            if only is not None and record.id != only:
+            record_id = repo.saved_id(record)
+            if only is not None and record_id != only:
                 continue
-            for d in repo.list_directives(s, record.id, status=OPEN_DIRECTIVE_STATUSES):
+            for d in repo.list_directives(s, record_id, status=OPEN_DIRECTIVE_STATUSES):
                 if d.id in skip:
                     continue
                 if d.lease_owner is not None and d.lease_expires_at is not None:
                     reason, due = "running", d.lease_expires_at
                 else:
                     reason, due = "waiting", d.created_at + timedelta(seconds=grace)
-                item = RecoverItem(d.id, record.slug, record.id, d.status, d.attempts, reason)
+                item = RecoverItem(d.id, record.slug, record_id, d.status, d.attempts, reason)
                 item.lease_owner = d.lease_owner
                 item.due_in = max(0.0, (due - now).total_seconds())
                 found.append((d.created_at, item))
@@ -207,7 +213,7 @@ def _select(items: list[RecoverItem], ids: Sequence[str]) -> list[RecoverItem]:
     return chosen
 
 
-def reopen_for_retry(store: Any, tenant_id: int, directive_id: str, *, actor: str) -> None:
+def reopen_for_retry(store: Store, tenant_id: int, directive_id: str, *, actor: str) -> None:
     """Put a failed directive, its unfinished steps and their installations back in line."""
     from fleetprompt_cli.store import repository as repo
 
@@ -219,14 +225,14 @@ def reopen_for_retry(store: Any, tenant_id: int, directive_id: str, *, actor: st
         for step in steps:
             if step.status not in _REOPEN:
                 continue
-            repo.update_step(s, tenant_id, step.id, "pending")
+            repo.update_step(s, tenant_id, repo.saved_id(step), "pending")
             if step.action == "uninstall":
                 continue  # The installer starts an uninstall from whatever is live.
             _replan(s, repo, tenant_id, directive_id, plan[step.position], actor)
 
 
 def _replan(
-    session: Any, repo: Any, tenant_id: int, directive_id: str, info: dict, actor: str
+    session: Session, repo: ModuleType, tenant_id: int, directive_id: str, info: dict, actor: str
 ) -> None:
     slug, version = info["slug"], info["version"]
     inst = repo.find_installation(session, tenant_id, slug, for_update=True)
@@ -273,7 +279,7 @@ def _replan(
 
 def recover(
     settings: Settings,
-    store: Any,
+    store: Store,
     *,
     tenant: str | None = None,
     dry_run: bool = False,

@@ -9,7 +9,7 @@ the stats reader, so ``show`` and ``reviews list`` never import sqlmodel.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.actions.indexes import open_catalog
 from fleetprompt_cli.actions.search import not_found
@@ -23,6 +23,10 @@ from fleetprompt_cli.store.stats_reader import (
     read_reviews,
     read_stats,
 )
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
+    from fleetprompt_cli.store.models import Review
 
 __all__ = [
     "REVIEW_SORTS",
@@ -72,9 +76,11 @@ def _known(settings: Settings, slug: str) -> str:
     return slug
 
 
-def _row(review: Any) -> ReviewRow:
+def _row(review: Review) -> ReviewRow:
+    from fleetprompt_cli.store.models import saved_id
+
     return ReviewRow(
-        review.id,
+        saved_id(review),
         review.actor,
         review.rating,
         review.title,
@@ -87,7 +93,7 @@ def _row(review: Any) -> ReviewRow:
 
 def add_review(
     settings: Settings,
-    store: Any,
+    store: Store,
     slug: str,
     rating: int,
     *,
@@ -105,8 +111,8 @@ def add_review(
     if content is not None and len(content) > MAX_CONTENT:
         raise InvalidInput(f"--text is {len(content)} characters; at most {MAX_CONTENT}")
     with store.session() as s:
-        tenant = repo.resolve_tenant(s, settings.tenant)
-        version = repo.reviewed_version(s, tenant.id, slug)
+        tenant_id = repo.saved_id(repo.resolve_tenant(s, settings.tenant))
+        version = repo.reviewed_version(s, tenant_id, slug)
         if version is None:
             raise ReviewRefused(
                 f"tenant {settings.tenant} has never installed {slug}: "
@@ -114,7 +120,7 @@ def add_review(
             )
         review = repo.upsert_review(
             s,
-            tenant.id,
+            tenant_id,
             slug,
             settings.actor,
             rating,
@@ -125,14 +131,14 @@ def add_review(
         return _row(review)
 
 
-def delete_review(settings: Settings, store: Any, slug: str) -> ReviewRow:
+def delete_review(settings: Settings, store: Store, slug: str) -> ReviewRow:
     """Remove the actor's own review of a package in this tenant."""
     from fleetprompt_cli.store import repository as repo
 
     slug = canonical_slug(slug)
     with store.session() as s:
-        tenant = repo.resolve_tenant(s, settings.tenant)
-        return _row(repo.delete_review(s, tenant.id, slug, settings.actor))
+        tenant_id = repo.saved_id(repo.resolve_tenant(s, settings.tenant))
+        return _row(repo.delete_review(s, tenant_id, slug, settings.actor))
 
 
 def list_reviews(
@@ -152,10 +158,10 @@ def list_reviews(
     return ReviewList(slug, average, count, reviews, histogram, sort)
 
 
-def vote_helpful(settings: Settings, store: Any, review_id: int) -> bool:
+def vote_helpful(settings: Settings, store: Store, review_id: int) -> bool:
     """Count the actor's helpful vote on a review once; False if already voted."""
     from fleetprompt_cli.store import repository as repo
 
     with store.session() as s:
-        tenant = repo.resolve_tenant(s, settings.tenant)
-        return repo.vote_helpful(s, tenant.id, review_id, settings.actor)
+        tenant_id = repo.saved_id(repo.resolve_tenant(s, settings.tenant))
+        return repo.vote_helpful(s, tenant_id, review_id, settings.actor)

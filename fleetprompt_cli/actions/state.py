@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fleetprompt_cli.settings import Settings
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
 
 __all__ = ["open_state"]
 
 
-def open_state(settings: Settings) -> Any:
+def open_state(settings: Settings) -> Store:
     """Open (and, for SQLite, migrate) the state store."""
     from fleetprompt_cli.store import open_store
 

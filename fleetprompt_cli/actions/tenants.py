@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.errors import NotFound
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
 
 __all__ = ["TenantInfo", "create_tenant", "list_tenants", "set_tier", "tenant_of"]
 
@@ -38,7 +41,7 @@ class TenantInfo:
         }
 
 
-def tenant_of(store: Any, tenant: str) -> tuple[int, str, str]:
+def tenant_of(store: Store, tenant: str) -> tuple[int, str, str]:
     """(id, slug, tier) of the tenant; ``default`` is created on first use.
 
     The lookup is a read; only the default tenant's first use writes, in a
@@ -51,7 +54,7 @@ def tenant_of(store: Any, tenant: str) -> tuple[int, str, str]:
     try:
         with store.session(readonly=True) as s:
             record = repo.get_tenant(s, tenant)
-            return record.id, record.slug, record.tier
+            return repo.saved_id(record), record.slug, record.tier
     except NotFound:
         if tenant != repo.DEFAULT_TENANT:
             raise
@@ -59,10 +62,10 @@ def tenant_of(store: Any, tenant: str) -> tuple[int, str, str]:
     # SQLite write lock in the common case.
     with store.session() as s:
         record = repo.resolve_tenant(s, tenant)
-        return record.id, record.slug, record.tier
+        return repo.saved_id(record), record.slug, record.tier
 
 
-def create_tenant(store: Any, slug: str, tier: str = "free") -> TenantInfo:
+def create_tenant(store: Store, slug: str, tier: str = "free") -> TenantInfo:
     """Create a tenant (AlreadyExists when taken, InvalidInput for a bad name or tier)."""
     from fleetprompt_cli.store import repository as repo
 
@@ -71,23 +74,26 @@ def create_tenant(store: Any, slug: str, tier: str = "free") -> TenantInfo:
         return TenantInfo(record.slug, record.tier, record.created_at, 0)
 
 
-def list_tenants(store: Any) -> list[TenantInfo]:
+def list_tenants(store: Store) -> list[TenantInfo]:
     """Every tenant with its tier, creation time and live installation count."""
     from fleetprompt_cli.store import repository as repo
 
     with store.session(readonly=True) as s:
         return [
-            TenantInfo(t.slug, t.tier, t.created_at, repo.count_installations(s, t.id))
+            TenantInfo(t.slug, t.tier, t.created_at, repo.count_installations(s, repo.saved_id(t)))
             for t in repo.list_tenants(s)
         ]
 
 
-def set_tier(store: Any, slug: str, tier: str) -> TenantInfo:
+def set_tier(store: Store, slug: str, tier: str) -> TenantInfo:
     """Change a tenant's tier."""
     from fleetprompt_cli.store import repository as repo
 
     with store.session() as s:
         record = repo.set_tier(s, slug, tier)
         return TenantInfo(
-            record.slug, record.tier, record.created_at, repo.count_installations(s, record.id)
+            record.slug,
+            record.tier,
+            record.created_at,
+            repo.count_installations(s, repo.saved_id(record)),
         )

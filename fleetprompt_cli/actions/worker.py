@@ -28,7 +28,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fleetprompt_cli.errors import FleetPromptError, InvalidInput, NotFound
 from fleetprompt_cli.queue import QueueUnreachable
@@ -36,6 +36,9 @@ from fleetprompt_cli.settings import (
     DEFAULT_SWEEP_SECONDS as SETTINGS_SWEEP_SECONDS,
 )
 from fleetprompt_cli.settings import Settings, claim_grace_seconds, sweep_seconds
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
 
 __all__ = [
     "DEFAULT_SWEEP_SECONDS",
@@ -126,7 +129,7 @@ class WorkerContext:
     """
 
     settings: Settings
-    store: Any
+    store: Store
     stats: WorkerStats = field(default_factory=WorkerStats)
     on_outcome: Callable[[int, str, Any], None] | None = None
     queue: WorkQueue | None = None
@@ -205,14 +208,19 @@ def sweep_once(context: WorkerContext | None = None, *, enqueue: bool = True) ->
 
     context = context or _current()
     # A woken directive nobody claimed within a lease is woken again.
-    timing = {"grace_seconds": claim_grace(), "rewake_seconds": lease_seconds()}
+    grace, rewake = claim_grace(), lease_seconds()
     with context.store.session(readonly=True) as s:
-        found = repo.expired_directives(s, **timing)
+        found = repo.expired_directives(s, grace_seconds=grace, rewake_seconds=rewake)
     context.stats.add_swept(len(found))
     for ref in found:
         with context.store.session() as s:
             mine = repo.reserve_wakeup(
-                s, ref.tenant_id, ref.directive_id, seen_owner=ref.lease_owner, **timing
+                s,
+                ref.tenant_id,
+                ref.directive_id,
+                seen_owner=ref.lease_owner,
+                grace_seconds=grace,
+                rewake_seconds=rewake,
             )
         if not mine:
             continue  # Another worker's sweep woke it (or it was claimed) meanwhile.

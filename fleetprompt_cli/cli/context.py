@@ -17,6 +17,9 @@ from fleetprompt_cli.errors import INTERRUPTED, ExitCode, FleetPromptError, Usag
 if TYPE_CHECKING:
     from rich.console import Console
 
+    # typer vendors click: the Context its Group methods take lives there.
+    from typer._click import Context as ClickContext
+
     from fleetprompt_cli.settings import Settings
 
 __all__ = ["JSON_SCHEMA", "App", "FleetPromptGroup", "get_app"]
@@ -190,7 +193,7 @@ class FleetPromptGroup(TyperGroup):
 
     _json_requested = False
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: ClickContext) -> list[str]:
         return list(self.commands)  # Keep registration order in --help.
 
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:
@@ -198,28 +201,28 @@ class FleetPromptGroup(TyperGroup):
         self._json_requested = _wants_json(args)
         return super().main(args, *pargs, **kwargs)
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
         except typer.exceptions.TyperException as error:
             self._json_error(ctx, error)
             raise
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return self._invoke(ctx)
         finally:
             if isinstance(ctx.obj, App):
                 ctx.obj.close()
 
-    def _app(self, ctx: typer.Context) -> App:
+    def _app(self, ctx: ClickContext) -> App:
         if not isinstance(ctx.obj, App):
             ctx.obj = App()
         app: App = ctx.obj
         app.json_output = app.json_output or self._json_requested
         return app
 
-    def _json_error(self, ctx: typer.Context, error: Exception) -> None:
+    def _json_error(self, ctx: ClickContext, error: Exception) -> None:
         """click's error as the --json document (click still prints its usage text)."""
         if not self._json_requested:
             return
@@ -229,7 +232,7 @@ class FleetPromptGroup(TyperGroup):
         cls = UsageError if code == ExitCode.USAGE else FleetPromptError
         self._app(ctx).emit_json("error", {"error": cls(message).to_json()})
 
-    def _invoke(self, ctx: typer.Context) -> Any:
+    def _invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except FleetPromptError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import typer
@@ -19,7 +20,7 @@ from fleetprompt_cli.cli.options import (
     YesOption,
 )
 
-__all__ = ["register"]
+__all__ = ["register", "run_install"]
 
 
 def _asker(app: App):
@@ -64,6 +65,43 @@ def install(
     json_output: bool = JsonOption,
 ) -> None:
     """Install packages (and their dependencies) into a tenant."""
+    run_install(
+        ctx,
+        specs,
+        tenant=tenant,
+        config=config,
+        yes=yes,
+        dry_run=dry_run,
+        no_wait=no_wait,
+        atomic=atomic,
+        upgrade=upgrade,
+        pre=pre,
+        wait_timeout=wait_timeout,
+        no_wait_lock=no_wait_lock,
+        actor=actor,
+        json_output=json_output,
+    )
+
+
+def run_install(
+    ctx: typer.Context,
+    specs: list[str],
+    *,
+    tenant: str | None,
+    config: list[str] | None,
+    yes: bool,
+    dry_run: bool,
+    no_wait: bool,
+    atomic: bool,
+    upgrade: bool | Collection[str],
+    pre: bool,
+    wait_timeout: float,
+    no_wait_lock: bool,
+    actor: str | None,
+    json_output: bool,
+) -> None:
+    """The install flow, shared by ``install`` and ``upgrade`` (which names the slugs
+    whose newest versions it prefers in ``upgrade``)."""
     from rich.text import Text
 
     from fleetprompt_cli.actions.preview import preview_install, wait_for_packages

@@ -17,7 +17,6 @@ ProjectOption = typer.Option(
     "--project",
     metavar="PATH",
     help="The project file (or its folder) [default: ./fleetprompt.project.toml].",
-    path_type=Path,
 )
 
 

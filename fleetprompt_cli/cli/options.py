@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 __all__ = [
@@ -36,7 +34,6 @@ IndexDirOption = typer.Option(
     "--index",
     help="Index folder to write to (a clone of the index repository, or a plain folder).",
     file_okay=False,
-    path_type=Path,
 )
 ActorOption = typer.Option(
     None, "--actor", help="Who does it, for the audit trail [env: FLEETPROMPT_ACTOR]."

@@ -13,6 +13,8 @@ from fleetprompt_cli.cli.list import resource_summary
 from fleetprompt_cli.cli.options import JsonOption, TenantOption, complete_installed
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Group
     from rich.text import Text
 
@@ -115,6 +117,7 @@ def status(
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
     result = run_status(app.store, settings.tenant, target)
+    view: Callable[[Any], Group]
     if isinstance(result, DirectiveInfo):
         kind, view = "directive", directive_view
         payload = {"directive": result.to_json()}

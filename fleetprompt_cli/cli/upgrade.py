@@ -40,7 +40,7 @@ def upgrade(
 ) -> None:
     """Upgrade installed packages to the newest versions their constraints allow."""
     from fleetprompt_cli.actions.preview import upgrade_targets
-    from fleetprompt_cli.cli.install import install
+    from fleetprompt_cli.cli.install import run_install
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
@@ -63,9 +63,10 @@ def upgrade(
         app.note(f"Nothing is installed in tenant {settings.tenant}.")
         return
     # The same flow as install, preferring the newest versions of the targets.
-    install(
+    # Only install waits for a busy package; upgrade is refused at once (exit 11).
+    run_install(
         ctx,
-        specs=targets,
+        targets,
         tenant=tenant,
         config=config,
         yes=yes,
@@ -74,6 +75,8 @@ def upgrade(
         atomic=atomic,
         upgrade=set(targets),
         pre=pre,
+        wait_timeout=0.0,
+        no_wait_lock=True,
         actor=actor,
         json_output=json_output,
     )

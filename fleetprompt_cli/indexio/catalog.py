@@ -340,6 +340,7 @@ class Catalog:
             owner = min(by_slug[slug], key=lambda name: rank.get(name, len(rank)))
             rows = by_slug[slug][owner]
             listed_row = _listed_version(rows)
+            assert listed_row is not None  # by_slug holds only slugs with rows
             listed, raw = listed_row[0], listed_row[2]
             data = json.loads(raw)
             mark = flags.get(owner, {}).get(slug, {})

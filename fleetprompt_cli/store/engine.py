@@ -45,6 +45,7 @@ __all__ = [
     "MIGRATIONS",
     "Migrations",
     "SchemaStatus",
+    "Session",  # what Store.session() yields, for annotations outside store/
     "Store",
     "open_store",
     "schema_status",

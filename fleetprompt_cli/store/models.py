@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -59,6 +59,7 @@ __all__ = [
     "TenantCounter",
     "UTCDateTime",
     "metadata",
+    "saved_id",
     "utcnow",
 ]
 
@@ -142,6 +143,16 @@ def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
 
 def _new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+class _Keyed(Protocol):
+    id: int | None
+
+
+def saved_id(row: _Keyed) -> int:
+    """The primary key of a row the database has given one (loaded or flushed)."""
+    assert row.id is not None, f"{type(row).__name__} has no id before it is flushed"
+    return row.id
 
 
 class Tenant(SQLModel, table=True):

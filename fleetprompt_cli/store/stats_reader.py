@@ -182,7 +182,10 @@ def read_reviews(url: str, slug: str, limit: int = 5, sort: str = "helpful") -> 
         f"SELECT {columns} FROM reviews WHERE slug = %s {order} LIMIT %s",
         (slug, limit),
     )
-    return [ReviewRow(*row[:6], str(row[6]), row[7]) for row in rows]
+    return [
+        ReviewRow(row[0], row[1], row[2], row[3], row[4], row[5], str(row[6]), row[7])
+        for row in rows
+    ]
 
 
 def read_histogram(url: str, slug: str) -> dict[int, int]:

@@ -75,6 +75,16 @@ def test_two_queued_upgrades_of_one_package(backend):
     assert live() == {"core-skills": ("1.2.0", "active")}
 
 
+def test_an_upgrade_of_a_busy_package_is_refused_at_once(backend):
+    # Only install waits for a busy package (--wait-timeout); upgrade is refused.
+    ok("install", "core-skills==1.0.0", "--yes")
+    ok("install", "core-skills==1.1.0", "--yes", "--no-wait")
+    result = run_cli("upgrade", "core-skills", "--yes")
+    assert result.exit_code == ExitCode.STATE, result.stderr
+    assert busy("core-skills") in result.stderr
+    assert "waiting" not in result.stderr
+
+
 def test_a_queued_install_constrains_later_plans(backend):
     ok("install", "core-skills==1.3.0", "--yes")
     ok("tenant", "set-tier", "default", "pro")

@@ -20,6 +20,7 @@ GLOBAL = {
     "get_tenant",
     "list_tenants",
     "resolve_tenant",
+    "saved_id",
     "set_tier",
 }
 

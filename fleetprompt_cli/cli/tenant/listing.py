@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import typer
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.formats import when
 from fleetprompt_cli.cli.options import JsonOption
-from fleetprompt_cli.core.vocab import TIERS
 
-__all__ = ["Tier", "register"]
-
-# An Enum makes a bad tier a usage error (exit 2) before anything runs, and
-# lists the choices in --help.
-Tier = Enum("Tier", {t.upper(): t for t in TIERS}, type=str)
+__all__ = ["register"]
 
 
 def list_(ctx: typer.Context, json_output: bool = JsonOption) -> None:

@@ -6,7 +6,10 @@ import typer
 
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.options import JsonOption
-from fleetprompt_cli.cli.tenant.listing import Tier
+from fleetprompt_cli.core.vocab import Tier
+
+# A Literal makes a bad tier a usage error (exit 2) before anything runs, and
+# lists the choices in --help.
 
 __all__ = ["register"]
 
@@ -21,7 +24,7 @@ def set_tier(
     from fleetprompt_cli.actions.tenants import set_tier as run_set_tier
 
     app = get_app(ctx, json_output=json_output)
-    tenant = run_set_tier(app.store, slug, tier.value)
+    tenant = run_set_tier(app.store, slug, tier)
     if json_output:
         app.emit_json("tenant", {"tenant": tenant.to_json()})
         return

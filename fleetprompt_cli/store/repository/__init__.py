@@ -21,6 +21,7 @@ Reads for search and show (stats, reviews) go through
 
 from __future__ import annotations
 
+from fleetprompt_cli.store.models import saved_id
 from fleetprompt_cli.store.repository._common import database_now
 from fleetprompt_cli.store.repository.directives import (
     StepSpec,
@@ -122,6 +123,7 @@ __all__ = [
     "resolve_tenant",
     "resource_counts",
     "reviewed_version",
+    "saved_id",
     "set_config",
     "set_tier",
     "update_step",

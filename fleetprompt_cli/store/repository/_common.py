@@ -42,10 +42,12 @@ def _insert(session: Session) -> Any:
     # ON CONFLICT upserts are spelled the same on both backends but live in
     # each dialect's own insert construct.
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 _STAT_COUNTERS = ("install_count", "active_install_count", "rating_sum", "rating_count")

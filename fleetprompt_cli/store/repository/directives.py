@@ -132,7 +132,7 @@ def list_steps(session: Session, tenant_id: int, directive_id: str) -> list[Dire
         session.exec(
             select(DirectiveStep)
             .where(DirectiveStep.tenant_id == tenant_id, DirectiveStep.directive_id == directive_id)
-            .order_by(DirectiveStep.position)
+            .order_by(col(DirectiveStep.position))
             .execution_options(populate_existing=True)
         )
     )

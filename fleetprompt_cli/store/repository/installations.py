@@ -13,7 +13,7 @@ from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.configs import config_changes
 from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.errors import NotFound, StateError
-from fleetprompt_cli.store.models import Installation, Revision, utcnow
+from fleetprompt_cli.store.models import Installation, Revision, saved_id, utcnow
 from fleetprompt_cli.store.repository._common import _bump_stats, _now
 
 # What a revision records of a config change (added, removed, changed), or None.
@@ -22,8 +22,8 @@ config_diff = config_changes
 
 def _live(tenant_id: int, slug: str) -> Any:
     return and_(
-        Installation.tenant_id == tenant_id,
-        Installation.slug == canonical_slug(slug),
+        col(Installation.tenant_id) == tenant_id,
+        col(Installation.slug) == canonical_slug(slug),
         col(Installation.status).not_in(lifecycle.FINISHED_STATUSES),
     )
 
@@ -67,7 +67,7 @@ def list_installations(
     query = select(Installation).where(Installation.tenant_id == tenant_id)
     if not include_finished:
         query = query.where(col(Installation.status).not_in(lifecycle.FINISHED_STATUSES))
-    return list(session.exec(query.order_by(Installation.slug, Installation.id)))
+    return list(session.exec(query.order_by(col(Installation.slug), col(Installation.id))))
 
 
 def count_installations(session: Session, tenant_id: int) -> int:
@@ -109,7 +109,7 @@ def _record(
 ) -> Revision:
     revision = Revision(
         tenant_id=installation.tenant_id,
-        installation_id=installation.id,
+        installation_id=saved_id(installation),
         directive_id=directive_id,
         actor=actor,
         at=now,
@@ -320,8 +320,8 @@ def list_revisions(
         query = query.join(
             Installation,
             and_(
-                Installation.id == Revision.installation_id,
-                Installation.tenant_id == Revision.tenant_id,
+                col(Installation.id) == Revision.installation_id,
+                col(Installation.tenant_id) == Revision.tenant_id,
             ),
         ).where(Installation.slug == canonical_slug(slug))
     query = query.order_by(col(Revision.id))

@@ -47,17 +47,17 @@ def claim_directive(
     its own live lease renews it without counting an attempt.
     """
     now = _lease_now(session, now)
-    renewing = and_(Directive.lease_owner == owner, col(Directive.lease_expires_at) > now)
+    renewing = and_(col(Directive.lease_owner) == owner, col(Directive.lease_expires_at) > now)
     result = session.exec(
         update(Directive)
         .where(
-            Directive.tenant_id == tenant_id,
-            Directive.id == directive_id,
+            col(Directive.tenant_id) == tenant_id,
+            col(Directive.id) == directive_id,
             col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
             or_(
                 col(Directive.lease_owner).is_(None),
                 col(Directive.lease_expires_at) <= now,
-                Directive.lease_owner == owner,
+                col(Directive.lease_owner) == owner,
             ),
         )
         .values(
@@ -92,9 +92,9 @@ def heartbeat(
     result = session.exec(
         update(Directive)
         .where(
-            Directive.tenant_id == tenant_id,
-            Directive.id == directive_id,
-            Directive.lease_owner == owner,
+            col(Directive.tenant_id) == tenant_id,
+            col(Directive.id) == directive_id,
+            col(Directive.lease_owner) == owner,
             col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
         )
         .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
@@ -108,9 +108,9 @@ def release(session: Session, tenant_id: int, directive_id: str, owner: str) -> 
     result = session.exec(
         update(Directive)
         .where(
-            Directive.tenant_id == tenant_id,
-            Directive.id == directive_id,
-            Directive.lease_owner == owner,
+            col(Directive.tenant_id) == tenant_id,
+            col(Directive.id) == directive_id,
+            col(Directive.lease_owner) == owner,
         )
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
@@ -127,8 +127,8 @@ def break_lease(session: Session, tenant_id: int, directive_id: str) -> bool:
     result = session.exec(
         update(Directive)
         .where(
-            Directive.tenant_id == tenant_id,
-            Directive.id == directive_id,
+            col(Directive.tenant_id) == tenant_id,
+            col(Directive.id) == directive_id,
             col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
         )
         .values(lease_owner=None, lease_expires_at=None)
@@ -219,12 +219,14 @@ def reserve_wakeup(
         )
         held = and_(col(Directive.lease_owner).is_(None), due)
     else:
-        held = and_(Directive.lease_owner == seen_owner, col(Directive.lease_expires_at) <= now)
+        held = and_(
+            col(Directive.lease_owner) == seen_owner, col(Directive.lease_expires_at) <= now
+        )
     result = session.exec(
         update(Directive)
         .where(
-            Directive.tenant_id == tenant_id,
-            Directive.id == directive_id,
+            col(Directive.tenant_id) == tenant_id,
+            col(Directive.id) == directive_id,
             col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
             held,
         )

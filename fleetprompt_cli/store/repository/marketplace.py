@@ -29,8 +29,8 @@ def reviewed_version(session: Session, tenant_id: int, slug: str) -> str | None:
         .join(
             Installation,
             and_(
-                Installation.id == Revision.installation_id,
-                Installation.tenant_id == Revision.tenant_id,
+                col(Installation.id) == Revision.installation_id,
+                col(Installation.tenant_id) == Revision.tenant_id,
             ),
         )
         .where(

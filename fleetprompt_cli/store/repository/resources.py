@@ -84,7 +84,11 @@ def list_resources(
         query = query.where(InstalledResource.installation_id == installation_id)
     if kind is not None:
         query = query.where(InstalledResource.kind == kind)
-    order = (InstalledResource.installation_id, InstalledResource.kind, InstalledResource.name)
+    order = (
+        col(InstalledResource.installation_id),
+        col(InstalledResource.kind),
+        col(InstalledResource.name),
+    )
     return list(session.exec(query.order_by(*order)))
 
 
@@ -111,7 +115,7 @@ def resource_counts(session: Session, tenant_id: int) -> dict[int, dict[str, int
     rows = session.exec(
         select(InstalledResource.installation_id, InstalledResource.kind, func.count())
         .where(InstalledResource.tenant_id == tenant_id)
-        .group_by(InstalledResource.installation_id, InstalledResource.kind)
+        .group_by(col(InstalledResource.installation_id), col(InstalledResource.kind))
     )
     counts: dict[int, dict[str, int]] = {}
     for installation_id, kind, count in rows:

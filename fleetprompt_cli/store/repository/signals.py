@@ -19,9 +19,9 @@ def _next_sequence(session: Session, tenant_id: int) -> int:
     # its number back: the per-tenant sequence stays gapless.
     stmt = (
         update(TenantCounter)
-        .where(TenantCounter.tenant_id == tenant_id)
+        .where(col(TenantCounter.tenant_id) == tenant_id)
         .values(signal_sequence=TenantCounter.signal_sequence + 1)
-        .returning(TenantCounter.signal_sequence)
+        .returning(col(TenantCounter.signal_sequence))
     )
     sequence = session.exec(stmt).scalar_one_or_none()
     if sequence is None:

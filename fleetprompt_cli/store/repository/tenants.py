@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from fleetprompt_cli.errors import AlreadyExists, InvalidInput, NotFound
-from fleetprompt_cli.store.models import TIERS, Tenant, TenantCounter, utcnow
+from fleetprompt_cli.store.models import TIERS, Tenant, TenantCounter, saved_id, utcnow
 from fleetprompt_cli.store.repository._common import _insert, _now
 
 DEFAULT_TENANT = "default"
@@ -54,7 +54,7 @@ def create_tenant(
             session.flush()
     except IntegrityError:
         raise AlreadyExists(f"tenant {slug!r} already exists") from None
-    session.add(TenantCounter(tenant_id=tenant.id))
+    session.add(TenantCounter(tenant_id=saved_id(tenant)))
     session.flush()
     return tenant
 
