@@ -30,7 +30,6 @@ the lock on its fast path.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from packaging.version import InvalidVersion, Version
 from fleetprompt_cli.errors import InvalidInput
 
 from .names import canonical_slug, is_valid_slug
-from .project import read_limited
+from .project import load_toml, read_limited
 
 __all__ = [
     "LOCK_FILE",
@@ -136,12 +135,7 @@ def load_lock(path: Path) -> LockFile:
 
 def parse_lock(text: str, source: str = LOCK_FILE) -> LockFile:
     """Parse a lock's text; every problem is reported with its field (exit 8)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidInput(f"{source}: not valid TOML: {error}") from None
-    except RecursionError:
-        raise InvalidInput(f"{source}: not valid TOML: nested too deeply") from None
+    data = load_toml(text, source)
     version = data.get("version")
     if type(version) is not int:
         raise InvalidInput(f"{source}: version: missing or not an integer (expected 1)")

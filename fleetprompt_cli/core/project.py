@@ -42,6 +42,7 @@ __all__ = [
     "ProjectFile",
     "check_project_config",
     "load_project",
+    "load_toml",
     "parse_project",
     "read_limited",
 ]
@@ -122,14 +123,19 @@ def load_project(path: Path) -> ProjectFile:
     return parse_project(read_limited(path, MAX_FILE_BYTES, "project file"), str(path))
 
 
-def parse_project(text: str, source: str = PROJECT_FILE) -> ProjectFile:
-    """Parse a project file's text, reporting every problem with its field."""
+def load_toml(text: str, source: str) -> dict[str, Any]:
+    """A TOML document's data, or InvalidInput naming the file (and the line, from tomllib)."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidInput(f"{source}: not valid TOML: {error}") from None
     except RecursionError:
         raise InvalidInput(f"{source}: not valid TOML: nested too deeply") from None
+
+
+def parse_project(text: str, source: str = PROJECT_FILE) -> ProjectFile:
+    """Parse a project file's text, reporting every problem with its field."""
+    data = load_toml(text, source)
     problems: list[str] = []
 
     version = data.get("schema_version")

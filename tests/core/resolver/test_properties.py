@@ -155,9 +155,11 @@ def check_plan(resolution, source: DictSource, requirements, installed, options)
             assert chosen[slug].action == "install"
 
 
-@settings(RESOLVER)
-@given(scenarios())
-def test_plans_are_valid_and_conflicts_are_real(case) -> None:
+def check_case(case):
+    """Resolve a generated case: a valid plan, or a conflict that exhaustive search confirms.
+
+    Returns the resolution (None for a conflict) and the inputs it was made from.
+    """
     index, request, installed_text, options = case
     source = DictSource(index)
     requirements = [Requirement(slug, SpecifierSet(spec)) for slug, spec in request]
@@ -165,10 +167,20 @@ def test_plans_are_valid_and_conflicts_are_real(case) -> None:
     try:
         resolution = resolve(requirements, source, installed=installed, **options)
     except ResolutionConflict as conflict:
-        assert conflict.message.endswith("the request is unsatisfiable.")
-        assert not exhaustive(source, requirements, installed, options), conflict.message
-        return
+        assert conflict.explanation.endswith("the request is unsatisfiable.")
+        assert not exhaustive(source, requirements, installed, options), conflict.explanation
+        return None, requirements, installed, options
     check_plan(resolution, source, requirements, installed, options)
+    return resolution, requirements, installed, options
+
+
+@settings(RESOLVER)
+@given(scenarios())
+def test_plans_are_valid_and_conflicts_are_real(case) -> None:
+    resolution, requirements, installed, options = check_case(case)
+    if resolution is None:
+        return
+    index = case[0]
     # Same input, same answer.
     again = resolve(requirements, DictSource(index), installed=installed, **options)
     assert again.to_json() == resolution.to_json()

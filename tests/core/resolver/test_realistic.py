@@ -21,14 +21,9 @@ import os
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from fleetprompt_cli.core.names import Requirement
-from fleetprompt_cli.core.resolver import ResolutionConflict, resolve
-
-from .support import DictSource
-from .test_properties import check_plan, exhaustive
+from .test_properties import check_case
 
 EXAMPLES = int(os.environ.get("FLEETPROMPT_RESOLVER_EXAMPLES", "2000"))
 REALISTIC = settings(settings.get_profile("resolver"), max_examples=EXAMPLES)
@@ -92,14 +87,4 @@ def real_indexes(draw):
 @REALISTIC
 @given(real_indexes())
 def test_plans_on_realistic_indexes_are_complete_and_conflicts_real(case) -> None:
-    index, request, installed_text, options = case
-    source = DictSource(index)
-    requirements = [Requirement(slug, SpecifierSet(spec)) for slug, spec in request]
-    installed = {slug: Version(v) for slug, v in installed_text.items()}
-    try:
-        resolution = resolve(requirements, source, installed=installed, **options)
-    except ResolutionConflict as conflict:
-        assert conflict.explanation.endswith("the request is unsatisfiable.")
-        assert not exhaustive(source, requirements, installed, options), conflict.explanation
-        return
-    check_plan(resolution, source, requirements, installed, options)
+    check_case(case)
