@@ -1,4 +1,8 @@
-"""What changed between two configs of an installation.
+"""Config values: their types, and what changed between two configs of an installation.
+
+:func:`config_value_matches` is the one type check of a value against a
+config schema's ``type`` (manifests check their defaults and choices with
+it, project files their values).
 
 One comparison, two views of it: :func:`config_diff` (``{key: [old, new]}``,
 ``None`` for a key that is absent on one side) is what a plan and ``configure``
@@ -13,7 +17,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["config_changes", "config_diff"]
+__all__ = ["CONFIG_VALUE_TYPES", "config_changes", "config_diff", "config_value_matches"]
+
+# The Python types a value of each config type may have.
+CONFIG_VALUE_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "list": (list,),
+}
+
+
+def config_value_matches(kind: str, value: Any) -> bool:
+    """Whether ``value`` has the config type ``kind`` (bool is not a number; an unknown
+    type matches nothing)."""
+    if kind != "boolean" and isinstance(value, bool):
+        return False
+    return isinstance(value, CONFIG_VALUE_TYPES.get(kind, ()))
 
 
 def config_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from fleetprompt_cli.core.configs import CONFIG_VALUE_TYPES, config_value_matches
 from fleetprompt_cli.core.names import canonical_slug, canonical_version, is_valid_slug
 from fleetprompt_cli.core.pricing import describe_pricing
 from fleetprompt_cli.core.vocab import (
@@ -278,22 +279,6 @@ class Tool(_Model):
     name: ComponentName
     description: Description = ""
     entrypoint: str | None = None
-
-
-_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "list": (list,),
-}
-
-
-def config_value_matches(kind: str, value: Any) -> bool:
-    """Whether ``value`` has the config type ``kind`` (bool is not a number)."""
-    if kind != "boolean" and isinstance(value, bool):
-        return False
-    return isinstance(value, _PYTHON_TYPES[kind])
 
 
 class ConfigField(_Model):
@@ -668,7 +653,7 @@ def _check_references(data: dict[str, Any], root: Path, label: str) -> list[Prob
             value_type = spec.get("type") if isinstance(spec, dict) else None
             if spec is None:
                 add(f"migrations[{i}].set_default.{key}", f"{key!r} is not a key of [config]")
-            elif value_type in _PYTHON_TYPES and not config_value_matches(value_type, value):
+            elif value_type in CONFIG_VALUE_TYPES and not config_value_matches(value_type, value):
                 add(
                     f"migrations[{i}].set_default.{key}",
                     f"{value!r} is not of type {value_type!r}",

@@ -33,6 +33,7 @@ from typing import Any
 
 from fleetprompt_cli.errors import ConfigError, InvalidInput
 
+from .configs import CONFIG_VALUE_TYPES, config_value_matches
 from .names import Requirement, canonical_slug, is_valid_slug
 
 __all__ = [
@@ -267,15 +268,6 @@ def _config_value_problem(value: object, depth: int = 0) -> str | None:
     return f"a {type(value).__name__} is not a config value (string, number, boolean or list)"
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "list": (list,),
-}
-
-
 def check_project_config(
     slug: str, schema: Mapping[str, Mapping[str, Any]], values: Mapping[str, ConfigValue]
 ) -> dict[str, Any]:
@@ -295,8 +287,7 @@ def check_project_config(
             problems.append(f"config.{slug}.{key}: not a config key of {slug} (known: {known})")
             continue
         kind = spec.get("type", "string")
-        allowed = _TYPES.get(kind, (str,))
-        if not isinstance(value, allowed) or (kind != "boolean" and isinstance(value, bool)):
+        if not config_value_matches(kind if kind in CONFIG_VALUE_TYPES else "string", value):
             problems.append(f"config.{slug}.{key}: {value!r} is not a {kind}")
     if problems:
         raise ConfigError("; ".join(problems), details={"slug": slug, "problems": problems})
