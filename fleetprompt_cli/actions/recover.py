@@ -236,25 +236,8 @@ def _replan(
 ) -> None:
     slug, version = info["slug"], info["version"]
     inst = repo.find_installation(session, tenant_id, slug, for_update=True)
-    if inst is not None and inst.status == lifecycle.FAILED:
-        # A failed install dropped its pending version: plan it again (this
-        # refuses if another directive already planned the package), then
-        # take the row back to queued.
-        repo.plan_installation(
-            session,
-            tenant_id,
-            slug,
-            version,
-            actor=actor,
-            requested=bool(info.get("requested", True)),
-            config=info.get("config"),
-            directive_id=directive_id,
-        )
-        repo.apply_transition(
-            session, tenant_id, slug, "retry", actor=actor, directive_id=directive_id
-        )
-        return
-    if inst is not None:
+    failed = inst is not None and inst.status == lifecycle.FAILED
+    if inst is not None and not failed:
         if inst.status in (lifecycle.INSTALLING, lifecycle.UPGRADING, lifecycle.UNINSTALLING):
             raise StateError(
                 f"cannot retry directive {directive_id}: {slug} is {inst.status} "
@@ -265,6 +248,8 @@ def _replan(
         installed = inst.status in (lifecycle.ACTIVE, lifecycle.PAUSED)
         if installed and inst.version == version and inst.pending_version is None:
             return  # Already there (another directive did it): the step will say so.
+    # Plan it (again, for a failed install, which dropped its pending version);
+    # this refuses if another directive already planned the package.
     repo.plan_installation(
         session,
         tenant_id,
@@ -275,6 +260,11 @@ def _replan(
         config=info.get("config"),
         directive_id=directive_id,
     )
+    if failed:
+        # Then take the failed row back to queued.
+        repo.apply_transition(
+            session, tenant_id, slug, "retry", actor=actor, directive_id=directive_id
+        )
 
 
 def recover(
