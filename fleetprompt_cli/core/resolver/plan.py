@@ -1,11 +1,17 @@
-"""Ordering a plan so that every package comes after its dependencies."""
+"""Turning a solution into a plan: each package's action and reason, dependencies first."""
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping, Sequence
 
-__all__ = ["dependency_order"]
+from packaging.version import Version
+
+from fleetprompt_cli.core.names import Requirement
+
+from .model import Action, Candidate, PlanItem, Resolution
+
+__all__ = ["build_plan", "dependency_order"]
 
 
 def dependency_order(edges: Mapping[str, Sequence[str]]) -> list[str]:
@@ -80,3 +86,71 @@ def _strongly_connected(edges: Mapping[str, Sequence[str]]) -> list[list[str]]:
                         break
                 components.append(members)
     return components
+
+
+def build_plan(
+    chosen: Mapping[str, Candidate],
+    *,
+    requirements: Sequence[Requirement],
+    installed: Mapping[str, Version],
+    preferred: Mapping[str, Version],
+    unknown_installed: Sequence[str],
+    warnings: Sequence[str],
+) -> Resolution:
+    """The plan for a checked solution (every dependency of every chosen version is chosen).
+
+    Each item's action compares the chosen version with the installed (or
+    else the preferred) one; installed packages the source did not know are
+    kept as they are; the order is :func:`dependency_order`'s.
+    """
+    requested = {requirement.slug for requirement in requirements}
+    required_by: dict[str, list[tuple[str, str, str]]] = {slug: [] for slug in chosen}
+    edges: dict[str, list[str]] = {}
+    for slug in sorted(chosen):
+        candidate = chosen[slug]
+        edges[slug] = sorted(candidate.dependencies)
+        for dep in edges[slug]:
+            required_by[dep].append((slug, str(candidate.version), _written(candidate, dep)))
+    notes = list(warnings)
+    items: dict[str, PlanItem] = {}
+    for slug, candidate in chosen.items():
+        previous = installed.get(slug, preferred.get(slug))
+        if previous is None:
+            action: Action = "install"
+        elif candidate.version == previous:
+            action = "keep"
+        elif candidate.version > previous:
+            action = "upgrade"
+        else:
+            action = "downgrade"
+        if candidate.yanked:
+            if action != "keep":
+                why = "pinned with =="
+            elif slug in installed:
+                why = "kept because it is installed"
+            else:
+                why = "kept because it is locked"
+            notes.append(f"{slug} {candidate.version} is yanked ({why})")
+        items[slug] = PlanItem(
+            slug=slug,
+            version=candidate.version,
+            action=action,
+            previous=previous,
+            requested=slug in requested,
+            required_by=sorted(required_by[slug]),
+        )
+    for slug in unknown_installed:
+        version = installed[slug]
+        items[slug] = PlanItem(slug=slug, version=version, action="keep", previous=version)
+        edges[slug] = []
+    order = dependency_order(edges)
+    return Resolution(plan=[items[slug] for slug in order], warnings=sorted(notes))
+
+
+def _written(candidate: Candidate, dep: str) -> str:
+    """A dependency's constraint as its author wrote it (``>=1.2,<2``), else packaging's text."""
+    if candidate.written is not None:
+        text = candidate.written.get(dep)
+        if text is not None:
+            return text
+    return str(candidate.dependencies[dep])

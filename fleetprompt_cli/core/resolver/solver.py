@@ -52,8 +52,8 @@ from fleetprompt_cli.core.names import Requirement, canonical_slug
 
 from .check import check_solution
 from .explain import build_conflict, describe_incompatibility
-from .model import Action, Candidate, PackageSource, PlanItem, Reporter, Resolution
-from .plan import dependency_order
+from .model import PackageSource, Reporter, Resolution
+from .plan import build_plan
 from .terms import ROOT, Incompatibility, Package, intersect, is_subset, union
 
 __all__ = ["resolve"]
@@ -581,15 +581,6 @@ class _Solver:
         return None
 
 
-def _written(candidate: Candidate, dep: str) -> str:
-    """A dependency's constraint as its author wrote it (``>=1.2,<2``), else packaging's text."""
-    if candidate.written is not None:
-        text = candidate.written.get(dep)
-        if text is not None:
-            return text
-    return str(candidate.dependencies[dep])
-
-
 def _same_spec(a: SpecifierSet | None, b: SpecifierSet) -> bool:
     return a is b or (a is not None and a == b)
 
@@ -672,55 +663,16 @@ def resolve(
             undecided=solver.undecided(),
             platform_version=platform_version,
         )
-        return _plan(solver, chosen)
+        return build_plan(
+            chosen,
+            requirements=solver.requirements,
+            installed=solver.installed,
+            preferred=solver.preferred,
+            unknown_installed=solver.unknown_installed,
+            warnings=solver.warnings,
+        )
     except _Conflict as conflict:
         raise build_conflict(conflict.incompatibility, solver.packages) from None
     finally:
         if collecting:
             gc.enable()
-
-
-def _plan(solver: _Solver, chosen: dict[str, Candidate]) -> Resolution:
-    """The plan for a checked solution (every dependency of every chosen version is chosen)."""
-    requested = {requirement.slug for requirement in solver.requirements}
-    required_by: dict[str, list[tuple[str, str, str]]] = {slug: [] for slug in chosen}
-    edges: dict[str, list[str]] = {}
-    for slug in sorted(chosen):
-        candidate = chosen[slug]
-        edges[slug] = sorted(candidate.dependencies)
-        for dep in edges[slug]:
-            required_by[dep].append((slug, str(candidate.version), _written(candidate, dep)))
-    warnings = list(solver.warnings)
-    items: dict[str, PlanItem] = {}
-    for slug, candidate in chosen.items():
-        previous = solver.installed.get(slug, solver.preferred.get(slug))
-        if previous is None:
-            action: Action = "install"
-        elif candidate.version == previous:
-            action = "keep"
-        elif candidate.version > previous:
-            action = "upgrade"
-        else:
-            action = "downgrade"
-        if candidate.yanked:
-            if action != "keep":
-                why = "pinned with =="
-            elif slug in solver.installed:
-                why = "kept because it is installed"
-            else:
-                why = "kept because it is locked"
-            warnings.append(f"{slug} {candidate.version} is yanked ({why})")
-        items[slug] = PlanItem(
-            slug=slug,
-            version=candidate.version,
-            action=action,
-            previous=previous,
-            requested=slug in requested,
-            required_by=sorted(required_by[slug]),
-        )
-    for slug in solver.unknown_installed:
-        version = solver.installed[slug]
-        items[slug] = PlanItem(slug=slug, version=version, action="keep", previous=version)
-        edges[slug] = []
-    order = dependency_order(edges)
-    return Resolution(plan=[items[slug] for slug in order], warnings=sorted(warnings))
