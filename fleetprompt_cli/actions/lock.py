@@ -25,7 +25,7 @@ from packaging.version import Version
 from fleetprompt_cli.actions.indexes import index_revision, open_catalog
 from fleetprompt_cli.actions.planning import Plan, plan_request
 from fleetprompt_cli.core.lockfile import LOCK_FILE, LockedPackage, LockFile, dump_lock, load_lock
-from fleetprompt_cli.core.names import canonical_slug, parse_requirement
+from fleetprompt_cli.core.names import canonical_slug, is_valid_slug, parse_requirement
 from fleetprompt_cli.core.project import (
     PROJECT_FILE,
     ProjectFile,
@@ -167,10 +167,19 @@ def lock_project(
     ``check`` raises :class:`LockOutdated` (exit 7) when the lock on disk is
     missing or is not what locking would write now.
     """
+    if not isinstance(upgrade, bool):
+        upgrade = [_upgrade_slug(slug) for slug in upgrade]
     project = read_project(path)
     lock_file = lock_path_for(path)
     previous = _previous_lock(lock_file)
     lock, changes, warnings = _relock(settings, project, previous, upgrade, progress)
+    if not isinstance(upgrade, bool):
+        locked = lock.by_slug()
+        warnings += [
+            f"{slug} is not in the lock: nothing to upgrade"
+            for slug in upgrade
+            if slug not in locked
+        ]
     result = LockResult(path, lock_file, lock, previous, changes, False, warnings)
     if check:
         if previous is None:
@@ -192,6 +201,13 @@ def lock_project(
     return result
 
 
+def _upgrade_slug(text: str) -> str:
+    """A ``--upgrade-package`` argument as a canonical slug, or UsageError (exit 2)."""
+    if len(text) > 64 or not is_valid_slug(text):
+        raise UsageError(f"--upgrade-package {text!r}: not a package slug")
+    return canonical_slug(text)
+
+
 def add_requirements(
     settings: Settings,
     path: Path,
@@ -206,6 +222,8 @@ def add_requirements(
         raise UsageError("name at least one package to add, e.g. 'customer-support>=2'")
     requirements = [parse_requirement(spec) for spec in specs]
     assignments = _config_assignments(config)
+    if not path.parent.is_dir():
+        raise NotFound(f"no folder {path.parent} to hold {path.name}: create it first")
     try:
         text = path.read_text(encoding="utf-8-sig")
         read_project(path)  # the current file must itself be valid before it is edited

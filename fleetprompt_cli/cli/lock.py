@@ -68,14 +68,15 @@ def show_result(app: App, result: Any, kind: str, *, checked: bool = False) -> N
         app.out.print(_table(changes))
     name = result.lock_path.name
     count = len(result.lock.packages)
+    packages = f"{count} package" + ("" if count == 1 else "s")
     if checked:
-        app.note(f"{name} is up to date ({count} packages)")
+        app.note(f"{name} is up to date ({packages})")
     elif not result.changed:
-        app.note(f"{name} is up to date ({count} packages); nothing to write")
+        app.note(f"{name} is up to date ({packages}); nothing to write")
     elif result.written:
-        app.note(f"Wrote {name} ({count} packages)")
+        app.note(f"Wrote {name} ({packages})")
     else:
-        app.note(f"Would write {name} ({count} packages); --dry-run changed nothing")
+        app.note(f"Would write {name} ({packages}); --dry-run changed nothing")
 
 
 def _table(changes: list[Any]):

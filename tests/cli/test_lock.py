@@ -261,3 +261,21 @@ def test_a_git_index_is_locked_with_its_commit(tmp_path, project, monkeypatch):
     text = (project / "fleetprompt.lock").read_text()
     assert f'url = "{url}"' in text
     assert f'commit = "{head}"' in text
+
+
+def test_upgrade_package_names_a_slug(index, project):
+    assert run_cli("add", "app").exit_code == 0
+    result = run_cli("lock", "--upgrade-package", "bad slug!")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--upgrade-package 'bad slug!': not a package slug" in result.stderr
+    result = run_cli("lock", "-P", "other")
+    assert result.exit_code == 0, result.stderr
+    assert "other is not in the lock: nothing to upgrade" in result.stderr
+
+
+def test_add_into_a_missing_folder_says_so(index, tmp_path):
+    missing = tmp_path / "nowhere" / "fleetprompt.project.toml"
+    result = run_cli("add", "app", "--project", str(missing))
+    assert result.exit_code == ExitCode.NOT_FOUND
+    assert f"no folder {missing.parent} to hold fleetprompt.project.toml" in result.stderr
+    assert not missing.parent.exists()
