@@ -37,7 +37,9 @@ def index(tmp_path: Path, monkeypatch) -> Path:
         write_package(src, "base", "1.0.0", skills=["s"]),
         write_package(src, "base", "1.5.0", skills=["s", "t"]),
         write_package(src, "base", "2.0.0", skills=["s"]),
-        write_package(src, "app", "1.0.0", deps={"base": ">=1.0,<2"}, agents={"Helper": ["base:s"]}),
+        write_package(
+            src, "app", "1.0.0", deps={"base": ">=1.0,<2"}, agents={"Helper": ["base:s"]}
+        ),
         write_package(src, "conf", "1.0.0", config=CONFIG_SCHEMA),
         write_package(src, "extra", "1.0.0", deps={"base": ">=1"}),
     ]
@@ -224,9 +226,7 @@ def test_the_same_lock_syncs_into_two_tenants(index, project):
 # -- --locked ---------------------------------------------------------------------------
 
 
-def test_locked_fails_when_the_project_changed_but_not_for_newer_versions(
-    index, project, tmp_path
-):
+def test_locked_fails_when_the_project_changed_but_not_for_newer_versions(index, project, tmp_path):
     ok("add", "app")
     publish_all(index, write_package(tmp_path / "more", "base", "1.9.0", skills=["s", "t"]))
     ok("sync", "--locked", "--yes")  # a newer version is no reason to fail
