@@ -50,6 +50,7 @@ __all__ = [
     "SyncPreview",
     "differences",
     "prepare_sync",
+    "tenant_rows",
 ]
 
 MODES = ("default", "locked", "frozen")
@@ -249,7 +250,7 @@ class SyncPreview:
 
 def prepare_sync(
     settings: Settings,
-    store: Store,
+    open_store: Callable[[], Store],
     project_file: Path,
     *,
     tenant: str | None,
@@ -260,7 +261,9 @@ def prepare_sync(
 ) -> SyncPreview:
     """Read (or re-lock) the lock, compare it with the tenant, and plan the sync.
 
-    The returned preview is empty (``nothing_to_do``) when the tenant already
+    ``open_store`` is called only once the tenant differs from the lock (or
+    by :func:`tenant_rows`), so the no-op path can do without the ORM.  The
+    returned preview is empty (``nothing_to_do``) when the tenant already
     matches; otherwise every archive of the plan has been fetched into the
     cache and verified against the lock's sha256.  Writes nothing but the
     lock (default mode, unless ``dry_run``) and the archive cache.
@@ -283,10 +286,11 @@ def prepare_sync(
             lock = relocked.lock
     assert lock is not None
     name = tenant or (project.tenant if project else None) or settings.tenant
-    tenant_id, tenant_name, tier, rows = _tenant_rows(store, name)
+    tenant_id, tenant_name, tier, rows = tenant_rows(settings, open_store, name)
     found = differences(rows, lock, inexact=inexact)
     if not found:
         return SyncPreview(tenant_name, tenant_id, lock_file, lock, mode, inexact, [])
+    store = open_store()
     where = _Tenant(tenant_id, tenant_name, tier)
     preview = _plan(settings, store, project, lock, lock_file, mode, inexact, where, progress)
     if preview.missing and mode == "default" and relocked is None and project is not None:
@@ -342,16 +346,20 @@ class _Tenant:
     tier: str
 
 
-def _tenant_rows(store: Store, tenant: str) -> tuple[int, str, str, list[Any]]:
+def tenant_rows(
+    settings: Settings, open_store: Callable[[], Store], tenant: str
+) -> tuple[int, str, str, list[Any]]:
     """The tenant's id, name, tier and live installation rows.
 
-    This is the one read the no-op path makes of the store; a raw reader
-    (no ORM) can replace it, since :func:`differences` only needs the rows'
-    slug, version, status, config and pending_version.
+    The one read the no-op path makes of the store.  A raw reader (no ORM)
+    can take its place: :func:`differences` needs only each row's slug,
+    version, status, config and pending_version, and ``settings`` carries
+    the database URL such a reader opens.
     """
     from fleetprompt_cli.actions.tenants import tenant_of
     from fleetprompt_cli.store import repository as repo
 
+    store = open_store()
     tenant_id, tenant_name, tier = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         rows = list(repo.list_installations(s, tenant_id))

@@ -54,7 +54,7 @@ def sync(
     with app.err.status("Reading the lock…", spinner="dots") as status:
         preview = prepare_sync(
             settings,
-            app.store,
+            lambda: app.store,
             project_path(project),
             tenant=tenant,
             mode=mode,
