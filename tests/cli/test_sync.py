@@ -464,3 +464,62 @@ def test_sigkill_during_sync_then_recover_ends_as_a_clean_sync(
     assert snapshot(history=False) == clean
     assert directives() == [("sync", "succeeded")]
     assert "matches" in ok("sync").stderr
+
+
+def test_default_mode_locks_again_when_a_locked_version_left_the_index(index, project):
+    ok("add", "app")
+    package_file, _ = index_line(index, "base")
+    lines = package_file.read_text().splitlines()
+    package_file.write_text(
+        "\n".join(line for line in lines if json.loads(line)["version"] != "1.5.0") + "\n"
+    )
+    result = ok("sync", "--yes")
+    assert "Wrote fleetprompt.lock (2 packages) before syncing" in result.stderr
+    assert 'version = "1.0.0"' in lock_text(project)
+    assert installed()["base"][:2] == ("1.0.0", "active")
+
+
+def test_a_tier_the_tenant_lacks_is_refused_before_anything_changes(index, project, tmp_path):
+    publish_all(
+        index, write_package(tmp_path / "more", "gold", "1.0.0", package={"min_tier": "pro"})
+    )
+    ok("tenant", "create", "acme")
+    ok("add", "gold")
+    result = run_cli("sync", "--tenant", "acme", "--yes")
+    assert result.exit_code == ExitCode.DENIED, result.stderr
+    assert "gold (needs pro)" in result.stderr
+    assert installed("acme") == {} and directives("acme") == []
+    ok("tenant", "set-tier", "acme", "pro")
+    ok("sync", "--tenant", "acme", "--yes")
+    assert installed("acme")["gold"][:2] == ("1.0.0", "active")
+
+
+NO_OP_PROBE = """
+import sys
+sys.argv = ["fleetprompt", "sync"]
+from fleetprompt_cli.cli import run
+try:
+    run()
+except SystemExit as exit:
+    assert not exit.code, exit.code
+heavy = ("fleetprompt_cli.core.resolver", "fleetprompt_cli.indexio.catalog",
+         "fleetprompt_cli.actions.planning", "fleetprompt_cli.actions.preview",
+         "fleetprompt_cli.actions.indexes", "fleetprompt_cli.queue")
+print(",".join(name for name in heavy if name in sys.modules))
+"""
+
+
+def test_the_no_op_path_neither_resolves_nor_reads_the_catalog(index, project):
+    # (The store is still read through the ORM: tenant_rows is where a raw reader goes.)
+    ok("add", "app")
+    ok("sync", "--yes")
+    probe = subprocess.run(
+        [sys.executable, "-c", NO_OP_PROBE],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "default already matches fleetprompt.lock: 2 packages" in probe.stderr
+    assert probe.stdout.strip() == ""
