@@ -328,6 +328,16 @@ def _why_stale(lock: LockFile | None, project: ProjectFile, lock_file: Path) -> 
             f"{lock_file.name} is out of date: the project file's requirements or config "
             "changed since it was locked (requires-hash differs)"
         )
+    # The hash covers the project's config, but not the copy of it in the lock
+    # (written by an older fleetprompt without it, or edited by hand).
+    differ = [
+        p.slug for p in lock.packages if dict(p.config) != dict(project.config.get(p.slug, {}))
+    ]
+    if differ:
+        return (
+            f"{lock_file.name} is out of date: its config of {', '.join(differ)} is not the "
+            "project file's"
+        )
     return None
 
 

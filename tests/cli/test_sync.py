@@ -344,6 +344,17 @@ def test_a_lock_of_a_newer_format(index, project):
     assert installed() == {}
 
 
+def test_a_lock_whose_config_was_edited(index, project):
+    ok("add", "conf", "--config", "conf:region=eu")
+    edit_lock(project, 'config = { region = "eu" }', 'config = { region = "us" }')
+    result = run_cli("sync", "--locked", "--yes")
+    assert result.exit_code == ExitCode.LOCK_OUTDATED, result.stderr
+    assert "its config of conf is not the project file's" in result.stderr
+    assert installed() == {}
+    ok("sync", "--yes")  # default mode locks again: the project's config wins
+    assert installed()["conf"][2] == {"region": "eu", "limit": 5}
+
+
 def test_hostile_config_in_the_lock(index, project):
     ok("add", "conf", "--config", "conf:region=eu")
     edit_lock(project, 'config = { region = "eu" }', "config = { region = { a = 1 } }")
