@@ -59,10 +59,10 @@ Ask = Callable[[str, str, dict[str, Any]], Any]
 
 
 class Submittable(Protocol):
-    """What :func:`submit` needs of a preview (install, uninstall, or sync's own).
+    """What :func:`submit` needs of a preview (install's, uninstall's, or sync's).
 
-    A preview other than install's and uninstall's also says which of its
-    packages the tier gate applies to (``tier_packages``: slug, min_tier).
+    ``tier_packages`` names the packages the tier gate applies to (slug,
+    min_tier), re-checked in submit's transaction.
     """
 
     tenant: str
