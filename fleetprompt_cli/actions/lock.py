@@ -9,6 +9,10 @@ do: publishing a newer version never changes a lock by itself.
 ``add`` and ``remove`` edit the project file surgically (tomlkit keeps its
 comments and layout), re-lock, and write nothing unless the new project
 resolves: a request that would not resolve leaves both files as they were.
+
+The lock also records each package's ``[config]`` table from the project
+(``config`` in its ``[[package]]``), so that ``sync --frozen`` applies it
+without reading the project file.
 """
 
 from __future__ import annotations
@@ -22,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
-from fleetprompt_cli.actions.indexes import index_revision, open_catalog
-from fleetprompt_cli.actions.planning import Plan, plan_request
 from fleetprompt_cli.core.lockfile import LOCK_FILE, LockedPackage, LockFile, dump_lock, load_lock
 from fleetprompt_cli.core.names import canonical_slug, is_valid_slug, parse_requirement
 from fleetprompt_cli.core.project import (
@@ -44,6 +46,7 @@ from fleetprompt_cli.errors import (
 from fleetprompt_cli.settings import BUNDLED_INDEX, Settings
 
 if TYPE_CHECKING:
+    from fleetprompt_cli.actions.planning import Plan
     from fleetprompt_cli.core.names import Requirement
 
 __all__ = [
@@ -70,6 +73,9 @@ class LockChange:
     previous: str | None
     sha256: str | None
     reason: str = ""
+    archive: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    config_changed: bool = False
 
     @property
     def action(self) -> str:
@@ -78,17 +84,23 @@ class LockChange:
         if self.version is None:
             return "remove"
         if self.version == self.previous:
-            return "keep"
+            return "reconfigure" if self.config_changed else "keep"
         return "upgrade" if Version(self.version) > Version(self.previous) else "downgrade"
 
     def to_json(self) -> dict[str, Any]:
+        # "from"/"to" are the names sync's plan uses; "previous"/"version" are kept
+        # for scripts written against the first lock envelope.
         return {
             "slug": self.slug,
+            "from": self.previous,
+            "to": self.version,
             "version": self.version,
             "previous": self.previous,
             "action": self.action,
-            "sha256": self.sha256,
             "reason": self.reason,
+            "sha256": self.sha256,
+            "archive": self.archive,
+            "config": dict(self.config),
         }
 
 
@@ -276,6 +288,11 @@ def _relock(
     upgrade: bool | Collection[str],
     progress,
 ) -> tuple[LockFile, list[LockChange], list[str]]:
+    # The catalog and the resolver are imported here, not at the top: sync
+    # imports this module on its no-op path, which must stay light.
+    from fleetprompt_cli.actions.indexes import index_revision, open_catalog
+    from fleetprompt_cli.actions.planning import plan_request
+
     requirements = [str(r) for r in project.requirements()]
     if not requirements:
         raise UsageError("the project requires nothing: add a package with 'fleetprompt add SLUG'")
@@ -311,6 +328,7 @@ def _relock(
                 entry.sha256,
                 str(entry.data.get("archive", "")),
                 tuple(sorted({canonical_slug(dep) for dep in entry.deps})),
+                dict(project.config.get(entry.slug, {})),
             )
         )
     url = BUNDLED_URL if Path(first.url) == BUNDLED_INDEX else first.url
@@ -341,19 +359,28 @@ def _check_config(project: ProjectFile, plan: Plan) -> None:
 def _changes(lock: LockFile, previous: LockFile | None, plan: Plan) -> list[LockChange]:
     before = {} if previous is None else previous.by_slug()
     reasons = {step.item.slug: step.item.reason for step in plan.steps}
-    changes = [
-        LockChange(
-            p.slug,
-            p.version,
-            before[p.slug].version if p.slug in before else None,
-            p.sha256,
-            reasons.get(p.slug, ""),
+    changes = []
+    for p in lock.packages:
+        old = before.get(p.slug)
+        reconfigured = old is not None and dict(old.config) != dict(p.config)
+        reason = reasons.get(p.slug, "")
+        if reconfigured and old is not None and old.version == p.version:
+            reason = "config changed"
+        changes.append(
+            LockChange(
+                p.slug,
+                p.version,
+                None if old is None else old.version,
+                p.sha256,
+                reason,
+                p.archive,
+                p.config,
+                reconfigured,
+            )
         )
-        for p in lock.packages
-    ]
     now = lock.by_slug()
     changes += [
-        LockChange(slug, None, old.version, None, "no longer needed")
+        LockChange(slug, None, old.version, None, "no longer needed", old.archive)
         for slug, old in sorted(before.items())
         if slug not in now
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.version import Version
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "InstallPreview",
     "PreviewStep",
+    "Submittable",
     "Submitted",
     "UninstallPreview",
     "planned_manifests",
@@ -55,6 +56,23 @@ __all__ = [
 ]
 
 Ask = Callable[[str, str, dict[str, Any]], Any]
+
+
+class Submittable(Protocol):
+    """What :func:`submit` needs of a preview (install's, uninstall's, or sync's).
+
+    ``tier_packages`` names the packages the tier gate applies to (slug,
+    min_tier), re-checked in submit's transaction.
+    """
+
+    tenant: str
+    tenant_id: int
+    kind: str
+    basis: dict[str, str]
+
+    def plan_steps(self) -> list[dict[str, Any]]: ...
+    def request(self) -> list[str]: ...
+    def tier_packages(self) -> list[tuple[str, Any]]: ...
 
 
 @dataclass
@@ -100,6 +118,9 @@ class InstallPreview:
 
     def request(self) -> list[str]:
         return [str(r) for r in self.plan.requirements]
+
+    def tier_packages(self) -> list[tuple[str, Any]]:
+        return [(s.slug, s.step.entry.data.get("min_tier", "free")) for s in self.changes]
 
     def plan_steps(self) -> list[dict[str, Any]]:
         """The directive's plan: everything a step needs, so any process can run it."""
@@ -334,9 +355,7 @@ def tenant_basis(live: dict[str, Installation], leaving: set[str]) -> dict[str, 
     return basis
 
 
-def _recheck(
-    session: Session, repo: ModuleType, preview: InstallPreview | UninstallPreview
-) -> None:
+def _recheck(session: Session, repo: ModuleType, preview: Submittable) -> None:
     """Refuse a plan whose basis changed since its preview, or that the tier no longer allows.
 
     Runs in submit's transaction after locking the tenant's row, so submits
@@ -355,15 +374,12 @@ def _recheck(
         # Name the packages of this plan that changed, if any, else all.
         if isinstance(preview, InstallPreview):
             mine = {s.slug for s in preview.steps}
-        else:
+        elif isinstance(preview, UninstallPreview):
             mine = {step["slug"] for step in preview.removed}
+        else:
+            mine = {step["slug"] for step in preview.plan_steps()}
         raise lifecycle.busy(sorted(changed & mine or changed))
-    if isinstance(preview, InstallPreview):
-        check_tier(
-            tenant.slug,
-            tenant.tier,
-            [(s.slug, s.step.entry.data.get("min_tier", "free")) for s in preview.changes],
-        )
+    check_tier(tenant.slug, tenant.tier, preview.tier_packages())
 
 
 def wait_for_packages(
@@ -409,7 +425,7 @@ def archive_source_for(roots: dict[str, str], entry: IndexEntry) -> str:
 def submit(
     settings: Settings,
     store: Store,
-    preview: InstallPreview | UninstallPreview,
+    preview: Submittable,
     *,
     actor: str,
     command: str,
@@ -434,8 +450,10 @@ def submit(
                 repo.StepSpec(p["slug"], p["action"], version=p.get("version")) for p in plan_steps
             ],
         )
-        if isinstance(preview, InstallPreview):
-            for info in plan_steps:
+        for info in plan_steps:
+            # An uninstall changes its row when its step starts (see
+            # _tenant_state); every other step plans its installation now.
+            if info["action"] != "uninstall":
                 repo.plan_installation(
                     s,
                     preview.tenant_id,
@@ -479,6 +497,9 @@ class UninstallPreview:
 
     def request(self) -> list[str]:
         return self.slugs
+
+    def tier_packages(self) -> list[tuple[str, Any]]:
+        return []  # Removing a package needs no tier.
 
     def to_json(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "plan": self.removed}

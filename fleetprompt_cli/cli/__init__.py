@@ -25,6 +25,7 @@ COMMANDS = [
     "lock",
     "add",
     "remove",
+    "sync",
     "outdated",
     # lifecycle commands
     "list",

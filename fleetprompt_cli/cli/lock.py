@@ -83,7 +83,13 @@ def _table(changes: list[Any]):
     from rich.table import Table
     from rich.text import Text
 
-    styles = {"add": "green", "upgrade": "yellow", "downgrade": "magenta", "remove": "red"}
+    styles = {
+        "add": "green",
+        "upgrade": "yellow",
+        "downgrade": "magenta",
+        "reconfigure": "cyan",
+        "remove": "red",
+    }
     table = Table(box=None, pad_edge=False, show_edge=False)
     table.add_column("Package", style="bold", no_wrap=True)
     table.add_column("Version", style="cyan", no_wrap=True)

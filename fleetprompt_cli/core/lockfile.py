@@ -15,6 +15,7 @@ version = "1.3.0"
 sha256 = "..."
 archive = "archives/core-skills/core-skills-1.3.0.tar.gz"
 dependencies = []
+config = { region = "eu" }          # the project's [config.core-skills]; absent when empty
 ```
 
 :func:`dump_lock` is byte-stable: packages sorted by slug, dependencies
@@ -25,14 +26,21 @@ each field, it checks that the lock is closed (every dependency is a locked
 package), so a lock that would install an incomplete set is refused before
 anything is installed.  Plain Python (no pydantic): the no-op ``sync`` reads
 the lock on its fast path.
+
+``config`` is the package's table from the project's ``[config]``, copied
+into the lock so that ``sync --frozen`` (which never reads the project file)
+applies it too.  It is written as an inline table with sorted keys, by hand:
+tomli_w would write a ``[package.config]`` sub-table.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 from packaging.version import InvalidVersion, Version
@@ -40,7 +48,7 @@ from packaging.version import InvalidVersion, Version
 from fleetprompt_cli.errors import InvalidInput
 
 from .names import canonical_slug, is_valid_slug
-from .project import load_toml, read_limited
+from .project import _config_value_problem, load_toml, read_limited
 
 __all__ = [
     "LOCK_FILE",
@@ -61,7 +69,9 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
 _TOP_KEYS = {"version", "requires-hash", "index", "package"}
-_PACKAGE_KEYS = {"slug", "version", "sha256", "archive", "dependencies"}
+_PACKAGE_KEYS = {"slug", "version", "sha256", "archive", "dependencies", "config"}
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_CONFIG_KEY = 200
 
 
 @dataclass(frozen=True, order=True)
@@ -73,6 +83,8 @@ class LockedPackage:
     sha256: str
     archive: str
     dependencies: tuple[str, ...] = ()
+    # The project's config values for this package (keys sorted); not hashed.
+    config: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -95,8 +107,18 @@ class LockFile:
     ) -> LockFile:
         """A lock in canonical order (packages by slug, each one's dependencies sorted)."""
         ordered = sorted(
-            LockedPackage(p.slug, p.version, p.sha256, p.archive, tuple(sorted(p.dependencies)))
-            for p in packages
+            (
+                LockedPackage(
+                    p.slug,
+                    p.version,
+                    p.sha256,
+                    p.archive,
+                    tuple(sorted(p.dependencies)),
+                    dict(sorted(p.config.items())),
+                )
+                for p in packages
+            ),
+            key=lambda p: p.slug,
         )
         return cls(requires_hash, index_url, index_commit, tuple(ordered))
 
@@ -110,22 +132,49 @@ def dump_lock(lock: LockFile) -> str:
     index: dict[str, str] = {"url": lock.index_url}
     if lock.index_commit:
         index["commit"] = lock.index_commit
-    document = {
-        "version": lock.version,
-        "requires-hash": lock.requires_hash,
-        "index": index,
-        "package": [
-            {
-                "slug": p.slug,
-                "version": p.version,
-                "sha256": p.sha256,
-                "archive": p.archive,
-                "dependencies": list(p.dependencies),
-            }
-            for p in sorted(lock.packages)
-        ],
-    }
-    return HEADER + tomli_w.dumps(document)
+    head = {"version": lock.version, "requires-hash": lock.requires_hash, "index": index}
+    parts = [HEADER, tomli_w.dumps(head)]
+    for p in sorted(lock.packages, key=lambda p: p.slug):
+        fields = {
+            "slug": p.slug,
+            "version": p.version,
+            "sha256": p.sha256,
+            "archive": p.archive,
+            "dependencies": list(p.dependencies),
+        }
+        parts.append("\n[[package]]\n" + tomli_w.dumps(fields))
+        if p.config:
+            parts.append(f"config = {_inline_table(p.config)}\n")
+    return "".join(parts)
+
+
+def _inline_table(values: Mapping[str, Any]) -> str:
+    """A TOML inline table, keys sorted (the values are checked config values)."""
+    items = ", ".join(f"{_key(k)} = {_value(values[k])}" for k in sorted(values))
+    return "{ " + items + " }" if items else "{}"
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _string(key)
+
+
+def _string(text: str) -> str:
+    # JSON's escapes are TOML's, except that TOML also forbids a raw DEL.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    raise TypeError(f"not a config value: {type(value).__name__}")
 
 
 def load_lock(path: Path) -> LockFile:
@@ -186,7 +235,8 @@ def parse_lock(text: str, source: str = LOCK_FILE) -> LockFile:
             ),
             details={"file": source, "problems": problems},
         )
-    return LockFile(requires_hash, url, commit, tuple(sorted(packages)), version)
+    ordered = tuple(sorted(packages, key=lambda p: p.slug))
+    return LockFile(requires_hash, url, commit, ordered, version)
 
 
 def _packages(table: object, problems: list[str]) -> list[LockedPackage]:
@@ -239,7 +289,15 @@ def _packages(table: object, problems: list[str]) -> list[LockedPackage]:
         ):
             problems.append(f"{where}.dependencies: must be a list of canonical slugs")
             continue
-        result[slug] = LockedPackage(slug, version, sha256, archive, tuple(sorted(dependencies)))
+        config = entry.get("config", {})
+        problem = _config_problem(config)
+        if problem:
+            problems.append(f"{where}.config{problem}")
+            continue
+        ordered_config = dict(sorted(config.items()))
+        result[slug] = LockedPackage(
+            slug, version, sha256, archive, tuple(sorted(dependencies)), ordered_config
+        )
     for package in result.values():
         for dep in package.dependencies:
             if dep not in result:
@@ -247,3 +305,16 @@ def _packages(table: object, problems: list[str]) -> list[LockedPackage]:
                     f"package {package.slug!r}: depends on {dep!r}, which the lock leaves out"
                 )
     return list(result.values())
+
+
+def _config_problem(config: object) -> str | None:
+    """What is wrong with a package's ``config`` (``": ..."`` or ``".KEY: ..."``), or None."""
+    if not isinstance(config, dict):
+        return ": must be an inline table of key = value"
+    for key, value in config.items():
+        if not key or len(key) > MAX_CONFIG_KEY or not key.isprintable():
+            return f": {key[:40]!r} is not a config key"
+        problem = _config_value_problem(value)
+        if problem:
+            return f".{key}: {problem}"
+    return None
