@@ -96,7 +96,8 @@ platform = ">={major}.0,<{major + 1}"      # platform versions this package runs
 name = "Assistant"
 description = "A first agent: edit its prompt in prompts/assistant.md"
 prompt_file = "prompts/assistant.md"
-skills = []                      # its own skills, or "DEP:SKILL" of a dependency
+# its own skills, or "DEP:SKILL" of a dependency
+skills = []
 
 # [[skills]]
 # name = "lookup"
@@ -104,7 +105,7 @@ skills = []                      # its own skills, or "DEP:SKILL" of a dependenc
 # entrypoint = "skills/lookup.md"
 
 # [config]                       # what an installation may set
-# region = {{ type = "string", default = "eu", description = "Where data stays" }}
+# region = {{ type = "string", default = "eu", description = "Data region" }}
 """
 
 

@@ -38,8 +38,9 @@ def pack(
             },
         )
         return
-    app.out.print(str(result.path), highlight=False)
-    app.out.print(f"sha256:{result.sha256}", highlight=False)
+    # Never wrapped: a script reads these two lines.
+    app.out.print(str(result.path), highlight=False, soft_wrap=True)
+    app.out.print(f"sha256:{result.sha256}", highlight=False, soft_wrap=True)
     app.note(f"{result.slug} {result.version}: {result.files} files, {result.size} bytes")
 
 
