@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,6 +211,32 @@ def transact(
         return _Outcome(index, change, commit, False, 1)
     url = target.url
     clone = _clone_for(settings, url)
+    with _clone_lock(clone):
+        return _transact_remote(url, clone, apply, create=create, before_push=before_push)
+
+
+@contextmanager
+def _clone_lock(clone: Path) -> Iterator[None]:
+    """One writer at a time per clone (two publishes from one home wait for each other)."""
+    import fcntl
+
+    clone.parent.mkdir(parents=True, exist_ok=True)
+    with open(clone.with_name(clone.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _transact_remote(
+    url: str,
+    clone: Path,
+    apply: Callable[[LocalIndex], IndexChange],
+    *,
+    create: bool,
+    before_push: BeforePush | None,
+) -> _Outcome:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         head = gitindex.sync_for_writing(url, clone)
         try:
@@ -217,7 +244,7 @@ def transact(
             _prepare_remote_index(index, url, head, create=create)
             change = apply(index)
             if not change.paths:
-                gitindex.reset_to_remote(clone)
+                gitindex.mark_clean(clone)  # Nothing was written.
                 return _Outcome(index, change, None, False, attempt)
             commit = _commit_index_change(index, change, commit=True)
             checkpoint("publish-before-push")
@@ -229,6 +256,7 @@ def transact(
         except BaseException:
             gitindex.reset_to_remote(clone)
             raise
+        gitindex.mark_clean(clone)  # HEAD is what the remote branch now is.
         return _Outcome(index, change, commit, True, attempt)
     gitindex.reset_to_remote(clone)
     raise IndexReadError(

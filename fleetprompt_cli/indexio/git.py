@@ -26,6 +26,7 @@ __all__ = [
     "head_signature",
     "is_git_url",
     "is_repository_root",
+    "mark_clean",
     "push",
     "reset_to_remote",
     "sync_for_writing",
@@ -192,6 +193,9 @@ def sync_for_writing(url: str, clone: Path) -> str | None:
         raise IndexReadError(f"invalid index URL {url!r}: it must not start with '-'")
     try:
         if (clone / ".git").is_dir():
+            # Taken before anything else: whatever happens from here on, the
+            # next sync resets unless this one ends with mark_clean().
+            was_clean = _take_clean_mark(clone)
             _git("fetch", "--quiet", "--prune", "origin", cwd=clone)
             head = _remote_head(clone)
             if head is None:
@@ -199,6 +203,10 @@ def sync_for_writing(url: str, clone: Path) -> str | None:
                 # drops any local commit of a failed first publish).
                 shutil.rmtree(clone)
                 return sync_for_writing(url, clone)
+            if was_clean and _git("rev-parse", "HEAD", cwd=clone).stdout.strip() == head:
+                # Left clean by the last writer, and nobody pushed since: a
+                # reset and clean of every file of a big index are not needed.
+                return head
             _git("reset", "--quiet", "--hard", head, cwd=clone)
             _git("clean", "--quiet", "-ffdx", cwd=clone)
             return head
@@ -211,6 +219,22 @@ def sync_for_writing(url: str, clone: Path) -> str | None:
         return _remote_head(clone)
     except subprocess.CalledProcessError as error:
         raise IndexReadError(f"cannot fetch {url}: {_last_line(error.stderr)}") from None
+
+
+_CLEAN_MARK = "fleetprompt-clean"
+
+
+def mark_clean(clone: Path) -> None:
+    """Record that the clone is exactly its remote branch (after a push or a reset)."""
+    (clone / ".git" / _CLEAN_MARK).touch()
+
+
+def _take_clean_mark(clone: Path) -> bool:
+    try:
+        (clone / ".git" / _CLEAN_MARK).unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def push(clone: Path, url: str) -> None:
@@ -246,6 +270,7 @@ def reset_to_remote(clone: Path) -> None:
             return
         _git("reset", "--quiet", "--hard", head, cwd=clone)
         _git("clean", "--quiet", "-ffdx", cwd=clone)
+        mark_clean(clone)
     except (subprocess.CalledProcessError, IndexReadError):
         # A clone that cannot even be reset is dropped: the next run clones again.
         shutil.rmtree(clone, ignore_errors=True)

@@ -43,7 +43,8 @@ def _as(home: Path, actor: str = "alice") -> dict[str, str]:
 
 
 def _clones(home: Path) -> list[Path]:
-    return [p for p in (home / "cache" / "publish").iterdir() if not p.name.endswith(".tmp")]
+    folder = home / "cache" / "publish"
+    return [p for p in folder.iterdir() if p.is_dir() and not p.name.endswith(".tmp")]
 
 
 def _assert_clean_clone(home: Path) -> None:
@@ -316,3 +317,32 @@ def test_a_non_owner_publish_to_a_remote_is_refused_before_anything_is_pushed(al
     result = run_cli("publish", str(folder), "--index", url, env=_as(alice / "h2", "mallory"))
     assert result.exit_code == 0, result.stderr
     assert _log(bare)[:2] == ["Publish solo 1.1.0", "Add owner mallory of solo"]
+
+
+def test_a_publisher_killed_before_its_push_leaves_nothing_the_next_one_pushes(
+    alice: Path, isolated_home
+):
+    import os
+    import sys
+
+    bare, url = _bare(alice)
+    base = write_package(alice / "base", "solo", "1.0.0")
+    assert run_cli("publish", str(base), "--index", url).exit_code == 0
+    killed = write_package(alice / "killed", "solo", "1.1.0")
+    env = {**os.environ, "FLEETPROMPT_FAULT": "publish-before-push"}
+    process = subprocess.run(
+        [sys.executable, "-m", "fleetprompt_cli", "publish", str(killed), "--index", url],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == -9  # SIGKILL between the commit and the push
+    (clone,) = _clones(isolated_home)
+    assert "Publish solo 1.1.0" in git("log", "-1", "--format=%s", cwd=clone)
+    # The next publish starts from the remote's state, not the dead one's commit.
+    other = write_package(alice / "other", "solo", "1.2.0")
+    assert run_cli("publish", str(other), "--index", url).exit_code == 0
+    assert _log(bare) == ["Publish solo 1.2.0", "Publish solo 1.0.0"]
+    tree = git("ls-tree", "-r", "--name-only", "main", cwd=bare)
+    assert "archives/solo/solo-1.1.0.tar.gz" not in tree
+    _assert_clean_clone(isolated_home)
