@@ -57,7 +57,7 @@ from fleetprompt_cli.errors import (
 )
 from fleetprompt_cli.faults import checkpoint
 from fleetprompt_cli.indexio import git as gitindex
-from fleetprompt_cli.settings import Settings
+from fleetprompt_cli.settings import Settings, safe_url
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -159,7 +159,8 @@ class _Target:
 
     @property
     def label(self) -> str:
-        return self.url if self.url is not None else str(self.folder)
+        """The index as messages show it (a password in a URL hidden)."""
+        return safe_url(self.url) if self.url is not None else str(self.folder)
 
 
 def split_target(settings: Settings, index: str | Path | None) -> _Target:
@@ -240,7 +241,7 @@ def _transact_remote(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         head = gitindex.sync_for_writing(url, clone)
         try:
-            index = LocalIndex(clone, url)
+            index = LocalIndex(clone, safe_url(url))
             _prepare_remote_index(index, url, head, create=create)
             change = apply(index)
             if not change.paths:
@@ -260,7 +261,7 @@ def _transact_remote(
         return _Outcome(index, change, commit, True, attempt)
     gitindex.reset_to_remote(clone)
     raise IndexReadError(
-        f"cannot push to {url}: the index changed under every one of {MAX_ATTEMPTS} "
+        f"cannot push to {safe_url(url)}: the index changed under every one of {MAX_ATTEMPTS} "
         "attempts (others are publishing); nothing was published, try again"
     )
 
@@ -270,11 +271,11 @@ def _prepare_remote_index(index: LocalIndex, url: str, head: str | None, *, crea
         return
     if head is not None:
         raise IndexReadError(
-            f"the repository {url} holds no fleetprompt index (no config.json at its top "
+            f"the repository {safe_url(url)} holds no fleetprompt index (no config.json at its top "
             "level): refusing to write to it"
         )
     if not create:
-        raise NotFound(f"the index {url} is empty: nothing has been published there")
+        raise NotFound(f"the index {safe_url(url)} is empty: nothing has been published there")
     config = {"schema": INDEX_SCHEMA, "archives": "archives/{slug}/{slug}-{version}.tar.gz"}
     (index.root / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     index.created = True

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetprompt_cli.errors import IndexReadError
+from fleetprompt_cli.settings import safe_url
 
 if TYPE_CHECKING:
     import subprocess
@@ -111,7 +112,9 @@ def fetch(url: str, clone: Path) -> str:
             tmp.rename(clone)
         head = _git("rev-parse", "HEAD", cwd=clone).stdout.strip()
     except subprocess.CalledProcessError as error:
-        raise IndexReadError(f"cannot fetch {url}: {_last_line(error.stderr)}") from None
+        raise IndexReadError(
+            f"cannot fetch {safe_url(url)}: {safe_url(_last_line(error.stderr))}"
+        ) from None
     (clone / ".git" / _HEAD_FILE).write_text(head + "\n")
     return head
 
@@ -218,7 +221,9 @@ def sync_for_writing(url: str, clone: Path) -> str | None:
         tmp.rename(clone)
         return _remote_head(clone)
     except subprocess.CalledProcessError as error:
-        raise IndexReadError(f"cannot fetch {url}: {_last_line(error.stderr)}") from None
+        raise IndexReadError(
+            f"cannot fetch {safe_url(url)}: {safe_url(_last_line(error.stderr))}"
+        ) from None
 
 
 _CLEAN_MARK = "fleetprompt-clean"
@@ -254,7 +259,8 @@ def push(clone: Path, url: str) -> None:
         if line.startswith("!") and ("fetch first" in line or "non-fast-forward" in line):
             raise PushRejected(branch)
     raise IndexReadError(
-        f"cannot push to {url}: {_last_line(result.stderr or result.stdout)}; nothing was published"
+        f"cannot push to {safe_url(url)}: "
+        f"{safe_url(_last_line(result.stderr or result.stdout))}; nothing was published"
     )
 
 

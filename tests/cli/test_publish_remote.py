@@ -346,3 +346,12 @@ def test_a_publisher_killed_before_its_push_leaves_nothing_the_next_one_pushes(
     tree = git("ls-tree", "-r", "--name-only", "main", cwd=bare)
     assert "archives/solo/solo-1.1.0.tar.gz" not in tree
     _assert_clean_clone(isolated_home)
+
+
+def test_a_password_in_the_url_is_never_shown(alice: Path):
+    folder = write_package(alice / "src", "solo", "1.0.0")
+    url = "https://bob:s3cret@127.0.0.1:9/index.git"  # nothing listens on port 9
+    result = run_cli("publish", str(folder), "--index", url)
+    assert result.exit_code == ExitCode.FAILURE
+    assert "https://bob:***@127.0.0.1:9/index.git" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
