@@ -21,6 +21,7 @@ __all__ = [
     "IntegrityError",
     "InvalidInput",
     "LockOutdated",
+    "NotAnOwner",
     "NotFound",
     "ReviewRefused",
     "StateError",
@@ -150,6 +151,13 @@ class ReviewRefused(FleetPromptError):
 
     exit_code = ExitCode.DENIED
     kind = "review"
+
+
+class NotAnOwner(FleetPromptError):
+    """A publish, yank or owner change on an index by someone who does not own the package."""
+
+    exit_code = ExitCode.DENIED
+    kind = "owner"
 
 
 class IntegrityError(FleetPromptError):

@@ -133,6 +133,11 @@ class Settings:
         return self.cache_dir / "indexes"
 
     @property
+    def publish_clones(self) -> Path:
+        """Clones of git indexes that publish, yank and owner write to and push from."""
+        return self.cache_dir / "publish"
+
+    @property
     def archive_cache(self) -> Path:
         return self.cache_dir / "archives"
 

@@ -25,7 +25,7 @@ from fleetprompt_cli.settings import Settings
 if TYPE_CHECKING:
     from fleetprompt_cli.store.engine import Store
 
-__all__ = ["OutdatedItem", "OutdatedReport", "outdated"]
+__all__ = ["OutdatedItem", "OutdatedReport", "outdated", "yanked_among"]
 
 _USABLE = ("active", "paused")
 
@@ -142,3 +142,35 @@ def _latest(entries: list[IndexEntry], current: Version, platform: Version) -> V
         if best is None or version > best:
             best = version
     return best
+
+
+def yanked_among(
+    settings: Settings, installed: list[tuple[str, str]]
+) -> tuple[set[tuple[str, str]], list[str]]:
+    """Which of the (slug, version) pairs are yanked in the indexes, for ``list`` to flag.
+
+    An index that cannot be read is a warning, never a failure of ``list``.
+    """
+    if not installed:
+        return set(), []
+    try:
+        view = open_catalog(settings)
+    except FleetPromptError as error:
+        return set(), [f"cannot tell which versions are yanked: {error}"]
+    yanked: set[tuple[str, str]] = set()
+    try:
+        for slug, version in installed:
+            wanted = _parsed(version)
+            for entry in view.catalog.versions(slug):
+                if entry.yanked and wanted is not None and _version(entry) == wanted:
+                    yanked.add((slug, version))
+    finally:
+        view.catalog.close()
+    return yanked, list(view.warnings)
+
+
+def _parsed(version: str) -> Version | None:
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return None

@@ -39,13 +39,17 @@ COMMANDS = [
     # queue commands
     "worker",
     "recover",
+    # authors
+    "new",
     "validate",
+    "pack",
     "publish",
     "yank",
 ]
 GROUPS = [
     "index",
     "reviews",
+    "owner",
     # more groups
     "directives",
     "tenant",

@@ -40,10 +40,20 @@ def list_(
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
+    from fleetprompt_cli.actions.outdated import yanked_among
+
     result = list_installations(app.store, settings.tenant, include_all=all_)
+    yanked, warnings = yanked_among(
+        settings, [(i.slug, i.version) for i in result.installations if i.version]
+    )
     if json_output:
-        app.emit_json("installations", result.to_json())
+        document = result.to_json()
+        for item in document["installations"]:
+            item["yanked"] = (item["slug"], item["version"]) in yanked
+        app.emit_json("installations", document)
         return
+    for warning in warnings:
+        app.warn(warning)
     if not result.installations:
         app.note(f"Nothing installed in tenant {result.tenant}.")
         return
@@ -58,9 +68,12 @@ def list_(
         version = item.version or ""
         if item.pending_version and item.pending_version != item.version:
             version = f"{version}→{item.pending_version}" if version else item.pending_version
+        shown = Text(version)
+        if (item.slug, item.version) in yanked:
+            shown.append(" (yanked)", style="red")
         table.add_row(
             item.slug,
-            version,
+            shown,
             Text(item.status, style=STATUS_STYLES.get(item.status, "")),
             "requested" if item.requested else "dependency",
             when(item.installed_at, short=True),

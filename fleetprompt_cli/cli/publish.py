@@ -1,4 +1,4 @@
-"""fleetprompt publish PATH..."""
+"""fleetprompt publish PATH... [--index FOLDER|URL]"""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ from pathlib import Path
 import typer
 
 from fleetprompt_cli.cli.context import get_app
-from fleetprompt_cli.cli.options import IndexDirOption, JsonOption
+from fleetprompt_cli.cli.options import JsonOption
 
-__all__ = ["register"]
+__all__ = ["IndexTargetOption", "register"]
+
+# publish, yank and owner write to a folder index or push to a git one.
+IndexTargetOption = typer.Option(
+    None,
+    "--index",
+    metavar="DIR|URL",
+    help="Index to write to: a folder, or a git URL to push to (file://, https://, ssh).",
+)
 
 
 def publish(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Package folders to publish."),
-    index: Path = IndexDirOption,
+    index: str = IndexTargetOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Validate and archive packages and add them to an index as new versions."""
@@ -28,8 +36,12 @@ def publish(
         app.emit_json(
             "publish",
             {
-                "index": str(result.index),
+                "index": result.index,
                 "commit": result.commit,
+                "pushed": result.pushed,
+                "attempts": result.attempts,
+                "publisher": app.settings.actor,
+                "owners_claimed": result.owners_claimed,
                 "published": [p.__dict__ for p in result.published],
             },
         )
@@ -38,7 +50,12 @@ def publish(
         app.out.print(
             f"published {item.slug} {item.version}  sha256:{item.sha256[:16]}…", highlight=False
         )
-    if result.commit:
+    for slug in result.owners_claimed:
+        app.note(f"{app.settings.actor} now owns {slug}")
+    if result.pushed and result.commit:
+        tries = f" (attempt {result.attempts})" if result.attempts > 1 else ""
+        app.note(f"pushed {result.commit[:12]} to {result.index}{tries}")
+    elif result.commit:
         app.note(f"committed {result.commit[:12]} in {result.index}")
 
 

@@ -14,17 +14,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetprompt_cli.errors import IndexReadError
+from fleetprompt_cli.settings import safe_url
 
 if TYPE_CHECKING:
     import subprocess
 
 __all__ = [
+    "PushRejected",
     "clone_age",
     "commit_paths",
     "fetch",
     "head_signature",
     "is_git_url",
     "is_repository_root",
+    "mark_clean",
+    "push",
+    "reset_to_remote",
+    "sync_for_writing",
 ]
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -106,7 +112,9 @@ def fetch(url: str, clone: Path) -> str:
             tmp.rename(clone)
         head = _git("rev-parse", "HEAD", cwd=clone).stdout.strip()
     except subprocess.CalledProcessError as error:
-        raise IndexReadError(f"cannot fetch {url}: {_last_line(error.stderr)}") from None
+        raise IndexReadError(
+            f"cannot fetch {safe_url(url)}: {safe_url(_last_line(error.stderr))}"
+        ) from None
     (clone / ".git" / _HEAD_FILE).write_text(head + "\n")
     return head
 
@@ -155,3 +163,120 @@ def commit_paths(folder: Path, message: str, author: str, paths: list[str]) -> s
         raise IndexReadError(
             f"cannot commit to index {folder}: {_last_line(error.stderr)}"
         ) from None
+
+
+class PushRejected(Exception):
+    """The remote moved since the last fetch (someone else pushed): fetch and retry."""
+
+
+def _branch(clone: Path) -> str:
+    """The branch a writing clone follows: the remote's default, chosen at clone time."""
+    return _git("symbolic-ref", "--short", "HEAD", cwd=clone).stdout.strip()
+
+
+def _remote_head(clone: Path) -> str | None:
+    """The fetched remote branch's commit, or None while the remote has no commit."""
+    ref = f"refs/remotes/origin/{_branch(clone)}"
+    found = _git("rev-parse", "--verify", "--quiet", ref, cwd=clone, check=False)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def sync_for_writing(url: str, clone: Path) -> str | None:
+    """Make ``clone`` exactly the remote's current state; return its commit (None: empty).
+
+    The clone is private to writers (publish, yank, owner): it is cloned when
+    missing, otherwise fetched and reset hard onto the remote branch, and
+    every file git does not track is removed, so nothing a failed attempt
+    left behind survives into the next one.
+    """
+    import shutil
+    import subprocess
+
+    if url.startswith("-"):
+        raise IndexReadError(f"invalid index URL {url!r}: it must not start with '-'")
+    try:
+        if (clone / ".git").is_dir():
+            # Taken before anything else: whatever happens from here on, the
+            # next sync resets unless this one ends with mark_clean().
+            was_clean = _take_clean_mark(clone)
+            _git("fetch", "--quiet", "--prune", "origin", cwd=clone)
+            head = _remote_head(clone)
+            if head is None:
+                # Still empty: start again from a fresh clone (cheap, and it
+                # drops any local commit of a failed first publish).
+                shutil.rmtree(clone)
+                return sync_for_writing(url, clone)
+            if was_clean and _git("rev-parse", "HEAD", cwd=clone).stdout.strip() == head:
+                # Left clean by the last writer, and nobody pushed since: a
+                # reset and clean of every file of a big index are not needed.
+                return head
+            _git("reset", "--quiet", "--hard", head, cwd=clone)
+            _git("clean", "--quiet", "-ffdx", cwd=clone)
+            return head
+        tmp = clone.with_name(clone.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        clone.parent.mkdir(parents=True, exist_ok=True)
+        _git("clone", "--quiet", "--no-tags", "--", url, str(tmp))
+        shutil.rmtree(clone, ignore_errors=True)
+        tmp.rename(clone)
+        return _remote_head(clone)
+    except subprocess.CalledProcessError as error:
+        raise IndexReadError(
+            f"cannot fetch {safe_url(url)}: {safe_url(_last_line(error.stderr))}"
+        ) from None
+
+
+_CLEAN_MARK = "fleetprompt-clean"
+
+
+def mark_clean(clone: Path) -> None:
+    """Record that the clone is exactly its remote branch (after a push or a reset)."""
+    (clone / ".git" / _CLEAN_MARK).touch()
+
+
+def _take_clean_mark(clone: Path) -> bool:
+    try:
+        (clone / ".git" / _CLEAN_MARK).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def push(clone: Path, url: str) -> None:
+    """Push the clone's HEAD to its branch on the remote.
+
+    Raises :class:`PushRejected` when the remote moved meanwhile (the caller
+    fetches and tries again), :class:`IndexReadError` for anything else (an
+    unreachable remote, a refused hook).
+    """
+    branch = _branch(clone)
+    result = _git(
+        "push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}", cwd=clone, check=False
+    )
+    if result.returncode == 0:
+        return
+    for line in result.stdout.splitlines():
+        if line.startswith("!") and ("fetch first" in line or "non-fast-forward" in line):
+            raise PushRejected(branch)
+    raise IndexReadError(
+        f"cannot push to {safe_url(url)}: "
+        f"{safe_url(_last_line(result.stderr or result.stdout))}; nothing was published"
+    )
+
+
+def reset_to_remote(clone: Path) -> None:
+    """Take back what a failed attempt committed or wrote: the clone as last fetched."""
+    import shutil
+    import subprocess
+
+    try:
+        head = _remote_head(clone)
+        if head is None:
+            shutil.rmtree(clone, ignore_errors=True)
+            return
+        _git("reset", "--quiet", "--hard", head, cwd=clone)
+        _git("clean", "--quiet", "-ffdx", cwd=clone)
+        mark_clean(clone)
+    except (subprocess.CalledProcessError, IndexReadError):
+        # A clone that cannot even be reset is dropped: the next run clones again.
+        shutil.rmtree(clone, ignore_errors=True)

@@ -93,3 +93,19 @@ def test_an_up_to_date_tenant_says_so(index):
 def test_unknown_tenant_is_not_found(index):
     result = run_cli("outdated", "--tenant", "nosuch")
     assert result.exit_code == 3
+
+
+def test_list_flags_a_yanked_installed_version_that_keeps_working(index):
+    assert run_cli("install", "base==1.0.0", "--yes").exit_code == 0
+    result = run_cli("yank", "base@1.0.0", "--reason", "bad prompt", "--index", str(index))
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(run_cli("list", "--json").stdout)
+    (row,) = document["installations"]
+    assert row["slug"] == "base" and row["yanked"] is True and row["status"] == "active"
+    assert "1.0.0 (yanked)" in run_cli("list").stdout
+    # Still installed and usable: pausing and resuming it works as before.
+    assert run_cli("pause", "base").exit_code == 0
+    assert run_cli("resume", "base").exit_code == 0
+    assert run_cli("yank", "base@1.0.0", "--undo", "--index", str(index)).exit_code == 0
+    assert json.loads(run_cli("list", "--json").stdout)["installations"][0]["yanked"] is False
+    assert "(yanked)" not in run_cli("list").stdout

@@ -114,11 +114,20 @@ def test_publish_commits_only_the_paths_it_wrote(tmp_path: Path):
     git("add", "notes.txt", cwd=index)
     publish_all(index, write_package(tmp_path / "src", "x", "1.0.0"))
     committed = git("show", "--name-only", "--format=", "HEAD", cwd=index).split()
-    assert sorted(committed) == ["archives/x/x-1.0.0.tar.gz", "config.json", "packages/1/x"]
+    assert sorted(committed) == [
+        "archives/x/x-1.0.0.tar.gz",
+        "config.json",
+        "owners/x",
+        "packages/1/x",
+    ]
     status = git("status", "--porcelain", cwd=index)
     assert "?? .env.local" in status and "A  notes.txt" in status
     run_cli("yank", "x", "1.0.0", "--index", str(index))
-    assert git("show", "--name-only", "--format=", "HEAD", cwd=index).split() == ["packages/1/x"]
+    # The version line and the yank's record (yanks/<slug>).
+    assert sorted(git("show", "--name-only", "--format=", "HEAD", cwd=index).split()) == [
+        "packages/1/x",
+        "yanks/x",
+    ]
 
 
 # --- item 15: a batch is atomic; validate reports what publish refuses ------------
