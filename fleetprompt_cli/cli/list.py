@@ -37,10 +37,13 @@ def list_(
     from rich.text import Text
 
     from fleetprompt_cli.actions.inspecting import list_installations
+    from fleetprompt_cli.actions.state import StateSource
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    result = list_installations(app.store, settings.tenant, include_all=all_)
+    result = list_installations(
+        StateSource(app.settings.database_url, lambda: app.store), settings.tenant, include_all=all_
+    )
     if json_output:
         app.emit_json("installations", result.to_json())
         return
