@@ -38,6 +38,7 @@ COMMANDS = [
     # queue commands
     "worker",
     "recover",
+    "doctor",
     "validate",
     "publish",
     "yank",
