@@ -9,9 +9,9 @@ migrates or refuses it as every other command does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from fleetprompt_cli.actions.source import StateSource
 from fleetprompt_cli.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,25 +30,6 @@ def open_state(settings: Settings) -> Store:
     from fleetprompt_cli.store import open_store
 
     return open_store(settings.database_url)
-
-
-@dataclass(frozen=True)
-class StateSource:
-    """Where a read command reads: the store's URL, and how to open the ORM store."""
-
-    url: str
-    open_store: Callable[[], Store]
-
-    def read(self, fast: Callable[[Reader], T], slow: Callable[[Store], T]) -> T:
-        """``fast`` over a fast reader; ``slow`` over the ORM store when it cannot answer."""
-        from fleetprompt_cli.store import fastread
-
-        try:
-            with fastread.reader(self.url) as reader:
-                return fast(reader)
-        except fastread.Fallback:
-            pass
-        return slow(self.open_store())
 
 
 def read_tenant(

@@ -79,7 +79,7 @@ def list_tenants(store: Any) -> list[TenantInfo]:
 
     ``store``: the ORM Store, or an ``actions.state.StateSource`` (fast reader first).
     """
-    from fleetprompt_cli.actions.state import StateSource
+    from fleetprompt_cli.actions.source import StateSource
 
     def slow(orm: Store) -> list[TenantInfo]:
         from fleetprompt_cli.store import repository as repo
