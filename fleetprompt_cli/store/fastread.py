@@ -93,10 +93,17 @@ class Fallback(Exception):
     (the default tenant is created on first use, a write).
     """
 
-    def __init__(self, state: str, current: str | None = None) -> None:
+    def __init__(self, state: str, current: str | None = None, detail: str | None = None) -> None:
         super().__init__(state)
         self.state = state
         self.current = current
+        # Why the store could not be read (``unreadable``), as the driver said it.
+        self.detail = detail
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 # -- rows ---------------------------------------------------------------------
@@ -350,8 +357,8 @@ def _connect(url: str) -> Reader:
             )
             # One snapshot for every query of the command (WAL: no writer waits on it).
             connection.execute("BEGIN")
-        except sqlite3.Error:
-            raise Fallback("unreadable") from None
+        except sqlite3.Error as exc:
+            raise Fallback("unreadable", detail=_first_line(exc)) from None
         return Reader(connection, "sqlite", str(path))
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         try:
@@ -364,8 +371,8 @@ def _connect(url: str) -> Reader:
             )
             pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             pg.read_only = True
-        except (psycopg.Error, ValueError):
-            raise Fallback("unreadable") from None
+        except (psycopg.Error, ValueError) as exc:
+            raise Fallback("unreadable", detail=_first_line(exc)) from None
         return Reader(pg, "postgresql", _safe_pg(url))
     raise Fallback("unreadable")
 
@@ -398,8 +405,8 @@ def open_reader(url: str) -> Reader:
     try:
         try:
             current = _revision(reader)
-        except StoreUnavailable:
-            raise Fallback("unreadable") from None
+        except StoreUnavailable as exc:
+            raise Fallback("unreadable", detail=exc.message.rsplit(": ", 1)[-1]) from None
         state = _classify(current)
         if state != "current":
             raise Fallback(state, current)
@@ -643,7 +650,8 @@ def read_installation(url: str, tenant: str, slug: str) -> tuple[str | None, str
         if fallback.state in ("older", "newer"):
             raise refusal(fallback.state, fallback.current, SCHEMA_HEAD, _where(url)) from None
         if fallback.state == "unreadable":
-            raise StoreUnavailable(f"cannot read the state store {_where(url)}") from None
+            detail = f": {fallback.detail}" if fallback.detail else ""
+            raise StoreUnavailable(f"cannot read the state store {_where(url)}{detail}") from None
         return None  # missing or empty: nothing installed yet
     with r:
         found = r.load(TenantRow, "FROM tenants WHERE slug = ?", (tenant,))
