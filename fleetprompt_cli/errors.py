@@ -48,6 +48,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 10
     STATE = 11
     DECLINED = 12  # the person answered no to "... tenant X?": nothing was changed
+    UNHEALTHY = 13  # doctor found a problem (each finding names the command that fixes it)
 
 
 # Not an ExitCode: the shell's convention for a process stopped by SIGINT

@@ -34,9 +34,21 @@ class DbStatus:
 
 def db_status(settings: Settings) -> DbStatus:
     """The schema revision the store has and the one this code expects; changes nothing."""
+    from fleetprompt_cli.store import fastread
+
+    url = settings.database_url
+    try:
+        # The common case (a current store) needs no SQLAlchemy or alembic.
+        head = fastread.schema_revision(url)
+        return DbStatus(safe_url(url), _backend(url), head, head, "current")
+    except fastread.Fallback as fallback:
+        if fallback.state == "missing":
+            # No SQLite file yet: connecting would create it; it is simply empty.
+            head = fastread.SCHEMA_HEAD
+            return DbStatus(safe_url(url), _backend(url), None, head, "empty")
     from fleetprompt_cli.store import schema_status
 
-    found = schema_status(settings.database_url)
+    found = schema_status(url)
     return DbStatus(
         safe_url(settings.database_url),
         _backend(settings.database_url),

@@ -17,23 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from fleetprompt_cli.actions.tenants import tenant_of
+from fleetprompt_cli.actions.state import read_tenant
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.names import canonical_slug
-from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
+from fleetprompt_cli.core.vocab import DIRECTIVE_STATUSES, OPEN_DIRECTIVE_STATUSES
 from fleetprompt_cli.errors import NotFound, UsageError, not_installed
 
 if TYPE_CHECKING:
     from types import ModuleType
-
-    from fleetprompt_cli.store.engine import Session, Store
-    from fleetprompt_cli.store.models import (
-        Directive,
-        DirectiveStep,
-        Installation,
-        Revision,
-        Signal,
-    )
 
 __all__ = [
     "MIN_PREFIX",
@@ -62,6 +53,9 @@ _ID_TEXT = re.compile(r"^[0-9a-f-]+$")
 _OPEN = OPEN_DIRECTIVE_STATUSES
 _RECENT_FAILED = 5
 _RECENT_REVISIONS = 5
+# Either the ORM store (a Store) or a StateSource (see actions.state.read_tenant).
+Source = Any
+_read = read_tenant
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -88,7 +82,7 @@ class InstallationInfo:
     revision: int = 0
 
     @classmethod
-    def of(cls, tenant: str, row: Installation, counts: dict[str, int]) -> InstallationInfo:
+    def of(cls, tenant: str, row: Any, counts: dict[str, int]) -> InstallationInfo:
         return cls(
             tenant,
             row.slug,
@@ -180,7 +174,7 @@ class DirectiveInfo:
     error_kind: str | None = None
 
     @classmethod
-    def of(cls, tenant: str, row: Directive, steps: Sequence[DirectiveStep] = ()) -> DirectiveInfo:
+    def of(cls, tenant: str, row: Any, steps: Sequence[Any] = ()) -> DirectiveInfo:
         arguments = dict(row.arguments or {})
         return cls(
             row.id,
@@ -246,7 +240,7 @@ class SignalInfo:
     correlation_id: str | None
 
     @classmethod
-    def of(cls, row: Signal) -> SignalInfo:
+    def of(cls, row: Any) -> SignalInfo:
         return cls(
             row.sequence,
             row.id,
@@ -288,11 +282,9 @@ class RevisionInfo:
     directive_id: str | None
 
     @classmethod
-    def of(cls, slug: str, row: Revision) -> RevisionInfo:
-        from fleetprompt_cli.store.models import saved_id
-
+    def of(cls, slug: str, row: Any) -> RevisionInfo:
         return cls(
-            saved_id(row),
+            int(row.id),
             slug,
             row.at,
             row.actor,
@@ -369,24 +361,24 @@ class TenantSummary:
 # -- reading ------------------------------------------------------------------
 
 
-def list_installations(store: Store, tenant: str, *, include_all: bool = False) -> InstallationList:
+def list_installations(
+    store: Source, tenant: str, *, include_all: bool = False
+) -> InstallationList:
     """The tenant's installations with resource counts (``include_all``: history rows too)."""
-    from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
+    def body(s: Any, repo: ModuleType, tenant_id: int, name: str, _tier: str) -> InstallationList:
         rows = repo.list_installations(s, tenant_id, include_finished=include_all)
         counts = repo.resource_counts(s, tenant_id)
         infos = [InstallationInfo.of(name, row, counts.get(repo.saved_id(row), {})) for row in rows]
-    return InstallationList(name, infos)
+        return InstallationList(name, infos)
+
+    return _read(store, tenant, body)
 
 
-def tenant_summary(store: Store, tenant: str) -> TenantSummary:
+def tenant_summary(store: Source, tenant: str) -> TenantSummary:
     """Installations by status and the directives still open."""
-    from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, tier = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
+    def body(s: Any, repo: ModuleType, tenant_id: int, name: str, tier: str) -> TenantSummary:
         rows = repo.list_installations(s, tenant_id, include_finished=True)
         by_status = Counter(row.status for row in rows)
         open_directives = [
@@ -397,11 +389,13 @@ def tenant_summary(store: Store, tenant: str) -> TenantSummary:
             DirectiveInfo.of(name, d, repo.list_steps(s, tenant_id, d.id))
             for d in repo.list_directives(s, tenant_id, status="failed", limit=_RECENT_FAILED)
         ]
-    ordered = {st: by_status[st] for st in lifecycle.STATUSES if by_status[st]}
-    return TenantSummary(name, tier, ordered, open_directives, failed_directives)
+        ordered = {st: by_status[st] for st in lifecycle.STATUSES if by_status[st]}
+        return TenantSummary(name, tier, ordered, open_directives, failed_directives)
+
+    return _read(store, tenant, body)
 
 
-def _next_step(row: Installation, last: str | None) -> str | None:
+def _next_step(row: Any, last: str | None) -> str | None:
     """What the user can do about an installation that is stuck or whose last change failed."""
     slug = row.slug
     if lifecycle.changing(row.status, row.pending_version):
@@ -426,9 +420,7 @@ def _next_step(row: Installation, last: str | None) -> str | None:
     return None
 
 
-def _detail(
-    s: Session, repo: ModuleType, tenant_id: int, name: str, row: Installation
-) -> InstallationDetail:
+def _detail(s: Any, repo: ModuleType, tenant_id: int, name: str, row: Any) -> InstallationDetail:
     counts = repo.resource_counts(s, tenant_id).get(row.id, {})
     resources = [
         {"kind": r.kind, "name": r.name}
@@ -445,19 +437,19 @@ def _detail(
     )
 
 
-def installation_detail(store: Store, tenant: str, slug: str) -> InstallationDetail:
+def installation_detail(store: Source, tenant: str, slug: str) -> InstallationDetail:
     """One installation (the live row, else the newest history row), or NotFound."""
-    from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
+    def body(s: Any, repo: ModuleType, tenant_id: int, name: str, _tier: str) -> InstallationDetail:
         row = repo.latest_installation(s, tenant_id, slug)
         if row is None:
             raise not_installed(canonical_slug(slug), name)
         return _detail(s, repo, tenant_id, name, row)
 
+    return _read(store, tenant, body)
 
-def _find_directive(s: Session, repo: ModuleType, tenant_id: int, name: str, ref: str) -> Directive:
+
+def _find_directive(s: Any, repo: ModuleType, tenant_id: int, name: str, ref: str) -> Any:
     text = ref.strip().lower()
     if not _ID_TEXT.match(text) or len(text) < MIN_PREFIX:
         raise NotFound(
@@ -481,12 +473,10 @@ def _find_directive(s: Session, repo: ModuleType, tenant_id: int, name: str, ref
     return matches[0]
 
 
-def directive_detail(store: Store, tenant: str, ref: str) -> DirectiveInfo:
+def directive_detail(store: Source, tenant: str, ref: str) -> DirectiveInfo:
     """A directive by id or unique prefix, with its steps."""
-    from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
+    def body(s: Any, repo: ModuleType, tenant_id: int, name: str, _tier: str) -> DirectiveInfo:
         directive = _find_directive(s, repo, tenant_id, name, ref)
         info = DirectiveInfo.of(name, directive, repo.list_steps(s, tenant_id, directive.id))
         info.signals = [
@@ -495,30 +485,32 @@ def directive_detail(store: Store, tenant: str, ref: str) -> DirectiveInfo:
         ]
         return info
 
+    return _read(store, tenant, body)
+
 
 def list_signals(
-    store: Store, tenant: str, *, after: int = 0, limit: int | None = None
+    store: Source, tenant: str, *, after: int = 0, limit: int | None = None
 ) -> list[SignalInfo]:
     """The tenant's signal log after a sequence number, oldest first."""
-    from fleetprompt_cli.store import repository as repo
 
-    tenant_id, _, _ = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
+    def body(s: Any, repo: ModuleType, tenant_id: int, _name: str, _tier: str) -> list[SignalInfo]:
         return [
             SignalInfo.of(row) for row in repo.list_signals(s, tenant_id, after=after, limit=limit)
         ]
 
+    return _read(store, tenant, body)
+
 
 def status(
-    store: Store, tenant: str, target: str | None = None
+    store: Source, tenant: str, target: str | None = None
 ) -> TenantSummary | InstallationDetail | DirectiveInfo:
     """``status``: the tenant summary, an installation (by slug) or a directive (by id)."""
-    from fleetprompt_cli.store import repository as repo
-
     if target is None:
         return tenant_summary(store, tenant)
-    tenant_id, name, _ = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
+
+    def body(
+        s: Any, repo: ModuleType, tenant_id: int, name: str, _tier: str
+    ) -> InstallationDetail | DirectiveInfo:
         try:
             slug = canonical_slug(target)
         except Exception:  # Not a valid slug: it can only be a directive id.
@@ -529,39 +521,40 @@ def status(
         if _ID_TEXT.match(target.strip().lower()) and len(target.strip()) >= MIN_PREFIX:
             directive = _find_directive(s, repo, tenant_id, name, target)
             return DirectiveInfo.of(name, directive, repo.list_steps(s, tenant_id, directive.id))
-    raise NotFound(
-        f"{target!r} is neither an installation nor a directive of tenant {name!r}",
-        details={"target": target, "tenant": name},
-    )
+        raise NotFound(
+            f"{target!r} is neither an installation nor a directive of tenant {name!r}",
+            details={"target": target, "tenant": name},
+        )
+
+    return _read(store, tenant, body)
 
 
 def list_directives(
-    store: Store, tenant: str, *, status: str | None = None, limit: int | None = 20
+    store: Source, tenant: str, *, status: str | None = None, limit: int | None = 20
 ) -> list[DirectiveInfo]:
     """The tenant's command log, newest first, with each directive's steps."""
-    from fleetprompt_cli.store import repository as repo
-    from fleetprompt_cli.store.models import DIRECTIVE_STATUSES
-
     if status is not None and status not in DIRECTIVE_STATUSES:
         raise UsageError(
             f"unknown directive status {status!r}: expected {', '.join(DIRECTIVE_STATUSES)}"
         )
-    tenant_id, name, _ = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
+
+    def body(
+        s: Any, repo: ModuleType, tenant_id: int, name: str, _tier: str
+    ) -> list[DirectiveInfo]:
         return [
             DirectiveInfo.of(name, d, repo.list_steps(s, tenant_id, d.id))
             for d in repo.list_directives(s, tenant_id, status=status, limit=limit)
         ]
 
+    return _read(store, tenant, body)
+
 
 def history(
-    store: Store, tenant: str, slug: str | None = None, *, limit: int | None = None
+    store: Source, tenant: str, slug: str | None = None, *, limit: int | None = None
 ) -> list[RevisionInfo]:
     """Recorded changes, oldest first (the newest ``limit`` of them), of one package or all."""
-    from fleetprompt_cli.store import repository as repo
 
-    tenant_id, name, _ = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
+    def body(s: Any, repo: ModuleType, tenant_id: int, name: str, _tier: str) -> list[RevisionInfo]:
         slugs = {
             row.id: row.slug for row in repo.list_installations(s, tenant_id, include_finished=True)
         }
@@ -571,7 +564,9 @@ def history(
                 details={"slug": canonical_slug(slug), "tenant": name},
             )
         rows = repo.list_revisions(s, tenant_id, slug=slug)
-        revisions = [RevisionInfo.of(slugs.get(r.installation_id, "?"), r) for r in rows]
+        return [RevisionInfo.of(slugs.get(r.installation_id, "?"), r) for r in rows]
+
+    revisions = _read(store, tenant, body)
     if limit is not None:
         revisions = revisions[-limit:] if limit > 0 else []
     return revisions

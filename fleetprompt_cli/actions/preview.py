@@ -19,6 +19,7 @@ from packaging.version import Version
 from fleetprompt_cli.actions.directive_runner import archive_source
 from fleetprompt_cli.actions.indexes import open_catalog
 from fleetprompt_cli.actions.planning import Plan, PlanStep, plan_request
+from fleetprompt_cli.actions.state import StateSource, read_tenant
 from fleetprompt_cli.actions.tenants import tenant_of
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.install_rules import (
@@ -213,7 +214,7 @@ def _split_assignments(assignments: Sequence[str], plan: Plan) -> dict[str, list
 
 def preview_install(
     settings: Settings,
-    store: Store,
+    store: Store | StateSource,
     tenant: str,
     specs: Sequence[str],
     *,
@@ -228,11 +229,18 @@ def preview_install(
     (Except the ``default`` tenant on its first use.)  ``upgrade`` prefers
     the newest versions of every package, or of the given slugs only.
     """
-    from fleetprompt_cli.store import repository as repo
-
-    tenant_id, tenant_slug, tier = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
-        live, leaving = _tenant_state(s, repo, tenant_id)
+    # A StateSource reads the tenant through the fast reader (a no-op
+    # install then never imports the ORM); a Store through the ORM.
+    tenant_id, tenant_slug, tier, live, leaving = read_tenant(
+        store,
+        tenant,
+        lambda s, repo, tenant_id, name, tier: (
+            tenant_id,
+            name,
+            tier,
+            *_tenant_state(s, repo, tenant_id),
+        ),
+    )
     busy = {
         slug for slug, i in live.items() if lifecycle.changing(i.status, i.pending_version)
     } | leaving

@@ -24,10 +24,10 @@ from fleetprompt_cli.core.vocab import CATEGORIES, PRICING_MODELS, TIER_ORDER
 from fleetprompt_cli.errors import NotFound, UsageError
 from fleetprompt_cli.indexio.catalog import SearchHit
 from fleetprompt_cli.settings import Settings
+from fleetprompt_cli.store import fastread
 from fleetprompt_cli.store.stats_reader import (
     PackageFigures,
     ReviewRow,
-    read_installation,
     read_reviews,
     read_stats,
 )
@@ -368,7 +368,7 @@ def show(settings: Settings, spec: str) -> PackageDetail:
         entry = _newest_listed(entries)
     stats = _stats(settings, [slug]).get(slug, PackageFigures(slug))
     reviews = read_reviews(settings.database_url, slug, REVIEWS_SHOWN) if stats.rating_count else []
-    installed = read_installation(settings.database_url, settings.tenant, slug)
+    installed = fastread.read_installation(settings.database_url, settings.tenant, slug)
     return PackageDetail(
         entry, entries, stats, list(view.warnings), reviews, settings.tenant, installed
     )

@@ -1,15 +1,28 @@
-"""Open the state store for the use cases (SQLite is migrated on first use)."""
+"""Open the state store for the use cases (SQLite is migrated on first use).
+
+Read-only use cases take a :class:`StateSource`: they answer through the
+fast reader (``store/fastread.py``, no ORM imported) when the store is at
+this code's schema, and through the ORM store otherwise, which creates,
+migrates or refuses it as every other command does.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from fleetprompt_cli.actions.source import StateSource
 from fleetprompt_cli.settings import Settings
 
 if TYPE_CHECKING:
-    from fleetprompt_cli.store.engine import Store
+    from types import ModuleType
 
-__all__ = ["open_state"]
+    from fleetprompt_cli.store.engine import Store
+    from fleetprompt_cli.store.fastread import Reader
+
+__all__ = ["StateSource", "open_state", "read_tenant"]
+
+T = TypeVar("T")
 
 
 def open_state(settings: Settings) -> Store:
@@ -17,3 +30,38 @@ def open_state(settings: Settings) -> Store:
     from fleetprompt_cli.store import open_store
 
     return open_store(settings.database_url)
+
+
+def read_tenant(
+    source: Store | StateSource,
+    tenant: str,
+    body: Callable[[Any, ModuleType, int, str, str], T],
+) -> T:
+    """Run ``body(s, repo, tenant_id, tenant_name, tier)`` in one read transaction.
+
+    The repository functions a body calls exist with the same names and
+    arguments in ``store.repository`` (over a Session) and ``store.fastread``
+    (over a Reader), and their rows share attribute names, so one body serves
+    both.  A StateSource tries the fast reader first; a Store (or a fast
+    reader that cannot answer) takes the ORM path, where ``default`` is
+    created on first use and any other unknown tenant is NotFound.
+    """
+
+    def slow(store: Store) -> T:
+        from fleetprompt_cli.actions.tenants import tenant_of
+        from fleetprompt_cli.store import repository as repo
+
+        tenant_id, name, tier = tenant_of(store, tenant)
+        with store.session(readonly=True) as s:
+            return body(s, repo, tenant_id, name, tier)
+
+    if not isinstance(source, StateSource):
+        return slow(source)
+
+    def fast(reader: Reader) -> T:
+        from fleetprompt_cli.store import fastread
+
+        record = fastread.get_tenant(reader, tenant)
+        return body(reader, fastread, record.id, record.slug, record.tier)
+
+    return source.read(fast, slow)

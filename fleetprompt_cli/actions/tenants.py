@@ -74,15 +74,36 @@ def create_tenant(store: Store, slug: str, tier: str = "free") -> TenantInfo:
         return TenantInfo(record.slug, record.tier, record.created_at, 0)
 
 
-def list_tenants(store: Store) -> list[TenantInfo]:
-    """Every tenant with its tier, creation time and live installation count."""
-    from fleetprompt_cli.store import repository as repo
+def list_tenants(store: Any) -> list[TenantInfo]:
+    """Every tenant with its tier, creation time and live installation count.
 
-    with store.session(readonly=True) as s:
+    ``store``: the ORM Store, or an ``actions.state.StateSource`` (fast reader first).
+    """
+    from fleetprompt_cli.actions.source import StateSource
+
+    def slow(orm: Store) -> list[TenantInfo]:
+        from fleetprompt_cli.store import repository as repo
+
+        with orm.session(readonly=True) as s:
+            return [
+                TenantInfo(
+                    t.slug, t.tier, t.created_at, repo.count_installations(s, repo.saved_id(t))
+                )
+                for t in repo.list_tenants(s)
+            ]
+
+    def fast(reader: Any) -> list[TenantInfo]:
+        from fleetprompt_cli.store import fastread
+
+        counts = fastread.tenant_installation_counts(reader)
         return [
-            TenantInfo(t.slug, t.tier, t.created_at, repo.count_installations(s, repo.saved_id(t)))
-            for t in repo.list_tenants(s)
+            TenantInfo(t.slug, t.tier, t.created_at, counts.get(t.id, 0))
+            for t in fastread.list_tenants(reader)
         ]
+
+    if isinstance(store, StateSource):
+        return store.read(fast, slow)
+    return slow(store)
 
 
 def set_tier(store: Store, slug: str, tier: str) -> TenantInfo:

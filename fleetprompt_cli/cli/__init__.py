@@ -39,6 +39,7 @@ COMMANDS = [
     # queue commands
     "worker",
     "recover",
+    "doctor",
     # authors
     "new",
     "validate",

@@ -42,10 +42,16 @@ def history(
     from rich.text import Text
 
     from fleetprompt_cli.actions.inspecting import history as run_history
+    from fleetprompt_cli.actions.state import StateSource
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    revisions = run_history(app.store, settings.tenant, slug, limit=limit)
+    revisions = run_history(
+        StateSource(app.settings.database_url, lambda: app.store),
+        settings.tenant,
+        slug,
+        limit=limit,
+    )
     if json_output:
         app.emit_json(
             "history",

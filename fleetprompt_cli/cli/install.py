@@ -105,20 +105,23 @@ def run_install(
     from rich.text import Text
 
     from fleetprompt_cli.actions.preview import preview_install, wait_for_packages
+    from fleetprompt_cli.actions.state import StateSource
     from fleetprompt_cli.cli.apply import apply_preview
     from fleetprompt_cli.cli.render import preview_table
     from fleetprompt_cli.errors import StateError
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant, actor=actor)
-    store = app.store
+    # The preview reads the tenant through the fast reader, so that a no-op
+    # install never imports the ORM; writing (submit) opens app.store.
+    source = StateSource(settings.database_url, lambda: app.store)
     deadline: float | None = None
     while True:
         try:
             with app.err.status("Resolving…", spinner="dots") as status:
                 preview = preview_install(
                     settings,
-                    store,
+                    source,
                     settings.tenant,
                     specs,
                     config=config or [],
@@ -141,7 +144,7 @@ def run_install(
                     f"(up to {wait_timeout:g} s; --no-wait-lock fails at once)"
                 )
             left = deadline - time.monotonic()
-            if not wait_for_packages(store, settings.tenant, slugs, timeout=max(left, 0)):
+            if not wait_for_packages(app.store, settings.tenant, slugs, timeout=max(left, 0)):
                 raise
     for warning in preview.warnings:
         app.warn(warning)

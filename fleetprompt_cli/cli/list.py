@@ -37,12 +37,15 @@ def list_(
     from rich.text import Text
 
     from fleetprompt_cli.actions.inspecting import list_installations
+    from fleetprompt_cli.actions.state import StateSource
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
     from fleetprompt_cli.actions.outdated import yanked_among
 
-    result = list_installations(app.store, settings.tenant, include_all=all_)
+    result = list_installations(
+        StateSource(app.settings.database_url, lambda: app.store), settings.tenant, include_all=all_
+    )
     yanked, warnings = yanked_among(
         settings, [(i.slug, i.version) for i in result.installations if i.version]
     )

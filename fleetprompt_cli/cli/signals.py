@@ -24,10 +24,16 @@ def signals(
 ) -> None:
     """The tenant's signal log: what installs, upgrades and uninstalls announced."""
     from fleetprompt_cli.actions.inspecting import list_signals
+    from fleetprompt_cli.actions.state import StateSource
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    rows = list_signals(app.store, settings.tenant, after=after, limit=limit)
+    rows = list_signals(
+        StateSource(app.settings.database_url, lambda: app.store),
+        settings.tenant,
+        after=after,
+        limit=limit,
+    )
     if json_output:
         app.emit_json(
             "signals", {"tenant": settings.tenant, "signals": [r.to_json() for r in rows]}

@@ -113,10 +113,13 @@ def status(
     """The tenant at a glance, one installation, or one directive."""
     from fleetprompt_cli.actions.inspecting import DirectiveInfo, InstallationDetail
     from fleetprompt_cli.actions.inspecting import status as run_status
+    from fleetprompt_cli.actions.state import StateSource
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    result = run_status(app.store, settings.tenant, target)
+    result = run_status(
+        StateSource(app.settings.database_url, lambda: app.store), settings.tenant, target
+    )
     view: Callable[[Any], Group]
     if isinstance(result, DirectiveInfo):
         kind, view = "directive", directive_view

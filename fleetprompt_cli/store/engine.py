@@ -38,6 +38,7 @@ from sqlmodel import Session
 
 from fleetprompt_cli.errors import StoreUnavailable
 from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, metadata
+from fleetprompt_cli.store.schema_head import refusal
 from fleetprompt_cli.walmode import enable_wal
 
 __all__ = [
@@ -330,24 +331,7 @@ def _classify(current: str | None, has_tables: bool, migrations: Migrations) -> 
 
 
 def _refusal(status: SchemaStatus, where: str) -> StoreUnavailable:
-    if status.state == "newer":
-        return StoreUnavailable(
-            f"state store schema is at {status.current}, this fleetprompt expects "
-            f"{status.head}: upgrade fleetprompt (the store {where} was migrated by a newer "
-            "or different release)",
-            details={"current": status.current, "expected": status.head},
-        )
-    if status.state == "unversioned":
-        return StoreUnavailable(
-            f"the state store {where} has fleetprompt tables but no schema version: "
-            "it was not created by fleetprompt's migrations; use another database",
-            details={"current": None, "expected": status.head},
-        )
-    return StoreUnavailable(
-        f"state store schema is at {status.current}, this fleetprompt expects "
-        f"{status.head}: run 'fleetprompt db upgrade'",
-        details={"current": status.current, "expected": status.head},
-    )
+    return refusal(status.state, status.current, status.head, where)
 
 
 @contextmanager

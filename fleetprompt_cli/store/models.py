@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from fleetprompt_cli.core import vocab
+from fleetprompt_cli.store.schema_head import SCHEMA_HEAD, VERSION_TABLE
 
 __all__ = [
     "DIRECTIVE_KINDS",
@@ -63,13 +64,8 @@ __all__ = [
     "utcnow",
 ]
 
-# The alembic revision these models describe.  Kept as a constant so that
-# opening a store at the right schema costs one query and no parsing of the
-# migration scripts; a test checks it against the scripts' head.
-SCHEMA_HEAD = "0003"
-# Our own name for alembic's version table, so that a PostgreSQL database
-# shared with another alembic-managed application cannot be mistaken for ours.
-VERSION_TABLE = "fleetprompt_schema_version"
+# SCHEMA_HEAD (the alembic revision these models describe) and VERSION_TABLE
+# live in schema_head.py, importable without sqlmodel by the fast reader.
 
 # The words of each column with a fixed vocabulary: one home, core/vocab.py.
 TIERS = vocab.TIERS

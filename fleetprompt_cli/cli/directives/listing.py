@@ -32,10 +32,16 @@ def list_(
     from rich.text import Text
 
     from fleetprompt_cli.actions.inspecting import list_directives
+    from fleetprompt_cli.actions.state import StateSource
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    directives = list_directives(app.store, settings.tenant, status=status, limit=limit)
+    directives = list_directives(
+        StateSource(app.settings.database_url, lambda: app.store),
+        settings.tenant,
+        status=status,
+        limit=limit,
+    )
     if json_output:
         app.emit_json(
             "directives",

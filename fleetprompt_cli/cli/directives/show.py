@@ -76,10 +76,13 @@ def show(
 ) -> None:
     """One directive: who, when, the command, and its steps' status."""
     from fleetprompt_cli.actions.inspecting import directive_detail
+    from fleetprompt_cli.actions.state import StateSource
 
     app = get_app(ctx, json_output=json_output)
     settings = app.settings.with_overrides(tenant=tenant)
-    found = directive_detail(app.store, settings.tenant, directive)
+    found = directive_detail(
+        StateSource(app.settings.database_url, lambda: app.store), settings.tenant, directive
+    )
     if json_output:
         app.emit_json("directive", {"directive": found.to_json()})
         return

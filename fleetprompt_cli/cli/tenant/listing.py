@@ -15,10 +15,11 @@ def list_(ctx: typer.Context, json_output: bool = JsonOption) -> None:
     """Every tenant: tier, when it was created, how many installations it has."""
     from rich.table import Table
 
+    from fleetprompt_cli.actions.state import StateSource
     from fleetprompt_cli.actions.tenants import list_tenants
 
     app = get_app(ctx, json_output=json_output)
-    tenants = list_tenants(app.store)
+    tenants = list_tenants(StateSource(app.settings.database_url, lambda: app.store))
     if json_output:
         app.emit_json("tenants", {"tenants": [t.to_json() for t in tenants]})
         return
