@@ -356,24 +356,25 @@ class _Tenant:
     tier: str
 
 
-def tenant_rows(
-    settings: Settings, open_store: Callable[[], Store], tenant: str
-) -> tuple[int, str, str, list[Any]]:
+_Rows = tuple[int, str, str, list[Any]]
+
+
+def tenant_rows(settings: Settings, open_store: Callable[[], Store], tenant: str) -> _Rows:
     """The tenant's id, name, tier and live installation rows.
 
-    The one read the no-op path makes of the store.  A raw reader (no ORM)
-    can take its place: :func:`differences` needs only each row's slug,
-    version, status, config and pending_version, and ``settings`` carries
-    the database URL such a reader opens.
+    The one read the no-op path makes of the store: through the fast reader
+    (no ORM import) when the store is current, else the ORM store (which
+    creates, migrates or refuses it).  :func:`differences` needs only each
+    row's slug, version, status, config and pending_version, which both
+    readers' rows have.
     """
-    from fleetprompt_cli.actions.tenants import tenant_of
-    from fleetprompt_cli.store import repository as repo
+    from fleetprompt_cli.actions.source import StateSource
+    from fleetprompt_cli.actions.state import read_tenant
 
-    store = open_store()
-    tenant_id, tenant_name, tier = tenant_of(store, tenant)
-    with store.session(readonly=True) as s:
-        rows = list(repo.list_installations(s, tenant_id))
-    return tenant_id, tenant_name, tier, rows
+    def body(s: Any, repo: Any, tenant_id: int, name: str, tier: str) -> _Rows:
+        return tenant_id, name, tier, list(repo.list_installations(s, tenant_id))
+
+    return read_tenant(StateSource(settings.database_url, open_store), tenant, body)
 
 
 @dataclass

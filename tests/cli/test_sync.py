@@ -44,9 +44,10 @@ def index(tmp_path: Path, monkeypatch) -> Path:
         write_package(src, "extra", "1.0.0", deps={"base": ">=1"}),
     ]
     root = tmp_path / "index"
+    # The tester publishes everything (and so owns it) and later yanks.
+    monkeypatch.setenv("FLEETPROMPT_ACTOR", "tester")
     publish_all(root, *folders)
     monkeypatch.setenv("FLEETPROMPT_INDEX", str(root))
-    monkeypatch.setenv("FLEETPROMPT_ACTOR", "tester")
     faults._hits.clear()
     return root
 
@@ -515,13 +516,13 @@ except SystemExit as exit:
     assert not exit.code, exit.code
 heavy = ("fleetprompt_cli.core.resolver", "fleetprompt_cli.indexio.catalog",
          "fleetprompt_cli.actions.planning", "fleetprompt_cli.actions.preview",
-         "fleetprompt_cli.actions.indexes", "fleetprompt_cli.queue")
+         "fleetprompt_cli.actions.indexes", "fleetprompt_cli.queue",
+         "sqlmodel", "sqlalchemy", "alembic")
 print(",".join(name for name in heavy if name in sys.modules))
 """
 
 
-def test_the_no_op_path_neither_resolves_nor_reads_the_catalog(index, project):
-    # (The store is still read through the ORM: tenant_rows is where a raw reader goes.)
+def test_the_no_op_path_neither_resolves_nor_reads_the_catalog_nor_imports_the_orm(index, project):
     ok("add", "app")
     ok("sync", "--yes")
     probe = subprocess.run(
