@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["WorkerProcess", "lines_until"]
+__all__ = ["CliProcess", "WorkerProcess", "lines_until"]
 
 
 def lines_until(
@@ -28,14 +28,14 @@ def lines_until(
     return lines
 
 
-class WorkerProcess:
-    """``fleetprompt worker ARGS`` as a child process whose stderr lines are collected."""
+class CliProcess:
+    """``fleetprompt ARGS`` as a child process whose stderr lines are collected."""
 
     def __init__(
         self, *args: str, env: dict[str, str] | None = None, sink: queue.Queue | None = None
     ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fleetprompt_cli", "worker", *args],
+            [sys.executable, "-m", "fleetprompt_cli", *args],
             env={**os.environ, **(env or {})},
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -102,3 +102,12 @@ class WorkerProcess:
         if self.process.poll() is None:
             self.signal(signal.SIGTERM)
         return self.finish()
+
+
+class WorkerProcess(CliProcess):
+    """``fleetprompt worker ARGS`` as a child process whose stderr lines are collected."""
+
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, sink: queue.Queue | None = None
+    ) -> None:
+        super().__init__("worker", *args, env=env, sink=sink)
