@@ -137,8 +137,8 @@ class WorkerContext:
     queue: WorkQueue | None = None
     # Log each directive with its tenant, kind and attempts (``--log-format json``).
     details: bool = False
-    # Directives this worker's threads are running: (tenant id, directive id) -> lease owner.
-    running: dict[tuple[int, str], str] = field(default_factory=dict)
+    # Directives this worker's threads are running: lease owner -> (tenant id, directive id).
+    running: dict[str, tuple[int, str]] = field(default_factory=dict)
     _tenants: dict[int, str] = field(default_factory=dict, repr=False)
     _running_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -216,9 +216,8 @@ def handle_wakeup(tenant_id: int, directive_id: str) -> str:
     context = _current()
     owner = default_owner("worker")
     started = time.monotonic()
-    key = (tenant_id, directive_id)
     with context._running_lock:
-        context.running[key] = owner
+        context.running[owner] = (tenant_id, directive_id)
     try:
         outcome = run_directive(
             context.settings,
@@ -235,7 +234,7 @@ def handle_wakeup(tenant_id: int, directive_id: str) -> str:
         return "unknown"
     finally:
         with context._running_lock:
-            context.running.pop(key, None)
+            context.running.pop(owner, None)
     context.stats.count(outcome.status)
     if outcome.status != "busy":
         logger.info(
@@ -381,7 +380,7 @@ def _release_running(context: WorkerContext) -> None:
 
     with context._running_lock:
         running = dict(context.running)
-    for (tenant_id, directive_id), owner in running.items():
+    for owner, (tenant_id, directive_id) in running.items():
         try:
             with context.store.session() as s:
                 released = repo.release(s, tenant_id, directive_id, owner)
