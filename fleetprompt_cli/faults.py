@@ -2,7 +2,10 @@
 
 ``FLEETPROMPT_FAULT=POINT`` (or ``POINT:N`` for the N-th time the point is
 reached, or ``POINT=raise`` / ``POINT:N=raise`` to raise a transient error
-instead of dying) makes :func:`checkpoint` act there.  Points are named where
+instead of dying, or ``POINT:N=hold`` to stop there until a test lets it go:
+it says ``fault: holding at POINT`` on stderr and blocks until the named pipe
+``FLEETPROMPT_FAULT_HOLD`` is opened for writing and closed) makes
+:func:`checkpoint` act there.  Points are named where
 the installer calls them (``claimed``, ``step-started``, ``fetched``,
 ``extracted``, ``before-commit``, ``after-commit``).  Unset, a checkpoint
 costs one dictionary lookup.
@@ -18,7 +21,7 @@ import os
 import signal
 
 from fleetprompt_cli.errors import FleetPromptError
-from fleetprompt_cli.settings import fault_clock_offset, fault_spec
+from fleetprompt_cli.settings import fault_clock_offset, fault_hold_path, fault_spec
 
 __all__ = ["InjectedFault", "checkpoint", "clock_offset"]
 
@@ -53,7 +56,23 @@ def checkpoint(point: str) -> None:
             continue
         if mode == "raise":
             raise InjectedFault(f"injected fault at {point}")
+        if mode == "hold":
+            _hold(point)
+            return
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _hold(point: str) -> None:
+    """Block until the test opens and closes the FLEETPROMPT_FAULT_HOLD pipe (no polling)."""
+    import sys
+
+    path = fault_hold_path()
+    if not path:
+        raise InjectedFault(f"{point}=hold needs FLEETPROMPT_FAULT_HOLD (a named pipe)")
+    sys.stderr.write(f"fault: holding at {point}\n")
+    sys.stderr.flush()
+    with open(path, "rb") as pipe:
+        pipe.read()
 
 
 def clock_offset() -> float:

@@ -36,9 +36,11 @@ __all__ = [
     "claim_grace_seconds",
     "debug",
     "fault_clock_offset",
+    "fault_hold_path",
     "fault_spec",
     "lease_seconds",
     "load_settings",
+    "queue_backend",
     "queue_name",
     "safe_url",
     "save_indexes",
@@ -77,6 +79,7 @@ ENVIRONMENT: tuple[str, ...] = (
 TEST_HOOKS: tuple[str, ...] = (
     "FLEETPROMPT_FAULT",
     "FLEETPROMPT_FAULT_CLOCK_OFFSET",
+    "FLEETPROMPT_FAULT_HOLD",
     "FLEETPROMPT_TEST_DATABASE_URL",
     "FLEETPROMPT_TEST_REDIS_URL",
     "FLEETPROMPT_RESOLVER_EXAMPLES",
@@ -181,6 +184,35 @@ def queue_name() -> str:
     return os.environ.get("FLEETPROMPT_QUEUE_NAME") or DEFAULT_QUEUE_NAME
 
 
+QUEUE_SCHEMES: dict[str, str] = {
+    "sqlite": "sqlite",
+    "redis": "redis",
+    "rediss": "redis",
+    "unix": "redis",
+    "postgresql": "postgres",
+    "postgresql+psycopg": "postgres",
+    "postgres": "postgres",
+}
+
+
+def queue_backend(url: str) -> str:
+    """Which queue a FLEETPROMPT_QUEUE_URL names: ``sqlite``, ``redis`` or ``postgres``.
+
+    ``sqlite:///PATH`` (the default), ``redis://``/``rediss://``/``unix://``,
+    or ``postgresql://`` / ``postgresql+psycopg://`` (huey's storage on
+    PostgreSQL: a deployment with no Redis).  Anything else is an
+    :class:`InvalidInput` naming the variable, the URL shown without its password.
+    """
+    scheme, sep, rest = url.partition("://")
+    backend = QUEUE_SCHEMES.get(scheme.lower()) if sep else None
+    if backend is None or (backend == "sqlite" and not rest.startswith("/")) or not rest:
+        raise InvalidInput(
+            f"FLEETPROMPT_QUEUE_URL (or config 'queue_url') {safe_url(url)[:120]!r} is not a "
+            "queue URL: use sqlite:///PATH, redis://HOST[:PORT]/DB or postgresql://HOST/DB"
+        )
+    return backend
+
+
 def debug() -> bool:
     """Whether internal errors show their traceback (FLEETPROMPT_DEBUG set, non-empty)."""
     return bool(os.environ.get("FLEETPROMPT_DEBUG"))
@@ -189,6 +221,11 @@ def debug() -> bool:
 def fault_spec() -> str:
     """The fault points to trip (FLEETPROMPT_FAULT; tests only, see faults.py)."""
     return os.environ.get("FLEETPROMPT_FAULT") or ""
+
+
+def fault_hold_path() -> str:
+    """The named pipe a ``POINT=hold`` fault waits on (FLEETPROMPT_FAULT_HOLD; tests only)."""
+    return os.environ.get("FLEETPROMPT_FAULT_HOLD") or ""
 
 
 def fault_clock_offset() -> float:

@@ -12,16 +12,31 @@
   (A prefix rather than a dedicated db number: tests and CI jobs may share one
   Redis, and huey's keys embed its queue name, which tests set to the prefix.)
 
-When a variable is missing the test is skipped with the reason, except when
-``CI=true``: then it fails, so CI can never pass with a backend untested.
+* ``postgres_store_url``: a migrated PostgreSQL store only (tests of the
+  PostgreSQL queue, which keeps its tables in the store's database).
+* ``throwaway_postgres`` and ``throwaway_redis``: servers of the test's own,
+  on a spare port, that a test may stop and restart (backend-down tests);
+  never the shared servers.  PostgreSQL refuses to run as root, so its
+  ``initdb``/``pg_ctl`` (from /usr/lib/postgresql/*/bin) run as the
+  ``postgres`` user through ``runuser`` on a data folder that user owns.
+  Both are stopped in the fixture's teardown.
+
+When a variable (or a server binary) is missing the test is skipped with the
+reason, except when ``CI=true``: then it fails, so CI can never pass with a
+backend untested.
 PostgreSQL tests carry the ``postgres`` marker and Redis tests the ``redis``
 marker (``-m "not postgres"`` deselects them).
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +46,16 @@ import pytest
 __all__ = [
     "DATABASE_VARIABLE",
     "REDIS_VARIABLE",
+    "ThrowawayPostgres",
+    "ThrowawayRedis",
     "empty_store_url",
     "postgres_admin_url",
+    "postgres_store_url",
     "redis_prefix",
     "redis_url",
     "store_url",
+    "throwaway_postgres",
+    "throwaway_redis",
 ]
 
 DATABASE_VARIABLE = "FLEETPROMPT_TEST_DATABASE_URL"
@@ -51,7 +71,11 @@ def _require(variable: str, what: str) -> str:
     value = os.environ.get(variable, "").strip()
     if value:
         return value
-    reason = f"{what} tests need {variable} (e.g. in .ci/run)"
+    _missing(f"{what} tests need {variable} (e.g. in .ci/run)")
+    return ""  # not reached
+
+
+def _missing(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason}; CI=true, so a skipped backend test is a failure", pytrace=False)
     pytest.skip(reason)
@@ -181,3 +205,144 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture
+def postgres_store_url(postgres_admin_url: str, _postgres_template: str) -> Iterator[str]:
+    """A migrated, empty PostgreSQL state store of this test's own."""
+    yield from _postgres_database(postgres_admin_url, _postgres_template)
+
+
+def _spare_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL server of one test: ``start()``, ``stop()``, ``url``."""
+
+    def __init__(self, bindir: Path, root: Path) -> None:
+        self.bindir, self.root = bindir, root
+        self.data = root / "data"
+        self.port = _spare_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def _run(self, tool: str, *args: str) -> None:
+        done = subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(self.bindir / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} failed: {done.stdout[-1000:]}{done.stderr[-1000:]}")
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c full_page_writes=off -c max_connections=60"
+        )
+        # -w: returns once the server accepts connections (no polling here).
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        # -m fast: open connections are cut, as when a database server goes away.
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    """A started PostgreSQL server on a spare port, stopped and deleted afterwards."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not found or os.geteuid() != 0 or shutil.which("runuser") is None:
+        _missing("throwaway PostgreSQL tests need /usr/lib/postgresql/*/bin and root (runuser)")
+    # A folder the postgres user can enter (pytest's tmp_path is private to root).
+    root = Path(tempfile.mkdtemp(prefix="fleetprompt-pg-"))
+    os.chmod(root, 0o755)
+    shutil.chown(root, "postgres", "postgres")
+    server = None
+    try:
+        server = ThrowawayPostgres(Path(found[-1]).parent, root)
+        server.start()
+        yield server
+    finally:
+        if server is not None and server.running():
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class ThrowawayRedis:
+    """A Redis server of one test, without persistence: ``start()``, ``stop()``, ``url``."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = _spare_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "notice",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.process = process
+        assert process.stdout is not None
+        # Redis says when it accepts connections: read up to that line.
+        for line in process.stdout:
+            if "Ready to accept connections" in line:
+                break
+        else:
+            raise RuntimeError(f"redis-server exited with {process.wait()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self.process = None
+
+
+@pytest.fixture
+def throwaway_redis() -> Iterator[ThrowawayRedis]:
+    """A started Redis server on a spare port, stopped afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _missing("throwaway Redis tests need redis-server on PATH")
+    server = ThrowawayRedis(binary or "")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

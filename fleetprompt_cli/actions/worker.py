@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ __all__ = [
     "WorkerContext",
     "WorkerStats",
     "claim_grace",
+    "directive_record",
     "handle_wakeup",
     "run_worker",
     "sweep_interval",
@@ -133,6 +135,12 @@ class WorkerContext:
     stats: WorkerStats = field(default_factory=WorkerStats)
     on_outcome: Callable[[int, str, Any], None] | None = None
     queue: WorkQueue | None = None
+    # Log each directive with its tenant, kind and attempts (``--log-format json``).
+    details: bool = False
+    # Directives this worker's threads are running: lease owner -> (tenant id, directive id).
+    running: dict[str, tuple[int, str]] = field(default_factory=dict)
+    _tenants: dict[int, str] = field(default_factory=dict, repr=False)
+    _running_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def work_queue(self) -> WorkQueue:
         if self.queue is None:
@@ -165,18 +173,58 @@ def _install(context: WorkerContext | None) -> None:
         _context = context
 
 
+def directive_record(
+    context: WorkerContext, tenant_id: int, directive_id: str, outcome: Any, duration: float
+) -> dict[str, Any]:
+    """One directive's run as a log record: tenant, directive, kind, duration, outcome, attempts."""
+    record: dict[str, Any] = {
+        "event": "directive",
+        "tenant": context._tenants.get(tenant_id, str(tenant_id)),
+        "directive": directive_id,
+        "kind": None,
+        "duration": round(duration, 4),
+        "outcome": outcome.status,
+        "attempts": None,
+    }
+    if outcome.error:
+        record["error"] = outcome.error
+    if not context.details:
+        return record
+    from fleetprompt_cli.store import repository as repo
+
+    try:
+        with context.store.session(readonly=True) as s:
+            if tenant_id not in context._tenants:
+                context._tenants.update(
+                    {t.id: t.slug for t in repo.list_tenants(s) if t.id is not None}
+                )
+            directive = repo.get_directive(s, tenant_id, directive_id)
+            record.update(
+                tenant=context._tenants.get(tenant_id, str(tenant_id)),
+                kind=directive.kind,
+                attempts=directive.attempts,
+            )
+    except Exception as error:  # The run is over; a log line never fails it.
+        record["log_error"] = one_line(error)
+    return record
+
+
 def handle_wakeup(tenant_id: int, directive_id: str) -> str:
     """Claim and run a directive; return the outcome (``busy``/``unknown`` are no-ops)."""
     from fleetprompt_cli.actions.directive_runner import default_owner, run_directive
 
     context = _current()
+    owner = default_owner("worker")
+    started = time.monotonic()
+    with context._running_lock:
+        context.running[owner] = (tenant_id, directive_id)
     try:
         outcome = run_directive(
             context.settings,
             context.store,
             tenant_id,
             directive_id,
-            owner=default_owner("worker"),
+            owner=owner,
         )
     except NotFound:
         # A wake-up for a directive this store does not have (another store's
@@ -184,6 +232,9 @@ def handle_wakeup(tenant_id: int, directive_id: str) -> str:
         logger.warning("wake-up for unknown directive %s (tenant %s)", directive_id, tenant_id)
         context.stats.count("unknown")
         return "unknown"
+    finally:
+        with context._running_lock:
+            context.running.pop(owner, None)
     context.stats.count(outcome.status)
     if outcome.status != "busy":
         logger.info(
@@ -191,6 +242,11 @@ def handle_wakeup(tenant_id: int, directive_id: str) -> str:
             directive_id,
             outcome.status,
             f": {outcome.error}" if outcome.error else "",
+            extra={
+                "fleetprompt": directive_record(
+                    context, tenant_id, directive_id, outcome, time.monotonic() - started
+                )
+            },
         )
     if context.on_outcome is not None:
         context.on_outcome(tenant_id, directive_id, outcome)
@@ -264,20 +320,25 @@ def run_worker(
     once: bool = False,
     on_outcome: Callable[[int, str, Any], None] | None = None,
     on_ready: Callable[[], None] | None = None,
+    details: bool = False,
 ) -> WorkerStats:
     """Run a worker on the queue until SIGTERM/SIGINT (or, ``once``, until idle).
 
     ``once``: process what is queued, sweep once, process what the sweep
     found, and return.  Otherwise the queue runs ``workers`` threads and
     sweeps every FLEETPROMPT_SWEEP_SECONDS; SIGTERM finishes the running
-    directives and stops, SIGINT stops at once.
+    directives and stops, SIGINT (or a second SIGTERM) stops at once and
+    releases the leases of the directives still running, so that another
+    worker takes them over at once (a step's transaction that did not commit
+    leaves nothing behind).  ``details``: log lines carry the tenant's name,
+    the directive's kind and attempts (one more read per directive).
     """
     from fleetprompt_cli.actions.state import open_state
 
     if not 1 <= workers <= MAX_WORKERS:
         raise InvalidInput(f"--workers must be from 1 to {MAX_WORKERS}, not {workers}")
     store = open_state(settings)
-    context = WorkerContext(settings, store, on_outcome=on_outcome, queue=queue)
+    context = WorkerContext(settings, store, on_outcome=on_outcome, queue=queue, details=details)
     work = context.work_queue()
     _install(context)
     try:
@@ -308,5 +369,27 @@ def run_worker(
         raise
     finally:
         work.bind(None, None)
+        _release_running(context)
         _install(None)
         store.dispose()
+
+
+def _release_running(context: WorkerContext) -> None:
+    """Give up the leases of directives still running when the worker stops at once."""
+    from fleetprompt_cli.store import repository as repo
+
+    with context._running_lock:
+        running = dict(context.running)
+    for owner, (tenant_id, directive_id) in running.items():
+        try:
+            with context.store.session() as s:
+                released = repo.release(s, tenant_id, directive_id, owner)
+        except Exception as error:  # The store is down: the lease expires instead.
+            logger.warning(
+                "could not release directive %s: %s (its lease expires instead)",
+                directive_id,
+                one_line(error),
+            )
+            continue
+        if released:
+            logger.info("released directive %s (tenant %s) unfinished", directive_id, tenant_id)

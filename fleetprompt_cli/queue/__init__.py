@@ -2,8 +2,10 @@
 
 A wake-up names a directive by (tenant id, directive id) and nothing else;
 whoever receives it claims the directive's lease in the store and runs it
-with the same installer function an inline install uses.  This package is a
-huey adapter: it is handed what a wake-up and a sweep call
+with the same installer function an inline install uses.  The queue URL
+picks huey's storage: a SQLite file, Redis, or PostgreSQL
+(:mod:`fleetprompt_cli.queue.pgstorage`, for deployments without Redis).
+This package is a huey adapter: it is handed what a wake-up and a sweep call
 (``fleetprompt_cli.actions.worker``) and imports nothing above it.  Losing a wake-up
 (a worker killed after dequeuing it, a queue that was down) loses nothing:
 every worker's periodic sweep, and ``fleetprompt recover``, re-enqueue open

@@ -54,6 +54,17 @@ class _Consumer(Consumer):
     sweep: Callable[[], Any] | None = None
     sweep_seconds: float = 5.0
 
+    def stop(self, graceful: bool = False) -> None:
+        # Said before huey joins the worker threads (which may take a while).
+        if graceful:
+            logger.info(
+                "stopping: finishing the running directives "
+                "(SIGTERM again or SIGINT: stop now and release them)"
+            )
+        else:
+            logger.info("stopping now: running directives are released")
+        super().stop(graceful)
+
     def _create_scheduler(self) -> Scheduler:
         scheduler = _SweepingScheduler(
             huey=self.huey,

@@ -23,7 +23,7 @@ from typing import Any
 from fleetprompt_cli.errors import StoreUnavailable
 from fleetprompt_cli.queue import TASK_RUN, TASK_SWEEP
 from fleetprompt_cli.settings import DEFAULT_QUEUE_NAME as SETTINGS_QUEUE_NAME
-from fleetprompt_cli.settings import Settings
+from fleetprompt_cli.settings import Settings, queue_backend, safe_url
 from fleetprompt_cli.settings import queue_name as settings_queue_name
 
 __all__ = [
@@ -71,9 +71,12 @@ def queue_name() -> str:
 
 
 def _sqlite_path(url: str) -> str:
-    if not url.startswith("sqlite:///"):
-        raise ValueError(f"unsupported queue URL {url!r}: use sqlite:///PATH or redis://...")
     return url.removeprefix("sqlite:///")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _time(value: Any) -> str | None:
@@ -146,8 +149,9 @@ def json_serializer() -> Any:
 
 @functools.cache
 def _huey(queue_url: str, name: str) -> Any:
-    from huey import RedisHuey, SqliteHuey
+    from huey import Huey, RedisHuey, SqliteHuey
 
+    backend = queue_backend(queue_url)  # An unusable URL: InvalidInput naming the variable.
     # results=False: the state store keeps the results; a wake-up carries ids only.
     options = {
         "results": False,
@@ -156,8 +160,17 @@ def _huey(queue_url: str, name: str) -> Any:
         "utc": True,
         "serializer": json_serializer(),
     }
-    if queue_url.startswith(("redis://", "rediss://", "unix://")):
+    if backend == "redis":
         huey = RedisHuey(name, url=queue_url, **options)
+    elif backend == "postgres":
+        from fleetprompt_cli.queue.pgstorage import PostgresStorage
+
+        try:
+            huey = Huey(name, storage_class=PostgresStorage, url=queue_url, **options)
+        except Exception as exc:  # psycopg.Error: down, refused, no such database.
+            raise StoreUnavailable(
+                f"cannot use the installer queue {safe_url(queue_url)}: {_first_line(exc)}"
+            ) from None
     else:
         path = _sqlite_path(queue_url)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

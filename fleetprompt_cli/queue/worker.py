@@ -60,10 +60,17 @@ def drain(huey: Any, workers: int = 1) -> int:
                 done["tasks"] += 1
 
     threads = [threading.Thread(target=loop, name=f"drain-{i}") for i in range(max(1, workers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # Draining stops at the first empty read: no blocking wait (BRPOP, LISTEN) for more.
+    storage = huey.storage
+    blocking = getattr(storage, "blocking", False)
+    storage.blocking = False
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        storage.blocking = blocking
     if failures:
         raise QueueUnreachable(_one_line(failures[0]))
     return done["tasks"]
