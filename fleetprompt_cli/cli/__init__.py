@@ -34,6 +34,7 @@ COMMANDS = [
     "resume",
     "configure",
     "history",
+    "rollback",
     "signals",
     # queue commands
     "worker",
