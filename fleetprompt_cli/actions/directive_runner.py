@@ -299,15 +299,16 @@ class _Runner:
         rollback_to = info.get("rollback_to")
         # A rollback restores a revision's snapshot from the store: no index,
         # no archive.  Anything else installs its version's archive.
-        resources = (
-            None
+        fetched: list[Resource] = (
+            []
             if rollback_to is not None
             else resources_of(info["manifest"], self.package_files(info))
         )
         with self.held() as s:
             inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
-            if resources is None:
-                resources = self._snapshot(s, step.slug, rollback_to)
+            resources = (
+                fetched if rollback_to is None else self._snapshot(s, step.slug, rollback_to)
+            )
             self.put_resources(s, self.repo.saved_id(inst), resources)
             name = "complete_install" if inst.status == lifecycle.INSTALLING else "complete_upgrade"
             inst = self.repo.apply_transition(
