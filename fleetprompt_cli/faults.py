@@ -4,7 +4,8 @@
 reached, or ``POINT=raise`` / ``POINT:N=raise`` to raise a transient error
 instead of dying) makes :func:`checkpoint` act there.  Points are named where
 the installer calls them (``claimed``, ``step-started``, ``fetched``,
-``extracted``, ``before-commit``, ``after-commit``).  Unset, a checkpoint
+``extracted``, ``resource-written`` (after each resource a step writes),
+``before-commit``, ``after-commit``).  Unset, a checkpoint
 costs one dictionary lookup.
 
 ``FLEETPROMPT_FAULT_CLOCK_OFFSET=SECONDS`` shifts this process's clock (the
