@@ -653,7 +653,10 @@ class ReleaseInfo:
 def releases(
     store: Store, tenant: str, slug: str | None = None, *, limit: int | None = None
 ) -> list[ReleaseInfo]:
-    """The numbered revisions of one package (or of every package), oldest first per package."""
+    """The numbered revisions of one package (or of every package), oldest first per package.
+
+    With ``limit``, only the newest ``limit`` of them.
+    """
     from fleetprompt_cli.store import repository as repo
 
     tenant_id, _, _ = tenant_of(store, tenant)
@@ -664,8 +667,10 @@ def releases(
             rows = repo.list_installations(s, tenant_id, include_finished=True)
             slugs = sorted({row.slug for row in rows})
         found = [ReleaseInfo.of(r) for one in slugs for r in repo.list_releases(s, tenant_id, one)]
-    if limit is not None and slug is not None:
-        found = found[-limit:]
+    if limit is not None:
+        # The newest ``limit`` of them, still grouped by package.
+        newest = {id(r) for r in sorted(found, key=lambda r: r.at)[-limit:]}
+        found = [r for r in found if id(r) in newest]
     return found
 
 

@@ -19,9 +19,15 @@ from fleetprompt_cli.actions.inspecting import ReleaseInfo
 from fleetprompt_cli.actions.tenants import tenant_of
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.install_rules import check_tier
-from fleetprompt_cli.core.names import canonical_slug
-from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
-from fleetprompt_cli.errors import DependencyConflict, NotFound, StateError, not_installed
+from fleetprompt_cli.core.names import canonical_slug, is_valid_slug
+from fleetprompt_cli.core.vocab import LIMITS, OPEN_DIRECTIVE_STATUSES
+from fleetprompt_cli.errors import (
+    DependencyConflict,
+    NotFound,
+    StateError,
+    UsageError,
+    not_installed,
+)
 from fleetprompt_cli.settings import Settings
 
 if TYPE_CHECKING:
@@ -117,6 +123,8 @@ def preview_rollback(
     from fleetprompt_cli.core.configs import config_changes
     from fleetprompt_cli.store import repository as repo
 
+    if len(slug) > LIMITS.slug or not is_valid_slug(slug):
+        raise UsageError(f"rollback {slug!r}: not a package slug", details={"slug": slug})
     slug = canonical_slug(slug)
     tenant_id, tenant_name, tier = tenant_of(store, tenant)
     with store.session(readonly=True) as s:

@@ -17,6 +17,7 @@ import pytest
 
 from fleetprompt_cli import faults
 from fleetprompt_cli.errors import ExitCode
+from tests.cli.test_interactive import Terminal
 from tests.helpers import run_cli
 from tests.queue.support import index_line, snapshot
 
@@ -80,11 +81,19 @@ def test_history_numbers_each_revision_with_its_status(fx_index):
     assert "deployed    2.0.0  upgrade" in shown
     assert all(len(line) <= 80 for line in shown.splitlines())
     assert "complete_upgrade" in ok("history", "fx-base", "--transitions").stdout
-    # --limit keeps the newest.
+    # --limit keeps the newest, of one package or of all.
     assert [r["revision"] for r in doc("history", "fx-base", "--limit", "1")["revisions"]] == [2]
+    ok("install", "fx-mid", "--yes")  # fx-base 2.0.0 -> 1.0.0 for fx-mid's <2
+    newest = doc("history", "--limit", "2")["revisions"]
+    assert [(r["slug"], r["revision"], r["action"]) for r in newest] == [
+        ("fx-base", 3, "downgrade"),
+        ("fx-mid", 1, "install"),
+    ]
+    everything = ok("history").stdout
+    assert everything.index("fx-base\n") < everything.index("fx-mid\n")
     # An installation's revision is its deployed revision's number.
-    (row,) = doc("list")["installations"]
-    assert row["revision"] == 2
+    rows = {row["slug"]: row["revision"] for row in doc("list")["installations"]}
+    assert rows == {"fx-base": 3, "fx-mid": 1}
 
 
 def test_rollback_restores_version_config_and_resources_without_the_index(
@@ -180,6 +189,14 @@ def test_rollback_to_a_revision_that_does_not_exist():
     assert (error["kind"], error["revisions"]) == ("not_found", [1, 2])
     for bad in ("0", "-1", "x", str(2**63)):
         assert run_cli("rollback", "fx-base", bad).exit_code == ExitCode.USAGE, bad
+
+
+def test_rollback_of_something_that_is_not_a_slug():
+    for bad in ("", "../x", "ev\x1b[31mil", "a b", "x" * 65):
+        result = run_cli("rollback", bad)
+        assert result.exit_code == ExitCode.USAGE, bad
+        assert "not a package slug" in result.stderr
+        assert "\x1b" not in result.stderr
 
 
 def test_rollback_with_no_earlier_revision():
@@ -328,3 +345,20 @@ def test_a_paused_package_can_be_rolled_back():
     ok("rollback", "fx-base", "--yes")
     (row,) = doc("list")["installations"]
     assert (row["version"], row["status"], row["revision"]) == ("1.0.0", "active", 3)
+
+
+def test_on_a_terminal_rollback_and_upgrade_ask_in_their_own_words():
+    ok("install", "fx-base==1.0.0", "--yes")
+    env = {k: v for k, v in os.environ.items() if k != "FLEETPROMPT_DEBUG"}
+    terminal = Terminal(["upgrade", "fx-base"], env)
+    terminal.expect("Upgrade plan for tenant default")
+    terminal.expect("Upgrade packages in tenant default?")
+    terminal.send("y")
+    assert terminal.wait() == 0, terminal.seen[-2000:]
+    before = snapshot()
+    terminal = Terminal(["rollback", "fx-base"], env)
+    terminal.expect("Roll fx-base back to revision 1 in tenant default?")
+    terminal.send("n")
+    assert terminal.wait() == ExitCode.DECLINED
+    assert "declined: nothing changed in tenant default" in terminal.seen
+    assert snapshot() == before
