@@ -129,6 +129,21 @@ def test_rollback_restores_version_config_and_resources_without_the_index(
     assert revisions("fx-base")[-1] == (4, "rollback", "deployed", "2.0.0", 2)
 
 
+def test_rollback_no_wait_is_left_to_a_worker(backend):
+    upgraded_fx_base()
+    queued = doc("rollback", "fx-base", "--yes", "--no-wait")
+    assert (queued["status"], queued["error"]) == ("queued", None)
+    assert revisions("fx-base")[-1][2] == "deployed"  # nothing ran yet
+    assert run_cli("rollback", "fx-base", "--yes").exit_code == ExitCode.STATE
+    result = run_cli("worker", "--once", "--json")
+    assert result.exit_code == 0, result.stderr
+    # The wake-ups of the install and upgrade that ran in-process find them
+    # finished; the rollback's runs.
+    assert json.loads(result.stdout)["outcomes"]["succeeded"] == 1
+    assert revisions("fx-base")[-1] == (3, "rollback", "deployed", "1.0.0", 1)
+    assert doc("directives", "show", queued["directive"])["directive"]["status"] == "succeeded"
+
+
 def test_rollback_restores_the_config(backend):
     ok("install", "needs-config", "--config", "region=us", "--yes")
     ok("configure", "needs-config", "region=eu", "limit=3")
