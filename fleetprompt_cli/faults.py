@@ -7,7 +7,8 @@ it says ``fault: holding at POINT`` on stderr and blocks until the named pipe
 ``FLEETPROMPT_FAULT_HOLD`` is opened for writing and closed) makes
 :func:`checkpoint` act there.  Points are named where
 the installer calls them (``claimed``, ``step-started``, ``fetched``,
-``extracted``, ``before-commit``, ``after-commit``).  Unset, a checkpoint
+``extracted``, ``resource-written`` (after each resource a step writes),
+``before-commit``, ``after-commit``).  Unset, a checkpoint
 costs one dictionary lookup.
 
 ``FLEETPROMPT_FAULT_CLOCK_OFFSET=SECONDS`` shifts this process's clock (the

@@ -43,8 +43,13 @@ def _table_with(name: str, header_first_rows: list[str]) -> list[list[str]]:
 
 @pytest.mark.parametrize(
     "statuses",
-    [vocab.INSTALLATION_STATUSES, vocab.DIRECTIVE_STATUSES, vocab.STEP_STATUSES],
-    ids=["installation", "directive", "step"],
+    [
+        vocab.INSTALLATION_STATUSES,
+        vocab.DIRECTIVE_STATUSES,
+        vocab.STEP_STATUSES,
+        vocab.RELEASE_STATUSES,
+    ],
+    ids=["installation", "directive", "step", "revision"],
 )
 def test_state_machine_lists_every_status(statuses):
     _table_with("state-machine.md", list(statuses))

@@ -75,7 +75,12 @@ def test_words_are_spelled_once():
 
 
 def test_every_status_has_one_style():
-    statuses = (*vocab.INSTALLATION_STATUSES, *vocab.DIRECTIVE_STATUSES, *vocab.STEP_STATUSES)
+    statuses = (
+        *vocab.INSTALLATION_STATUSES,
+        *vocab.DIRECTIVE_STATUSES,
+        *vocab.STEP_STATUSES,
+        *vocab.RELEASE_STATUSES,
+    )
     assert set(statuses) <= set(formats.STATUS_STYLES)
     assert set(formats.STATUS_STYLES) <= set(statuses)
     assert formats.PROGRESS_STYLES["uninstalled"] == "green"

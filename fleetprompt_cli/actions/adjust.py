@@ -145,6 +145,33 @@ def _config_schema(
     raise NotFound(f"cannot find the config schema of {slug} {version}: not in any index")
 
 
+def _record_configured(
+    s: Session, repo: ModuleType, tenant_id: int, row: Any, *, actor: str, directive_id: str
+) -> None:
+    """A configure is a numbered revision too: the same version and resources, the new config."""
+    from fleetprompt_cli.actions.preview import planned_manifests
+
+    current = repo.deployed_release(s, tenant_id, row.slug)
+    if current is not None and current.version == row.version:
+        manifest, sha256 = current.manifest, current.sha256
+    else:
+        # Installed before revisions were recorded: the plan that installed it.
+        manifest, sha256 = planned_manifests(s, tenant_id).get((row.slug, row.version)), None
+    repo.record_release(
+        s,
+        tenant_id,
+        row,
+        action="configure",
+        actor=actor,
+        directive_id=directive_id,
+        version=row.version,
+        config=dict(row.config),
+        resources=repo.resources_snapshot(s, tenant_id, repo.saved_id(row)),
+        manifest=manifest,
+        sha256=sha256,
+    )
+
+
 def configure(
     settings: Settings,
     store: Store,
@@ -210,7 +237,9 @@ def configure(
             command=command,
             extra={"config": list(assignments)},
         )
-        repo.set_config(s, tenant_id, slug, config, actor=actor, directive_id=directive.id)
+        row = repo.set_config(s, tenant_id, slug, config, actor=actor, directive_id=directive.id)
+        if row.status in (lifecycle.ACTIVE, lifecycle.PAUSED):
+            _record_configured(s, repo, tenant_id, row, actor=actor, directive_id=directive.id)
         repo.finish_directive(s, tenant_id, directive.id, "succeeded")
         directive_id = directive.id
     return ConfigureResult(tenant_name, slug, version, config, changes, directive_id)

@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 MAX_ATTEMPTS = 3
+# What a progress display shows while a step of each action runs.
+_WORKING = {"uninstall": "uninstalling", "upgrade": "upgrading", "downgrade": "upgrading"}
 DEFAULT_LEASE_SECONDS = SETTINGS_LEASE_SECONDS
 # The kind kept on a directive that failed with anything but a FleetPromptError.
 UNEXPECTED = "error"
@@ -149,6 +151,7 @@ class _Runner:
         self.events: list[StepEvent] = []
         self.cache = ArchiveCache(settings.archive_cache)
         self.actor = ""
+        self.kind = ""
 
     # -- plumbing -------------------------------------------------------------
 
@@ -288,23 +291,36 @@ class _Runner:
                         actor=self.actor,
                         directive_id=self.directive_id,
                     )
+                    self.repo.mark_uninstalled(s, self.tenant_id, step.slug)
                 self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "done")
                 self._signal(s, "fleetprompt.package.uninstalled", step, info)
                 faults.checkpoint("before-commit")
             return
-        files = self.package_files(info)
-        resources = resources_of(info["manifest"], files)
+        rollback_to = info.get("rollback_to")
+        # A rollback restores a revision's snapshot from the store: no index,
+        # no archive.  Anything else installs its version's archive.
+        fetched: list[Resource] = (
+            []
+            if rollback_to is not None
+            else resources_of(info["manifest"], self.package_files(info))
+        )
         with self.held() as s:
             inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
+            resources = (
+                fetched if rollback_to is None else self._snapshot(s, step.slug, rollback_to)
+            )
             self.put_resources(s, self.repo.saved_id(inst), resources)
             name = "complete_install" if inst.status == lifecycle.INSTALLING else "complete_upgrade"
-            self.repo.apply_transition(
+            inst = self.repo.apply_transition(
                 s, self.tenant_id, step.slug, name, actor=self.actor, directive_id=self.directive_id
             )
+            self._release(s, inst, step, info, resources)
             self.repo.update_step(
                 s, self.tenant_id, self.repo.saved_id(step), "done", installation_id=inst.id
             )
             kind = "installed" if name == "complete_install" else "upgraded"
+            if rollback_to is not None:
+                kind = "rolled_back"
             self._signal(s, f"fleetprompt.package.{kind}", step, info)
             faults.checkpoint("before-commit")
 
@@ -322,8 +338,56 @@ class _Runner:
                 definition=resource.definition,
                 content=resource.content,
             )
+            # Between two resource writes: a failure here must leave the
+            # previous revision whole (the transaction rolls back).
+            faults.checkpoint("resource-written")
         self.repo.delete_resources(
             session, self.tenant_id, installation_id, keep=[(r.kind, r.name) for r in resources]
+        )
+
+    def _snapshot(self, session: Session, slug: str, number: int) -> list[Resource]:
+        """The resources revision ``number`` of ``slug`` recorded (a rollback's target)."""
+        from fleetprompt_cli.core.install_rules import Resource
+
+        release = self.repo.get_release(session, self.tenant_id, slug, number)
+        if release is None or release.status == "failed":
+            raise FleetPromptError(f"{slug}: revision {number} has no snapshot to restore")
+        return [
+            Resource(r["kind"], r["name"], dict(r.get("definition") or {}), r.get("content"))
+            for r in release.resources
+        ]
+
+    def _release(
+        self,
+        session: Session,
+        inst: Any,
+        step: DirectiveStep,
+        info: dict[str, Any],
+        resources: list[Resource],
+        *,
+        failed: str | None = None,
+    ) -> None:
+        """Record the step's numbered revision of its package (see store/repository/releases.py)."""
+        action = step.action if step.action in ("install", "upgrade", "downgrade") else "upgrade"
+        if self.kind in ("sync", "rollback"):
+            action = self.kind
+        self.repo.record_release(
+            session,
+            self.tenant_id,
+            inst,
+            action=action,
+            actor=self.actor,
+            directive_id=self.directive_id,
+            version=info.get("version"),
+            config=dict(inst.config) if failed is None else dict(info.get("config") or {}),
+            resources=[
+                {"kind": r.kind, "name": r.name, "definition": r.definition, "content": r.content}
+                for r in resources
+            ],
+            manifest=info.get("manifest"),
+            sha256=info.get("sha256"),
+            rollback_to=info.get("rollback_to"),
+            failed=failed,
         )
 
     def _signal(
@@ -339,7 +403,7 @@ class _Runner:
             correlation_id=self.directive_id,
         )
 
-    def fail(self, step: DirectiveStep, error: str) -> None:
+    def fail(self, step: DirectiveStep, error: str, info: dict[str, Any] | None = None) -> None:
         with self.held() as s:
             self.repo.update_step(
                 s, self.tenant_id, self.repo.saved_id(step), "failed", error_message=error
@@ -358,7 +422,7 @@ class _Runner:
                     # is not left looking busy.
                     self.repo.clear_pending(s, self.tenant_id, step.slug)
                 else:
-                    self.repo.apply_transition(
+                    inst = self.repo.apply_transition(
                         s,
                         self.tenant_id,
                         step.slug,
@@ -367,6 +431,10 @@ class _Runner:
                         directive_id=self.directive_id,
                         error_message=error,
                     )
+                    if info is not None and name in ("fail_install", "fail_upgrade"):
+                        # The attempt is a revision too (helm's "failed"); the
+                        # deployed revision, if any, stays deployed.
+                        self._release(s, inst, step, info, [], failed=error)
 
     def cancel_rest(self, steps: list[DirectiveStep]) -> None:
         with self.held() as s:
@@ -427,6 +495,7 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
+                    self.repo.mark_uninstalled(s, self.tenant_id, step.slug)
                     self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
             elif previous is not None:
                 files = self.package_files(previous)
@@ -452,13 +521,34 @@ class _Runner:
                     )
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug)
                     self.put_resources(s, self.repo.saved_id(inst), resources)
-                    self.repo.apply_transition(
+                    inst = self.repo.apply_transition(
                         s,
                         self.tenant_id,
                         step.slug,
                         "complete_upgrade",
                         actor=actor,
                         directive_id=self.directive_id,
+                    )
+                    self.repo.record_release(
+                        s,
+                        self.tenant_id,
+                        inst,
+                        action="undo",
+                        actor=actor,
+                        directive_id=self.directive_id,
+                        version=previous["version"],
+                        config=dict(inst.config),
+                        resources=[
+                            {
+                                "kind": r.kind,
+                                "name": r.name,
+                                "definition": r.definition,
+                                "content": r.content,
+                            }
+                            for r in resources
+                        ],
+                        manifest=previous.get("manifest"),
+                        sha256=previous.get("sha256"),
                     )
                     self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
             self.emit(step, "undone")
@@ -521,6 +611,7 @@ class _Runner:
     def _steps(self) -> RunOutcome:
         directive, steps = self.load()
         self.actor = directive.actor
+        self.kind = directive.kind
         done: list[DirectiveStep] = [s for s in steps if s.status == "done"]
         for index, step in enumerate(steps):
             if step.status in ("done", "cancelled", "undone"):
@@ -569,12 +660,12 @@ class _Runner:
                 f"the process running this step died {attempts} times "
                 f"(attempt limit {MAX_ATTEMPTS}); retry with 'fleetprompt recover --retry-failed'"
             )
-            self.fail(step, message)
+            self.fail(step, message, info)
             self.emit(step, "failed", message)
             return message, UNEXPECTED
         while True:
             attempts += 1
-            self.emit(step, "installing" if step.action != "uninstall" else "uninstalling")
+            self.emit(step, _WORKING.get(step.action, "installing"))
             try:
                 if self.start(step, info) == "already":
                     # Done without an installation_id: this step changed
@@ -597,7 +688,7 @@ class _Runner:
                 message = _describe(error)
                 kind = error.kind if isinstance(error, FleetPromptError) else UNEXPECTED
                 if attempts >= MAX_ATTEMPTS:
-                    self.fail(step, message)
+                    self.fail(step, message, info)
                     self.emit(step, "failed", message)
                     return message, kind
                 self.emit(step, "retrying", message)

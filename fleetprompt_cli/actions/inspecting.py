@@ -26,12 +26,14 @@ from fleetprompt_cli.errors import NotFound, UsageError, not_installed
 if TYPE_CHECKING:
     from types import ModuleType
 
+
 __all__ = [
     "MIN_PREFIX",
     "DirectiveInfo",
     "InstallationDetail",
     "InstallationInfo",
     "InstallationList",
+    "ReleaseInfo",
     "RevisionInfo",
     "SignalInfo",
     "StepInfo",
@@ -42,6 +44,7 @@ __all__ = [
     "list_directives",
     "list_installations",
     "list_signals",
+    "releases",
     "status",
     "tenant_summary",
 ]
@@ -570,6 +573,100 @@ def history(
     if limit is not None:
         revisions = revisions[-limit:] if limit > 0 else []
     return revisions
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """One numbered revision of a package, as history and rollback show it."""
+
+    slug: str
+    number: int
+    at: datetime
+    action: str
+    status: str
+    version: str | None
+    previous_version: str | None
+    config: dict[str, Any]
+    config_diff: dict[str, Any] | None
+    actor: str
+    directive_id: str | None
+    rollback_to: int | None
+    sha256: str | None
+    resources: int
+    error: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> ReleaseInfo:
+        return cls(
+            slug=row.slug,
+            number=row.number,
+            at=row.at,
+            action=row.action,
+            status=row.status,
+            version=row.version,
+            previous_version=row.previous_version,
+            config=dict(row.config),
+            config_diff=row.config_diff,
+            actor=row.actor,
+            directive_id=row.directive_id,
+            rollback_to=row.rollback_to,
+            sha256=row.sha256,
+            resources=len(row.resources),
+            error=row.error,
+        )
+
+    @property
+    def description(self) -> str:
+        """What made it, in helm's words: "Install complete", "Rollback to 2", ..."""
+        if self.action == "rollback" and self.rollback_to is not None:
+            text = f"rollback to {self.rollback_to}"
+        else:
+            text = self.action
+        return f"{text} failed" if self.status == "failed" else text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "revision": self.number,
+            "at": self.at.isoformat(),
+            "action": self.action,
+            "description": self.description,
+            "status": self.status,
+            "version": self.version,
+            "previous_version": self.previous_version,
+            "config": self.config,
+            "config_diff": self.config_diff,
+            "actor": self.actor,
+            "directive": self.directive_id,
+            "rollback_to": self.rollback_to,
+            "sha256": self.sha256,
+            "resources": self.resources,
+            "error": self.error,
+        }
+
+
+def releases(
+    store: Source, tenant: str, slug: str | None = None, *, limit: int | None = None
+) -> list[ReleaseInfo]:
+    """The numbered revisions of one package (or of every package), oldest first per package.
+
+    With ``limit``, only the newest ``limit`` of them.
+    """
+
+    def body(s: Any, repo: ModuleType, tenant_id: int, _name: str, _tier: str) -> list[ReleaseInfo]:
+        if slug is not None:
+            slugs = [canonical_slug(slug)]
+        else:
+            rows = repo.list_installations(s, tenant_id, include_finished=True)
+            slugs = sorted({row.slug for row in rows})
+        return [ReleaseInfo.of(r) for one in slugs for r in repo.list_releases(s, tenant_id, one)]
+
+    found = _read(store, tenant, body)
+    if limit is not None:
+        # The newest ``limit`` of them, still grouped by package.
+        newest = {id(r) for r in sorted(found, key=lambda r: r.at)[-limit:]}
+        found = [r for r in found if id(r) in newest]
+    return found
 
 
 # -- changing -----------------------------------------------------------------

@@ -106,6 +106,8 @@ class InstallPreview:
     warnings: list[str] = field(default_factory=list)
     # What the plan was resolved against (see tenant_basis); submit re-checks it.
     basis: dict[str, str] = field(default_factory=dict)
+    # The directive's kind: install, or upgrade for the upgrade command.
+    kind: str = "install"
 
     @property
     def changes(self) -> list[PreviewStep]:
@@ -114,8 +116,6 @@ class InstallPreview:
     @property
     def nothing_to_do(self) -> bool:
         return not self.changes
-
-    kind = "install"
 
     def request(self) -> list[str]:
         return [str(r) for r in self.plan.requirements]
@@ -223,11 +223,13 @@ def preview_install(
     allow_prerelease: bool = False,
     ask: Ask | None = None,
     progress: Callable[[str], None] | None = None,
+    kind: str = "install",
 ) -> InstallPreview:
     """Resolve and check an install request; writes nothing.
 
     (Except the ``default`` tenant on its first use.)  ``upgrade`` prefers
-    the newest versions of every package, or of the given slugs only.
+    the newest versions of every package, or of the given slugs only;
+    ``kind`` is the directive's kind (``upgrade`` for the upgrade command).
     """
     # A StateSource reads the tenant through the fast reader (a no-op
     # install then never imports the ORM); a Store through the ORM.
@@ -306,7 +308,7 @@ def preview_install(
             }
         steps.append(PreviewStep(step, values, changes, previous_info))
     return InstallPreview(
-        tenant_slug, tenant_id, tier, plan, steps, roots, list(plan.warnings), basis
+        tenant_slug, tenant_id, tier, plan, steps, roots, list(plan.warnings), basis, kind
     )
 
 

@@ -35,6 +35,7 @@ COMMANDS = [
     "resume",
     "configure",
     "history",
+    "rollback",
     "signals",
     # queue commands
     "worker",

@@ -1,6 +1,7 @@
 """Carry out a previewed change: confirm, write the directive, run or queue it.
 
-Shared by install, upgrade and uninstall, which differ only in their preview.
+Shared by install, upgrade, uninstall and rollback, which differ only in
+their preview (and rollback in how its directive is written).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def apply_preview(
     no_wait: bool,
     atomic: bool = False,
     confirm_default: bool = True,
+    submit_with: Any = None,
 ) -> None:
     """After the preview was shown: ask, submit, then run in-process or leave to workers."""
     from fleetprompt_cli.actions.preview import submit
@@ -56,9 +58,12 @@ def apply_preview(
         app.note(f"declined: nothing changed in tenant {preview.tenant}")
         raise typer.Exit(int(ExitCode.DECLINED))
     command = "fleetprompt " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    submitted = submit(
-        settings, app.store, preview, actor=settings.actor, command=command, atomic=atomic
-    )
+    if submit_with is not None:
+        submitted = submit_with(settings, app.store, preview, actor=settings.actor, command=command)
+    else:
+        submitted = submit(
+            settings, app.store, preview, actor=settings.actor, command=command, atomic=atomic
+        )
     directive_id = submitted.directive_id
     if submitted.warning:
         app.warn(submitted.warning)

@@ -54,6 +54,9 @@ STATUS_STYLES: dict[str, str] = {
     "running": "yellow",
     "pending": "dim",
     "undone": "magenta",
+    # numbered revisions (history SLUG)
+    "deployed": "green",
+    "superseded": "dim",
 }
 # A progress display follows a change as it happens: there an uninstall that
 # finished is a success, and a step may be retried.

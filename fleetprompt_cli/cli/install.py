@@ -99,9 +99,11 @@ def run_install(
     no_wait_lock: bool,
     actor: str | None,
     json_output: bool,
+    kind: str = "install",
 ) -> None:
     """The install flow, shared by ``install`` and ``upgrade`` (which names the slugs
-    whose newest versions it prefers in ``upgrade``)."""
+    whose newest versions it prefers in ``upgrade``, and passes ``kind="upgrade"``:
+    the directive's kind, the JSON document's kind and the words shown)."""
     from rich.text import Text
 
     from fleetprompt_cli.actions.preview import preview_install, wait_for_packages
@@ -129,6 +131,7 @@ def run_install(
                     allow_prerelease=pre,
                     ask=None if json_output else _asker(app),
                     progress=lambda message: status.update(Text(message)),
+                    kind=kind,
                 )
             break
         except StateError as error:
@@ -150,24 +153,28 @@ def run_install(
         app.warn(warning)
     if preview.nothing_to_do:
         if json_output:
-            app.emit_json(
-                "install", {**preview.to_json(), "directive": None, "status": "nothing_to_do"}
-            )
+            app.emit_json(kind, {**preview.to_json(), "directive": None, "status": "nothing_to_do"})
             return
         kept = ", ".join(
             f"{s.slug} {s.step.item.version}" for s in preview.steps if s.step.item.requested
         )
-        app.note(f"Already installed in tenant {preview.tenant}: {kept}. Nothing to do.")
+        state = "Up to date" if kind == "upgrade" else "Already installed"
+        app.note(f"{state} in tenant {preview.tenant}: {kept}. Nothing to do.")
         return
     if not json_output:
         app.out.print(preview_table(preview))
+    question, done = "Install into", "installed into"
+    if kind == "upgrade":
+        actions = {s.step.item.action for s in preview.changes}
+        verb = "downgrade" if actions == {"downgrade"} else "upgrade"
+        question, done = f"{verb.capitalize()} packages in", f"{verb}d packages in"
     apply_preview(
         app,
         settings,
         preview,
-        json_kind="install",
-        question="Install into",
-        done="installed into",
+        json_kind=kind,
+        question=question,
+        done=done,
         yes=yes,
         dry_run=dry_run,
         no_wait=no_wait,

@@ -229,10 +229,12 @@ def plan_table(steps: Sequence[Any]) -> Table:
 
 
 def preview_table(preview: Any) -> Group:
-    """ "What will be installed": each package with its action, why, and what it adds."""
-    parts: list[Any] = [
-        Text(f"Install plan for tenant {preview.tenant} ({preview.tier} tier)", style="bold")
-    ]
+    """ "What will be installed": each package with its action, why, and what it adds.
+
+    Titled by the directive's kind: "Install plan", or "Upgrade plan" for upgrade.
+    """
+    title = f"{preview.kind.capitalize()} plan for tenant {preview.tenant} ({preview.tier} tier)"
+    parts: list[Any] = [Text(title, style="bold")]
     styles = {"install": "green", "upgrade": "yellow", "downgrade": "magenta", "keep": "dim"}
     for step in preview.steps:
         item, entry = step.step.item, step.step.entry

@@ -47,9 +47,9 @@ def upgrade(
     targets = upgrade_targets(app.store, settings.tenant, slugs or [])
     if not targets:
         if json_output:
-            # The document a non-empty upgrade prints (its kind is install's).
+            # The document a non-empty upgrade prints.
             app.emit_json(
-                "install",
+                "upgrade",
                 {
                     "tenant": settings.tenant,
                     "request": [],
@@ -79,6 +79,7 @@ def upgrade(
         no_wait_lock=True,
         actor=actor,
         json_output=json_output,
+        kind="upgrade",
     )
 
 

@@ -22,6 +22,8 @@ __all__ = [
     "LIMITS",
     "OPEN_DIRECTIVE_STATUSES",
     "PRICING_MODELS",
+    "RELEASE_ACTIONS",
+    "RELEASE_STATUSES",
     "RESOURCE_KINDS",
     "STEP_ACTIONS",
     "STEP_STATUSES",
@@ -70,6 +72,19 @@ OPEN_DIRECTIVE_STATUSES = ("pending", "running")
 FINISHED_DIRECTIVE_STATUSES = ("succeeded", "failed", "cancelled")
 STEP_ACTIONS = ("install", "upgrade", "downgrade", "keep", "uninstall")
 STEP_STATUSES = ("pending", "running", "done", "failed", "cancelled", "undone")
+# A numbered revision of a package (store/models.py Release): what made it,
+# and where it stands (helm's words: the one deployed, those it superseded,
+# failed attempts, and the last one of a package since uninstalled).
+RELEASE_ACTIONS = (
+    "install",
+    "upgrade",
+    "downgrade",
+    "configure",
+    "sync",
+    "rollback",
+    "undo",
+)
+RELEASE_STATUSES = ("deployed", "superseded", "failed", "uninstalled")
 
 
 def tier_rank(tier: object) -> int:

@@ -202,6 +202,27 @@ class RevisionRow:
 
 
 @dataclass(frozen=True)
+class ReleaseRow:
+    """One numbered revision of a package (its snapshot's resources as stored)."""
+
+    slug: str
+    number: int
+    at: datetime
+    action: str
+    status: str
+    version: str | None
+    previous_version: str | None
+    config: dict[str, Any]
+    config_diff: dict[str, Any] | None
+    actor: str
+    directive_id: str | None
+    rollback_to: int | None
+    sha256: str | None
+    resources: list[Any]
+    error: str | None
+
+
+@dataclass(frozen=True)
 class SignalRow:
     """One persisted signal."""
 
@@ -227,7 +248,7 @@ _TIMES = {
     "at",
     "time",
 }
-_JSONS = {"config", "arguments", "config_diff", "data"}
+_JSONS = {"config", "arguments", "config_diff", "data", "resources"}
 _BOOLS = {"requested"}
 _COLUMNS: dict[type, str] = {
     row_type: ", ".join(f.name for f in fields(row_type))
@@ -238,6 +259,7 @@ _COLUMNS: dict[type, str] = {
         DirectiveRow,
         StepRow,
         RevisionRow,
+        ReleaseRow,
         SignalRow,
     )
 }
@@ -550,6 +572,15 @@ def list_revisions(r: Reader, tenant_id: int, *, slug: str | None = None) -> lis
     # The join needs qualified columns: load() selects _COLUMNS, so select here.
     raw = r.rows(f"SELECT {columns} {sql}", (tenant_id, canonical_slug(slug)))
     return [_revision_row(r, row) for row in raw]
+
+
+def list_releases(r: Reader, tenant_id: int, slug: str) -> list[ReleaseRow]:
+    """The tenant's numbered revisions of ``slug``, oldest (1) first."""
+    return r.load(
+        ReleaseRow,
+        "FROM releases WHERE tenant_id = ? AND slug = ? ORDER BY number",
+        (tenant_id, canonical_slug(slug)),
+    )
 
 
 def _revision_row(r: Reader, raw: tuple[Any, ...]) -> RevisionRow:

@@ -40,6 +40,8 @@ __all__ = [
     "DIRECTIVE_KINDS",
     "DIRECTIVE_STATUSES",
     "NAMING_CONVENTION",
+    "RELEASE_ACTIONS",
+    "RELEASE_STATUSES",
     "RESOURCE_KINDS",
     "SCHEMA_HEAD",
     "STEP_ACTIONS",
@@ -52,6 +54,7 @@ __all__ = [
     "InstalledResource",
     "JSONType",
     "PackageStats",
+    "Release",
     "Review",
     "ReviewVote",
     "Revision",
@@ -75,6 +78,8 @@ DIRECTIVE_STATUSES = vocab.DIRECTIVE_STATUSES
 STEP_ACTIONS = vocab.STEP_ACTIONS
 STEP_STATUSES = vocab.STEP_STATUSES
 _INSTALLATION_STATUSES = vocab.INSTALLATION_STATUSES
+RELEASE_ACTIONS = vocab.RELEASE_ACTIONS
+RELEASE_STATUSES = vocab.RELEASE_STATUSES
 
 # Deterministic constraint names: migrations (and SQLite's batch mode, which
 # recreates tables) need every constraint to have a name.
@@ -338,6 +343,57 @@ class Revision(SQLModel, table=True):
     from_version: str | None = Field(default=None, sa_type=String(100))
     to_version: str | None = Field(default=None, sa_type=String(100))
     config_diff: dict | None = Field(default=None, sa_type=JSONType)
+
+
+class Release(SQLModel, table=True):
+    """A numbered revision of a tenant's package (after helm): what it was, whole.
+
+    One row per completed install, upgrade, downgrade, configure, sync step,
+    rollback or undo, and per failed install or upgrade.  ``number`` counts
+    1, 2, 3... per (tenant, slug) and goes on across an uninstall and a
+    reinstall, so a package's history reads as one line.  The snapshot
+    (version, config, manifest, resources with their content) is enough to
+    restore the package without the index.  Rows are written once; only
+    ``status`` moves (deployed -> superseded / uninstalled).
+    """
+
+    __tablename__ = "releases"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "slug", "number"),
+        ForeignKeyConstraint(
+            ["tenant_id", "installation_id"],
+            ["installations.tenant_id", "installations.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "directive_id"],
+            ["directives.tenant_id", "directives.id"],
+        ),
+        _one_of("action", RELEASE_ACTIONS, "action"),
+        _one_of("status", RELEASE_STATUSES, "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    slug: str = Field(sa_type=String(200), nullable=False)
+    number: int = Field(nullable=False)
+    installation_id: int = Field(nullable=False)
+    directive_id: str | None = Field(default=None, sa_type=String(36))
+    actor: str = Field(sa_type=String(200), nullable=False)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    action: str = Field(sa_type=String(20), nullable=False)
+    status: str = Field(sa_type=String(20), nullable=False)
+    version: str | None = Field(default=None, sa_type=String(100))
+    previous_version: str | None = Field(default=None, sa_type=String(100))
+    # The revision a rollback returned to.
+    rollback_to: int | None = Field(default=None)
+    config: dict = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    config_diff: dict | None = Field(default=None, sa_type=JSONType)
+    sha256: str | None = Field(default=None, sa_type=String(64))
+    manifest: dict | None = Field(default=None, sa_type=JSONType)
+    # [{kind, name, definition, content}, ...] as installed.
+    resources: list = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    error: str | None = Field(default=None, sa_type=Text)
 
 
 class PackageStats(SQLModel, table=True):

@@ -110,7 +110,7 @@ def test_pause_and_resume_through_the_state_machine(kb):
     assert refused.exit_code == ExitCode.STATE
     assert "cannot resume knowledge-base: it is active (resume needs paused)" in refused.stderr
 
-    revisions = as_json("history", "knowledge-base")["revisions"]
+    revisions = as_json("history", "knowledge-base")["transitions"]
     pause_rev = [r for r in revisions if r["transition"] == "pause"]
     assert len(pause_rev) == 1  # The refused pause recorded nothing.
     assert pause_rev[0]["actor"] == "alice"
@@ -136,7 +136,7 @@ def test_configure_validates_and_records_the_diff(kb):
     assert document["config"]["max_articles"] == 50
     directive = document["directive"]
 
-    last = as_json("history", "knowledge-base", "--limit", "1")["revisions"]
+    last = as_json("history", "knowledge-base", "--limit", "1")["transitions"]
     assert len(last) == 1
     assert last[0]["transition"] == "configure"
     assert last[0]["directive_id"] == directive
@@ -156,7 +156,7 @@ def test_config_values_are_shown_as_written_in_toml_not_python(kb):
     status = ok("status", "knowledge-base").stdout
     assert "  public = true" in status
     assert "  max_articles = 50" in status
-    history = ok("history", "knowledge-base").stdout
+    history = ok("history", "knowledge-base", "--transitions").stdout
     assert "config: max_articles: 2000 → 50, public: false → true" in history
     # A plan shows the new status and version; a transition, the statuses and
     # the version it records (never "-→-" for what it does not).
@@ -224,7 +224,7 @@ def test_uninstall_removes_unneeded_dependencies_keeps_history(kb):
     assert {r["status"] for r in history_rows.values()} == {"uninstalled"}
     # Resources are deleted; the rows and their revisions stay for history.
     assert all(r["resources"] == {} for r in history_rows.values())
-    transitions = [r["transition"] for r in as_json("history", "knowledge-base")["revisions"]]
+    transitions = [r["transition"] for r in as_json("history", "knowledge-base")["transitions"]]
     assert transitions[-2:] == ["start_uninstall", "complete_uninstall"]
     assert as_json("status", "knowledge-base")["installation"]["status"] == "uninstalled"
     # The state machine refuses what is already uninstalled.

@@ -129,6 +129,7 @@ def test_reviews_and_actor_names_render_inert(backend, hostile_index, monkeypatc
         ("reviews", "list", "evil-pkg"),
         ("show", "evil-pkg"),
         ("history",),
+        ("history", "--transitions"),
         ("directives", "list"),
         ("status",),
         ("status", "evil-pkg"),

@@ -37,7 +37,7 @@ def test_upgrade_migrates_config_and_records_history():
     assert config["search_mode"] == "keyword"
     kinds = {r["kind"] for r in detail["installation"]["resource_list"]}
     assert "workflow" in kinds
-    history = _json("history", "knowledge-base")["revisions"]
+    history = _json("history", "knowledge-base")["transitions"]
     upgrades = [r for r in history if r["transition"] == "complete_upgrade"]
     assert [(r["from_version"], r["to_version"]) for r in upgrades] == [("1.0.0", "2.0.0")]
 

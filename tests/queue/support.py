@@ -4,7 +4,8 @@
 (``fx-base`` <- ``fx-mid`` <- ``fx-top``, so installing ``fx-top`` is a
 three-step directive, dependencies first) plus a few for the error cases
 (``wants-v2`` needs ``fx-base>=2`` while ``fx-mid`` needs ``<2``: a conflict).
-``snapshot`` reads everything a tenant has in the state store as plain,
+``snapshot`` reads everything a tenant has in the state store (numbered
+revisions included) as plain,
 comparable data (no ids, no timestamps), so a recovered tenant can be
 compared with a tenant that installed cleanly.
 """
@@ -153,11 +154,30 @@ def snapshot(tenant: str = "default", *, history: bool = True) -> dict[str, Any]
                     revisions.setdefault(slug_of[r.installation_id], []).append(
                         (r.transition, r.from_status, r.to_status, r.from_version, r.to_version)
                     )
+                releases = {
+                    slug: [
+                        (
+                            r.number,
+                            r.action,
+                            r.status,
+                            r.version,
+                            r.previous_version,
+                            r.rollback_to,
+                            _plain(r.config),
+                            _plain(r.resources),
+                            r.sha256,
+                            r.error,
+                        )
+                        for r in repo.list_releases(s, record.id, slug)
+                    ]
+                    for slug in sorted(set(slug_of.values()))
+                }
                 signals = repo.list_signals(s, record.id)
                 directives = repo.list_directives(s, record.id)
                 data.update(
                     finished=sorted((i.slug, i.status) for i in rows if i not in live),
                     revisions=revisions,
+                    releases=releases,
                     actors=sorted({r.actor for r in repo.list_revisions(s, record.id)}),
                     sequences=[x.sequence for x in signals],
                     signals=[(x.type, x.subject, _plain(x.data)) for x in signals],

@@ -13,7 +13,7 @@ one transaction or not at all.
 
 The functions live in one module per aggregate (tenants, installations and
 their revisions, resources, directives and steps, leases, marketplace,
-signals); this package re-exports them all, so callers write
+signals, releases); this package re-exports them all, so callers write
 ``from fleetprompt_cli.store import repository as repo`` and ``repo.X``.
 Reads for search and show (stats, reviews) go through
 :mod:`fleetprompt_cli.store.stats_reader`, which needs no sqlmodel.
@@ -64,6 +64,14 @@ from fleetprompt_cli.store.repository.marketplace import (
     upsert_review,
     vote_helpful,
 )
+from fleetprompt_cli.store.repository.releases import (
+    deployed_release,
+    get_release,
+    list_releases,
+    mark_uninstalled,
+    record_release,
+    resources_snapshot,
+)
 from fleetprompt_cli.store.repository.resources import (
     delete_resources,
     list_resources,
@@ -98,6 +106,7 @@ __all__ = [
     "database_now",
     "delete_resources",
     "delete_review",
+    "deployed_release",
     "expired_directives",
     "find_directives",
     "find_installation",
@@ -105,23 +114,28 @@ __all__ = [
     "get_directive",
     "get_installation",
     "get_installation_by_id",
+    "get_release",
     "get_tenant",
     "heartbeat",
     "latest_installation",
     "list_directives",
     "list_installations",
+    "list_releases",
     "list_resources",
     "list_revisions",
     "list_signals",
     "list_steps",
     "list_tenants",
     "lock_tenant",
+    "mark_uninstalled",
     "plan_installation",
+    "record_release",
     "release",
     "reopen_directive",
     "reserve_wakeup",
     "resolve_tenant",
     "resource_counts",
+    "resources_snapshot",
     "reviewed_version",
     "saved_id",
     "set_config",
