@@ -54,6 +54,9 @@ class _Consumer(Consumer):
     sweep: Callable[[], Any] | None = None
     sweep_seconds: float = 5.0
 
+    # Set when a second SIGTERM (or a SIGINT) cut a graceful stop short.
+    _cut_short: bool = False
+
     def stop(self, graceful: bool = False) -> None:
         # Said before huey joins the worker threads (which may take a while).
         if graceful:
@@ -64,6 +67,18 @@ class _Consumer(Consumer):
         else:
             logger.info("stopping now: running directives are released")
         super().stop(graceful)
+        # huey swallows the KeyboardInterrupt of a second signal during the
+        # join (and a stop-now signal never raises one): the process must
+        # still end as interrupted (exit 130), wherever the signal landed.
+        if self._cut_short or (not graceful and getattr(self, "_signum", None) is not None):
+            raise KeyboardInterrupt
+
+    def _join_workers(self) -> bool:
+        try:
+            return bool(super()._join_workers())
+        except KeyboardInterrupt:
+            self._cut_short = True
+            raise
 
     def _create_scheduler(self) -> Scheduler:
         scheduler = _SweepingScheduler(
