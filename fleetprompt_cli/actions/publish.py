@@ -17,6 +17,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from fleetprompt_cli.actions import signing
 from fleetprompt_cli.actions.indexes import local_index_for_writing
 from fleetprompt_cli.core.archive import build_archive
 from fleetprompt_cli.core.index import ARCHIVE_SUFFIX, INDEX_SCHEMA, IndexEntry, LocalIndex
@@ -56,6 +57,9 @@ class PublishResult:
     index: Path
     published: list[Published] = field(default_factory=list)
     commit: str | None = None
+    # The key id the versions were signed with (None: unsigned), and warnings.
+    signed_by: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def entry_for(manifest: Manifest, archive: str, sha256: str, size: int) -> IndexEntry:
@@ -178,7 +182,11 @@ def _check_against_index(manifest: Manifest, index: _Pending, label: str) -> Non
 
 
 def publish(
-    settings: Settings, paths: list[Path], *, index_dir: Path | None = None
+    settings: Settings,
+    paths: list[Path],
+    *,
+    index_dir: Path | None = None,
+    sign: bool | None = None,
 ) -> PublishResult:
     """Validate, archive and append packages to the index; nothing is written unless all pass."""
     loaded = []
@@ -194,10 +202,15 @@ def publish(
                 f"{manifest.slug} {manifest.version} is given twice: {seen[key]} and {root}"
             )
         seen[key] = root
+    # The signing key is loaded before anything is written (a missing or
+    # unreadable key fails here); without one, versions go out unsigned.
+    key = signing.publisher_key(settings, required=sign)
     index = local_index_for_writing(settings, index_dir, create=True)
     # The template decides where publish writes: checked before anything is.
     index.archive_template()
     result = PublishResult(index.root)
+    if key is not None:
+        result.signed_by, result.warnings = key.id, list(key.warnings)
     ordered = _order(loaded)
     # Check the whole batch before writing anything, so that a bad package
     # leaves the index exactly as it was.
@@ -229,6 +242,10 @@ def publish(
                 stream.write(entry.to_line() + "\n")
                 stream.flush()
                 os.fsync(stream.fileno())
+            if key is not None:
+                signing.sign_release(
+                    settings, index.root, entry, key=key, remember=written.remember
+                )
             result.published.append(
                 Published(manifest.slug, str(manifest.version), info.sha256, relative, info.size)
             )
@@ -299,12 +316,23 @@ class _Written:
 
 
 def yank(
-    settings: Settings, slug: str, version: str, *, index_dir: Path | None, undo: bool = False
+    settings: Settings,
+    slug: str,
+    version: str,
+    *,
+    index_dir: Path | None,
+    undo: bool = False,
+    reason: str | None = None,
+    sign: bool | None = None,
 ) -> IndexEntry:
-    """Mark a published version yanked (or not); the only change a version line allows."""
+    """Mark a published version yanked (or not); the only change a version line allows.
+
+    With a signing key, a signed yank record is appended beside it.
+    """
     if not is_valid_slug(slug):
         raise UsageError(f"invalid package name {slug!r}")
     wanted = canonical_version(parse_version(version))
+    key = signing.publisher_key(settings, required=sign)
     index = local_index_for_writing(settings, index_dir, create=False)
     slug = canonical_slug(slug)
     relative = os.path.relpath(index.file_for(slug), index.root)
@@ -327,9 +355,15 @@ def yank(
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
+    paths = [relative]
+    if key is not None:
+        signed = signing.sign_yank(
+            settings, index.root, slug, found.version, yanked=not undo, reason=reason, key=key
+        )
+        paths += [os.path.relpath(p, index.root) for p in signed]
     if gitindex.is_repository_root(index.root):
         verb = "Unyank" if undo else "Yank"
         gitindex.commit_paths(
-            index.root, f"{verb} {slug} {found.version}", settings.actor, [relative]
+            index.root, f"{verb} {slug} {found.version}", settings.actor, sorted(set(paths))
         )
     return found

@@ -44,6 +44,7 @@ COMMANDS = [
 ]
 GROUPS = [
     "index",
+    "keys",
     "reviews",
     # more groups
     "directives",

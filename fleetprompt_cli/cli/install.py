@@ -11,6 +11,7 @@ import typer
 from fleetprompt_cli.cli.context import App, get_app
 from fleetprompt_cli.cli.options import (
     ActorOption,
+    AllowUnsignedOption,
     AtomicOption,
     ConfigOption,
     DryRunOption,
@@ -61,6 +62,7 @@ def install(
     no_wait_lock: bool = typer.Option(
         False, "--no-wait-lock", help="Fail at once (exit 11) when another directive is busy."
     ),
+    allow_unsigned: bool = AllowUnsignedOption,
     actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
@@ -80,6 +82,7 @@ def install(
         no_wait_lock=no_wait_lock,
         actor=actor,
         json_output=json_output,
+        allow_unsigned=allow_unsigned,
     )
 
 
@@ -99,6 +102,7 @@ def run_install(
     no_wait_lock: bool,
     actor: str | None,
     json_output: bool,
+    allow_unsigned: bool = False,
 ) -> None:
     """The install flow, shared by ``install`` and ``upgrade`` (which names the slugs
     whose newest versions it prefers in ``upgrade``)."""
@@ -126,6 +130,7 @@ def run_install(
                     allow_prerelease=pre,
                     ask=None if json_output else _asker(app),
                     progress=lambda message: status.update(Text(message)),
+                    allow_unsigned=allow_unsigned,
                 )
             break
         except StateError as error:

@@ -16,6 +16,11 @@ def publish(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Package folders to publish."),
     index: Path = IndexDirOption,
+    sign: bool = typer.Option(
+        None,
+        "--sign/--no-sign",
+        help="Sign with your key (default: when 'fleetprompt keys generate' made one).",
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Validate and archive packages and add them to an index as new versions."""
@@ -23,13 +28,16 @@ def publish(
 
     app = get_app(ctx, json_output=json_output)
     with app.err.status("Publishing…", spinner="dots"):
-        result = run_publish(app.settings, paths, index_dir=index)
+        result = run_publish(app.settings, paths, index_dir=index, sign=sign)
+    for warning in result.warnings:
+        app.warn(warning)
     if json_output:
         app.emit_json(
             "publish",
             {
                 "index": str(result.index),
                 "commit": result.commit,
+                "signed_by": result.signed_by,
                 "published": [p.__dict__ for p in result.published],
             },
         )
@@ -38,6 +46,8 @@ def publish(
         app.out.print(
             f"published {item.slug} {item.version}  sha256:{item.sha256[:16]}…", highlight=False
         )
+    if result.signed_by:
+        app.note(f"signed with key {result.signed_by}")
     if result.commit:
         app.note(f"committed {result.commit[:12]} in {result.index}")
 
