@@ -204,13 +204,13 @@ def publish(
         seen[key] = root
     # The signing key is loaded before anything is written (a missing or
     # unreadable key fails here); without one, versions go out unsigned.
-    key = signing.publisher_key(settings, required=sign)
+    signer = signing.publisher_key(settings, required=sign)
     index = local_index_for_writing(settings, index_dir, create=True)
     # The template decides where publish writes: checked before anything is.
     index.archive_template()
     result = PublishResult(index.root)
-    if key is not None:
-        result.signed_by, result.warnings = key.id, list(key.warnings)
+    if signer is not None:
+        result.signed_by, result.warnings = signer.id, list(signer.warnings)
     ordered = _order(loaded)
     # Check the whole batch before writing anything, so that a bad package
     # leaves the index exactly as it was.
@@ -242,9 +242,9 @@ def publish(
                 stream.write(entry.to_line() + "\n")
                 stream.flush()
                 os.fsync(stream.fileno())
-            if key is not None:
+            if signer is not None:
                 signing.sign_release(
-                    settings, index.root, entry, key=key, remember=written.remember
+                    settings, index.root, entry, key=signer, remember=written.remember
                 )
             result.published.append(
                 Published(manifest.slug, str(manifest.version), info.sha256, relative, info.size)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from fleetprompt_cli.cli.context import App, get_app
 from fleetprompt_cli.cli.options import JsonOption
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.actions.keys import KeyInfo
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Your ed25519 key for signing what you publish.", no_args_is_help=True)
 
 
-def _render(app_: App, info, json_output: bool, kind: str) -> None:  # type: ignore[no-untyped-def]
+def _render(app_: App, info: KeyInfo, json_output: bool, kind: str) -> None:
     for warning in info.warnings:
         app_.warn(warning)
     if json_output:

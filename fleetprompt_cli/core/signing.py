@@ -152,7 +152,10 @@ def verify(public: bytes, payload: bytes, signature: str) -> bool:
 def _b64(value: object, field: str, size: int) -> bytes:
     if not isinstance(value, str) or len(value) > 200 or not _B64.match(value):
         raise ValueError(f"{field}: expected base64 text")
-    raw = base64.b64decode(value)
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        raise ValueError(f"{field}: expected base64 text") from None
     if len(raw) != size:
         raise ValueError(f"{field}: expected {size} bytes, found {len(raw)}")
     return raw

@@ -28,7 +28,7 @@ def verify(
     """Check every version line, archive and signature, and the index's git history."""
     from rich.text import Text
 
-    from fleetprompt_cli.actions.trust import verify_index
+    from fleetprompt_cli.actions.verification import verify_index
     from fleetprompt_cli.errors import ExitCode
 
     app = get_app(ctx, json_output=json_output)
