@@ -40,9 +40,17 @@ def publisher_key(settings: Settings, *, required: bool | None = None) -> Signin
     return load_signing_key(settings)
 
 
-def _append(path: Path, line: str, remember: Remember | None) -> None:
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise InvalidInput(f"{path} is not a regular file: refusing to write a signature there")
+def _append(root: Path, path: Path, line: str, remember: Remember | None) -> None:
+    """Append one line to ``path``, refused unless it is a regular file inside the index."""
+    parent = path.parent
+    while not parent.exists() and parent != root:
+        parent = parent.parent
+    inside = parent.resolve().is_relative_to(root.resolve())
+    if not inside or path.is_symlink() or (path.exists() and not path.is_file()):
+        raise InvalidInput(
+            f"{path} is not a regular file inside the index {root}: refusing to write "
+            "a signature there (check the index's symlinks)"
+        )
     if remember is not None:
         remember(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +90,7 @@ def _publish_key(index_root: Path, key: SigningKey, remember: Remember | None) -
             f"clients that pinned {key.identity!r} would refuse it (rotate from a listed "
             "key with 'fleetprompt keys generate --rotate')"
         )
-    _append(path, _line(record), remember)
+    _append(index_root, path, _line(record), remember)
     return [path]
 
 
@@ -112,7 +120,7 @@ def sign_release(
         "signature": signing.sign(key.private, signing.release_payload(entry.data)),
     }
     path = signature_file(index_root, entry.slug)
-    _append(path, _line(record), remember)
+    _append(index_root, path, _line(record), remember)
     return [*written, path]
 
 
@@ -148,5 +156,5 @@ def sign_yank(
         record["reason"] = reason[:500]
     record["signature"] = signing.sign(key.private, signing.yank_payload(record))
     path = signature_file(index_root, slug)
-    _append(path, _line(record), remember)
+    _append(index_root, path, _line(record), remember)
     return [*written, path]

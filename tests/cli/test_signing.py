@@ -354,3 +354,56 @@ def test_hostile_signature_lines_are_named(remote):
     assert "signatures/si/g-/sig-tool:4: invalid signature record: not valid JSON" in result.stdout
     assert "\x1b" not in result.stdout
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
+
+
+# -- hostile places -------------------------------------------------------------------
+
+
+def test_a_signatures_folder_symlinked_out_of_the_index_is_refused(tmp_path, author):
+    index = tmp_path / "index"
+    publish(index, write_package(tmp_path / "src", "first", "1.0.0"), author)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (index / "signatures").rename(tmp_path / "old-signatures")
+    (index / "signatures").symlink_to(outside)
+    package_file = index / "packages" / "fi" / "rs" / "first"
+    before = package_file.read_bytes()
+    result = run_cli(
+        "publish",
+        str(write_package(tmp_path / "src", "first", "1.1.0")),
+        "--index",
+        str(index),
+        env=author,
+    )
+    assert result.exit_code == ExitCode.INVALID, result.stderr
+    assert "refusing to write a signature there" in result.stderr
+    assert list(outside.iterdir()) == []
+    assert package_file.read_bytes() == before  # the batch was undone
+    assert not (index / "archives" / "first" / "first-1.1.0.tar.gz").exists()
+
+
+def test_a_corrupt_trust_file_is_named(unsigned_remote, isolated_home):
+    add_team(unsigned_remote, "--trust", "verify-if-present")
+    (trust_file,) = (isolated_home / "trust").iterdir()
+    trust_file.write_text('{"schema": 1, "keys": [1]}')
+    result = dry_install("plain-tool")
+    assert result.exit_code == ExitCode.INVALID
+    assert str(trust_file) in result.stderr and "delete it" in result.stderr
+
+
+def test_an_actor_that_cannot_be_an_identity_is_refused():
+    result = run_cli("keys", "generate", env={"FLEETPROMPT_ACTOR": "../evil"})
+    assert result.exit_code == ExitCode.INVALID
+    assert "FLEETPROMPT_ACTOR" in result.stderr and "identity" in result.stderr
+
+
+def test_verify_of_a_plain_folder_index(tmp_path, author):
+    index = tmp_path / "index"
+    publish(index, write_package(tmp_path / "src", "folder-tool", "1.0.0"), author)
+    result = run_cli("index", "verify", "--index", str(index), "--json")
+    assert result.exit_code == 0, result.stdout
+    doc = json.loads(result.stdout)
+    assert doc["trust"] == "verify-if-present" and doc["commits_checked"] is None
+    assert doc["signed"] == 1
+    result = run_cli("index", "verify", "--index", str(tmp_path / "nope"))
+    assert result.exit_code == ExitCode.NOT_FOUND
