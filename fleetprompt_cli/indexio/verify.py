@@ -444,12 +444,15 @@ def history_violations(repo: Path) -> tuple[int, list[Violation]]:
             current = _FileDiff(_diff_path(line))
         elif current is None:
             continue
-        elif line.startswith("deleted file mode"):
-            current.deleted = True
-        elif line.startswith("Binary files "):
-            current.binary = True
-        elif line.startswith("--- ") or line.startswith("+++ "):
-            continue
+        elif not current.in_hunk:
+            # The file's header: "deleted file mode", "Binary files ... differ",
+            # "--- a/..." and "+++ b/..." until the first hunk.
+            if line.startswith("deleted file mode"):
+                current.deleted = True
+            elif line.startswith("Binary files "):
+                current.binary = True
+            elif line.startswith("@@"):
+                current.in_hunk = True
         elif line.startswith("-"):
             current.removed.append(line[1:])
         elif line.startswith("+"):
@@ -471,6 +474,7 @@ class _FileDiff:
     path: str
     deleted: bool = False
     binary: bool = False
+    in_hunk: bool = False
     removed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
 
