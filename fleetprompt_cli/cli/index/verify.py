@@ -18,7 +18,10 @@ _SHOWN = 50
 def verify(
     ctx: typer.Context,
     index: str = typer.Option(
-        None, "--index", help="A configured index's name, a folder or a git URL."
+        None,
+        "--index",
+        metavar="NAME|URL|DIR",
+        help="A configured index's name, a folder or a git URL.",
     ),
     allow_unsigned: bool = typer.Option(
         False, "--allow-unsigned", help="Do not count unsigned versions as violations."
