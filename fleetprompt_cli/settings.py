@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_SWEEP_SECONDS",
     "ENVIRONMENT",
     "TEST_HOOKS",
+    "TRUST_POLICIES",
     "IndexSource",
     "Settings",
     "claim_grace_seconds",
@@ -86,6 +87,13 @@ TEST_HOOKS: tuple[str, ...] = (
 )
 
 
+# How a client treats an index's signatures (docs/index-format.md, README):
+# "require" refuses unsigned versions; "verify-if-present" checks the
+# signatures there are.  An index without one set gets its kind's default
+# (actions/trust.py: require for git indexes, verify-if-present for folders).
+TRUST_POLICIES: tuple[str, ...] = ("require", "verify-if-present")
+
+
 @dataclass(frozen=True)
 class IndexSource:
     """A configured index: a name and a location (a folder or a git URL)."""
@@ -94,6 +102,8 @@ class IndexSource:
     url: str
     # Where it was configured ("FLEETPROMPT_INDEX", "config.toml"), for messages.
     origin: str = field(default="", compare=False)
+    # The trust policy set for it (one of TRUST_POLICIES), None for the default.
+    trust: str | None = None
 
     @property
     def label(self) -> str:
@@ -143,6 +153,16 @@ class Settings:
     @property
     def archive_cache(self) -> Path:
         return self.cache_dir / "archives"
+
+    @property
+    def keys_dir(self) -> Path:
+        """The publisher's signing key (``signing.key``, mode 0600) and its public half."""
+        return self.data_dir / "keys"
+
+    @property
+    def trust_dir(self) -> Path:
+        """Pinned keys and the last commit seen, one file per index (like known_hosts)."""
+        return self.data_dir / "trust"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced (flags win over everything)."""
@@ -311,7 +331,16 @@ def _configured_indexes(config: dict[str, Any], path: Path) -> list[IndexSource]
             f"{path}: 'indexes' must be a list of tables with a 'name' and a 'url' string, "
             'e.g. indexes = [{name = "team", url = "https://git.example.com/index.git"}]'
         )
-    return [IndexSource(item["name"], item["url"], f"{path.name} indexes") for item in items]
+    for item in items:
+        if item.get("trust") is not None and item["trust"] not in TRUST_POLICIES:
+            raise InvalidInput(
+                f"{path}: index {item['name'][:80]!r}: 'trust' must be one of "
+                f"{', '.join(TRUST_POLICIES)}, not {str(item['trust'])[:80]!r}"
+            )
+    return [
+        IndexSource(item["name"], item["url"], f"{path.name} indexes", item.get("trust"))
+        for item in items
+    ]
 
 
 def _check_platform_version(value: str, origin: str) -> str:
@@ -396,7 +425,9 @@ def save_indexes(settings: Settings, indexes: list[IndexSource]) -> None:
     import tomli_w
 
     config = _read_config(settings.config_file)
-    config["indexes"] = [{"name": i.name, "url": i.url} for i in indexes]
+    config["indexes"] = [
+        {"name": i.name, "url": i.url, **({"trust": i.trust} if i.trust else {})} for i in indexes
+    ]
     settings.config_dir.mkdir(parents=True, exist_ok=True)
     tmp = settings.config_file.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(config), encoding="utf-8")

@@ -50,6 +50,7 @@ COMMANDS = [
 ]
 GROUPS = [
     "index",
+    "keys",
     "reviews",
     "owner",
     # more groups
