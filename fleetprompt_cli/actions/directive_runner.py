@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli import faults
+from fleetprompt_cli.actions import signals
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.archive import extract_archive, read_archive_texts
 from fleetprompt_cli.core.install_rules import resources_of
@@ -279,6 +280,7 @@ class _Runner:
             with self.held() as s:
                 inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
                 if inst is not None:
+                    signals.remove_subscriptions(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.delete_resources(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.apply_transition(
                         s,
@@ -298,9 +300,10 @@ class _Runner:
             inst = self.repo.get_installation(s, self.tenant_id, step.slug, for_update=True)
             self.put_resources(s, self.repo.saved_id(inst), resources)
             name = "complete_install" if inst.status == lifecycle.INSTALLING else "complete_upgrade"
-            self.repo.apply_transition(
+            done = self.repo.apply_transition(
                 s, self.tenant_id, step.slug, name, actor=self.actor, directive_id=self.directive_id
             )
+            self._subscribe(s, done, info["manifest"])
             self.repo.update_step(
                 s, self.tenant_id, self.repo.saved_id(step), "done", installation_id=inst.id
             )
@@ -327,23 +330,41 @@ class _Runner:
         )
 
     def _signal(
-        self, session: Session, type_: str, step: DirectiveStep, info: dict[str, Any]
+        self,
+        session: Session,
+        type_: str,
+        step: DirectiveStep,
+        info: dict[str, Any],
+        data: dict[str, Any] | None = None,
     ) -> None:
-        self.repo.append_signal(
+        signals.emit_package_event(
             session,
             self.tenant_id,
-            type_,
-            "fleetprompt/installer",
-            subject=step.slug,
-            data={"slug": step.slug, "version": info.get("version"), "action": step.action},
-            correlation_id=self.directive_id,
+            type_.removeprefix("fleetprompt.package."),
+            step.slug,
+            version=info.get("version"),
+            directive_id=self.directive_id,
+            action=step.action,
+            data=data,
         )
 
-    def fail(self, step: DirectiveStep, error: str) -> None:
+    def _subscribe(self, session: Session, inst: Any, manifest: dict[str, Any]) -> None:
+        """The installation's subscriptions become the manifest's (install, upgrade, undo)."""
+        signals.sync_subscriptions(
+            session,
+            self.tenant_id,
+            self.repo.saved_id(inst),
+            inst.slug,
+            manifest,
+            paused=inst.status == lifecycle.PAUSED,
+        )
+
+    def fail(self, step: DirectiveStep, error: str, info: dict[str, Any] | None = None) -> None:
         with self.held() as s:
             self.repo.update_step(
                 s, self.tenant_id, self.repo.saved_id(step), "failed", error_message=error
             )
+            self._signal(s, "fleetprompt.package.failed", step, info or {}, {"error": error})
             inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
             if inst is not None:
                 name = {
@@ -418,6 +439,7 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
+                    signals.remove_subscriptions(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.delete_resources(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.apply_transition(
                         s,
@@ -428,6 +450,7 @@ class _Runner:
                         directive_id=self.directive_id,
                     )
                     self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
+                    self._signal(s, "fleetprompt.package.uninstalled", step, info, {"undo": True})
             elif previous is not None:
                 files = self.package_files(previous)
                 resources = resources_of(previous["manifest"], files)
@@ -452,7 +475,7 @@ class _Runner:
                     )
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug)
                     self.put_resources(s, self.repo.saved_id(inst), resources)
-                    self.repo.apply_transition(
+                    done = self.repo.apply_transition(
                         s,
                         self.tenant_id,
                         step.slug,
@@ -460,7 +483,9 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
+                    self._subscribe(s, done, previous["manifest"])
                     self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
+                    self._signal(s, "fleetprompt.package.upgraded", step, previous, {"undo": True})
             self.emit(step, "undone")
 
     # -- the loop ---------------------------------------------------------------
@@ -569,7 +594,7 @@ class _Runner:
                 f"the process running this step died {attempts} times "
                 f"(attempt limit {MAX_ATTEMPTS}); retry with 'fleetprompt recover --retry-failed'"
             )
-            self.fail(step, message)
+            self.fail(step, message, info)
             self.emit(step, "failed", message)
             return message, UNEXPECTED
         while True:
@@ -597,7 +622,7 @@ class _Runner:
                 message = _describe(error)
                 kind = error.kind if isinstance(error, FleetPromptError) else UNEXPECTED
                 if attempts >= MAX_ATTEMPTS:
-                    self.fail(step, message)
+                    self.fail(step, message, info)
                     self.emit(step, "failed", message)
                     return message, kind
                 self.emit(step, "retrying", message)

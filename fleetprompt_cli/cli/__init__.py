@@ -34,7 +34,7 @@ COMMANDS = [
     "resume",
     "configure",
     "history",
-    "signals",
+    "subscriptions",
     # queue commands
     "worker",
     "recover",
@@ -47,6 +47,7 @@ GROUPS = [
     "reviews",
     # more groups
     "directives",
+    "signals",
     "tenant",
     "db",
 ]
