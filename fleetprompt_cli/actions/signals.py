@@ -138,7 +138,6 @@ def emit(
 ) -> EmitResult:
     """Publish a custom signal: the grammar is checked, ``fleetprompt.`` is refused."""
     from fleetprompt_cli.core import signals as core
-
     from fleetprompt_cli.store import repository as repo
 
     core.check_type(type_)
@@ -214,7 +213,6 @@ def emit_package_event(
 def _specs(manifest: dict[str, Any]) -> list[Any]:
     """The manifest's subscriptions grouped by handler, with each handler's kind."""
     from fleetprompt_cli.core import signals as core
-
     from fleetprompt_cli.store.repository import SubscriptionSpec
 
     kinds: dict[str, str] = {}
@@ -344,7 +342,6 @@ def list_signals(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The tenant's signals after ``since`` (matching a type pattern), CloudEvents JSON."""
     from fleetprompt_cli.core import signals as core
-
     from fleetprompt_cli.store import repository as repo
 
     if type_pattern is not None:
@@ -373,7 +370,6 @@ def tail(
     when ``stop`` is set; otherwise it runs until interrupted.
     """
     from fleetprompt_cli.core import signals as core
-
     from fleetprompt_cli.store import repository as repo
 
     if type_pattern is not None:
@@ -549,7 +545,6 @@ def _dispatch_tenant(
     max_attempts: int,
 ) -> None:
     from fleetprompt_cli.core import signals as core
-
     from fleetprompt_cli.store import repository as repo
 
     handlers = load_handlers()

@@ -36,6 +36,7 @@ from sqlmodel import Field, SQLModel
 from fleetprompt_cli.core import vocab
 
 __all__ = [
+    "DELIVERY_STATUSES",
     "DIRECTIVE_KINDS",
     "DIRECTIVE_STATUSES",
     "NAMING_CONVENTION",
@@ -43,8 +44,10 @@ __all__ = [
     "SCHEMA_HEAD",
     "STEP_ACTIONS",
     "STEP_STATUSES",
+    "SUBSCRIPTION_STATUSES",
     "TIERS",
     "VERSION_TABLE",
+    "Delivery",
     "Directive",
     "DirectiveStep",
     "Installation",
@@ -54,9 +57,6 @@ __all__ = [
     "Review",
     "ReviewVote",
     "Revision",
-    "DELIVERY_STATUSES",
-    "SUBSCRIPTION_STATUSES",
-    "Delivery",
     "Signal",
     "Subscription",
     "Tenant",
