@@ -34,9 +34,11 @@ def handle(event, subscriber):
     log = os.environ.get("FP_TEST_HANDLER_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(json.dumps([subscriber["name"], event["sequence"], subscriber["generation"]]) + "\\n")
+            call = [subscriber["name"], event["sequence"], subscriber["generation"]]
+            f.write(json.dumps(call) + "\\n")
     fail = os.environ.get("FP_TEST_HANDLER_FAIL")
-    if (fail and os.path.exists(fail)) or (isinstance(event["data"], dict) and event["data"].get("fail")):
+    data = event["data"] if isinstance(event["data"], dict) else {}
+    if (fail and os.path.exists(fail)) or data.get("fail"):
         raise RuntimeError("handler refused signal %d" % event["sequence"])
     return {"handled_by": "fp-test-plugin", "sequence": event["sequence"]}
 """
