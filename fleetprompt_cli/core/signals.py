@@ -58,7 +58,7 @@ _GRAMMAR = "lower-case dot-separated segments [a-z0-9_]+, at least two (e.g. 'cr
 
 def check_type(value: str, *, what: str = "signal type") -> str:
     """``value`` if it follows the type grammar, else InvalidInput naming it."""
-    if not isinstance(value, str) or len(value) > MAX_TYPE or not _TYPE.match(value):
+    if not isinstance(value, str) or len(value) > MAX_TYPE or not _TYPE.fullmatch(value):
         shown = value[:80] if isinstance(value, str) else value
         raise InvalidInput(
             f"invalid {what} {shown!r}: expected {_GRAMMAR}, at most {MAX_TYPE} characters",
@@ -69,7 +69,7 @@ def check_type(value: str, *, what: str = "signal type") -> str:
 
 def check_pattern(value: str) -> str:
     """A subscription pattern: a type, or a prefix of segments ending in ``.*``."""
-    if isinstance(value, str) and len(value) <= MAX_TYPE and _PATTERN.match(value):
+    if isinstance(value, str) and len(value) <= MAX_TYPE and _PATTERN.fullmatch(value):
         return value
     return check_type(value, what="signal type pattern")
 
