@@ -475,7 +475,7 @@ class _Runner:
                     )
                     inst = self.repo.get_installation(s, self.tenant_id, step.slug)
                     self.put_resources(s, self.repo.saved_id(inst), resources)
-                    done = self.repo.apply_transition(
+                    back = self.repo.apply_transition(
                         s,
                         self.tenant_id,
                         step.slug,
@@ -483,7 +483,7 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
-                    self._subscribe(s, done, previous["manifest"])
+                    self._subscribe(s, back, previous["manifest"])
                     self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
                     self._signal(s, "fleetprompt.package.upgraded", step, previous, {"undo": True})
             self.emit(step, "undone")

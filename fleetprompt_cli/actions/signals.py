@@ -692,25 +692,11 @@ class DeliveryInfo:
 
 
 def _delivery_infos(s: Session, tenant_id: int, rows: list[Delivery]) -> list[DeliveryInfo]:
-    from sqlmodel import col, select
-
-    from fleetprompt_cli.store.models import Signal, Subscription
+    from fleetprompt_cli.store import repository as repo
 
     if not rows:
         return []
-    names = dict(
-        s.exec(
-            select(Subscription.id, Subscription.name).where(Subscription.tenant_id == tenant_id)
-        ).all()
-    )
-    pks = {r.signal_pk for r in rows}
-    types = dict(
-        s.exec(
-            select(Signal.pk, Signal.type).where(
-                Signal.tenant_id == tenant_id, col(Signal.pk).in_(pks)
-            )
-        ).all()
-    )
+    names, types = repo.delivery_labels(s, tenant_id, rows)
     return [
         DeliveryInfo(
             r.id or 0,

@@ -82,6 +82,7 @@ from fleetprompt_cli.store.repository.signals import (
 from fleetprompt_cli.store.repository.subscriptions import (
     SubscriptionSpec,
     delete_subscriptions,
+    delivery_labels,
     find_subscription,
     get_delivery,
     list_deliveries,
@@ -123,6 +124,7 @@ __all__ = [
     "delete_resources",
     "delete_review",
     "delete_subscriptions",
+    "delivery_labels",
     "expired_directives",
     "find_directives",
     "find_installation",

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.errors import NotFound
@@ -141,26 +142,27 @@ def list_signals(
 
 def signal_rows(session: Session, tenant_id: int, after: int, limit: int) -> list[Any]:
     """Signals above ``after`` as plain rows (pk, sequence, envelope columns): the dispatch read."""
+    table = Signal.__table__.c  # type: ignore[attr-defined]
     query = (
-        select(
-            Signal.pk,
-            Signal.sequence,
-            Signal.id,
-            Signal.specversion,
-            Signal.type,
-            Signal.source,
-            Signal.subject,
-            Signal.time,
-            Signal.datacontenttype,
-            Signal.data,
-            Signal.correlation_id,
-            Signal.causation_id,
+        sa_select(
+            table.pk,
+            table.sequence,
+            table.id,
+            table.specversion,
+            table.type,
+            table.source,
+            table.subject,
+            table.time,
+            table.datacontenttype,
+            table.data,
+            table.correlation_id,
+            table.causation_id,
         )
-        .where(Signal.tenant_id == tenant_id, Signal.sequence > after)
-        .order_by(col(Signal.sequence))
+        .where(table.tenant_id == tenant_id, table.sequence > after)
+        .order_by(table.sequence)
         .limit(limit)
     )
-    return list(session.exec(query))
+    return list(session.connection().execute(query).all())
 
 
 def count_signals(session: Session, tenant_id: int, after: int, patterns: list[str]) -> int:

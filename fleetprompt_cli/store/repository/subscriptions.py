@@ -10,13 +10,14 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.errors import NotFound
-from fleetprompt_cli.store.models import Delivery, Subscription, saved_id
+from fleetprompt_cli.store.models import Delivery, Signal, Subscription, saved_id
 from fleetprompt_cli.store.repository._common import _insert, _now
 from fleetprompt_cli.store.repository.signals import last_sequence
 
 __all__ = [
     "SubscriptionSpec",
     "delete_subscriptions",
+    "delivery_labels",
     "find_subscription",
     "get_delivery",
     "list_deliveries",
@@ -252,3 +253,27 @@ def update_delivery(session: Session, row: Delivery, **values: Any) -> Delivery:
     session.flush()
     saved_id(row)
     return row
+
+
+def delivery_labels(
+    session: Session, tenant_id: int, rows: list[Delivery]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """For showing deliveries: {subscription id: name}, {signal pk: type}."""
+    names: dict[int, str] = {
+        int(pk): name
+        for pk, name in session.exec(
+            select(Subscription.id, Subscription.name).where(Subscription.tenant_id == tenant_id)
+        ).all()
+        if pk is not None
+    }
+    pks = {r.signal_pk for r in rows}
+    types: dict[int, str] = {
+        int(pk): type_
+        for pk, type_ in session.exec(
+            select(Signal.pk, Signal.type).where(
+                Signal.tenant_id == tenant_id, col(Signal.pk).in_(pks)
+            )
+        ).all()
+        if pk is not None
+    }
+    return names, types
