@@ -221,7 +221,9 @@ def test_tail_reads_what_is_written_and_stops_at_its_limit():
     ok("signals", "emit", "crm.lead.new")
     ok("signals", "emit", "billing.invoice.paid")
     ok("signals", "emit", "crm.lead.lost")
-    result = run_cli("signals", "tail", "--since", "0", "--type", "crm.*", "--limit", "2", "--json")
+    result = run_cli(
+        "signals", "tail", "--since", "0", "--type", "crm.*", "--limit", "2", "--jsonl"
+    )
     assert result.exit_code == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(e["sequence"], e["type"]) for e in lines] == [

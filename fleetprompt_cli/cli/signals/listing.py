@@ -80,8 +80,8 @@ def tail(
         None, "--timeout", min=0, max=86_400, help="Stop after this many seconds."
     ),
     tenant: str = TenantOption,
-    json_output: bool = typer.Option(
-        False, "--json", help="One CloudEvents JSON document per line (JSON Lines)."
+    json_lines: bool = typer.Option(
+        False, "--jsonl", help="One CloudEvents JSON document per line (JSON Lines)."
     ),
 ) -> None:
     """Follow the signal log, printing each new signal, until Ctrl-C."""
@@ -101,7 +101,7 @@ def tail(
     )
     try:
         for event in events:
-            if json_output:
+            if json_lines:
                 print(json.dumps(event, ensure_ascii=False, separators=(",", ":")), flush=True)
             else:
                 _print(app, event)
