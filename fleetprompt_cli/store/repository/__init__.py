@@ -81,6 +81,7 @@ from fleetprompt_cli.store.repository.signals import (
 )
 from fleetprompt_cli.store.repository.subscriptions import (
     SubscriptionSpec,
+    count_delivered,
     delete_subscriptions,
     delivery_labels,
     find_subscription,
@@ -116,6 +117,7 @@ __all__ = [
     "claim_directive",
     "clear_pending",
     "config_diff",
+    "count_delivered",
     "count_installations",
     "count_signals",
     "create_directive",

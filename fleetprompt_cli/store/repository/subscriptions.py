@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.errors import NotFound
@@ -16,6 +16,7 @@ from fleetprompt_cli.store.repository.signals import last_sequence
 
 __all__ = [
     "SubscriptionSpec",
+    "count_delivered",
     "delete_subscriptions",
     "delivery_labels",
     "find_subscription",
@@ -277,3 +278,17 @@ def delivery_labels(
         if pk is not None
     }
     return names, types
+
+
+def count_delivered(session: Session, tenant_id: int, sequence: int) -> int:
+    """How many subscribers the tenant's signal ``sequence`` was delivered to (any generation)."""
+    query = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            Delivery.tenant_id == tenant_id,
+            Delivery.sequence == sequence,
+            Delivery.status == "delivered",
+        )
+    )
+    return int(session.exec(query).one())
