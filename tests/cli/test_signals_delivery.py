@@ -241,3 +241,23 @@ def test_the_worker_delivers_what_a_wakeup_announces():
     stats = ok("worker", "--once")
     assert stats["signals_delivered"] == 2  # the package's installed signal and crm.lead.new
     assert all(s["pending"] == 0 for s in subs().values())
+
+
+def test_emit_wakes_a_worker_through_the_queue():
+    from fleetprompt_cli.queue import get_huey
+    from fleetprompt_cli.settings import load_settings
+
+    ok("signals", "emit", "crm.lead.new")
+    huey = get_huey(load_settings())
+    messages = [json.loads(raw) for raw in huey.storage.enqueued_items()]
+    assert [(m["name"].rsplit(".", 1)[-1], m["args"]) for m in messages] == [
+        ("dispatch_signals", [1])
+    ]
+
+
+def test_a_bad_attempt_limit_is_refused_naming_the_variable():
+    ok("install", "sig-pkg==1.0.0", "--yes")
+    result = run_cli("signals", "dispatch", env={"FLEETPROMPT_SIGNAL_MAX_ATTEMPTS": "0"})
+    assert result.exit_code == 8
+    assert "FLEETPROMPT_SIGNAL_MAX_ATTEMPTS must be a whole number from 1 to 100" in result.stderr
+    assert subs()["sig-pkg:Watcher"]["pending"] == 1  # nothing was delivered

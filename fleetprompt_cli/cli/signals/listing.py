@@ -99,14 +99,12 @@ def tail(
         limit=limit,
         timeout=timeout,
     )
-    try:
-        for event in events:
-            if json_lines:
-                print(json.dumps(event, ensure_ascii=False, separators=(",", ":")), flush=True)
-            else:
-                _print(app, event)
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    # Ctrl-C ends it as it ends every command (exit 130, docs/cli.md).
+    for event in events:
+        if json_lines:
+            print(json.dumps(event, ensure_ascii=False, separators=(",", ":")), flush=True)
+        else:
+            _print(app, event)
 
 
 def register(app: typer.Typer) -> None:
