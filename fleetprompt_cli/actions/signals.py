@@ -383,6 +383,10 @@ def tail(
     seen = 0
     while limit is None or seen < limit:
         with store.session(readonly=True) as s:
+            # The log's end first: sequences commit in order, so every
+            # signal up to it is committed and read below (matching or not,
+            # a filter never reads that stretch again).
+            top = repo.last_sequence(s, tenant_id)
             rows = repo.list_signals(
                 s,
                 tenant_id,
@@ -391,13 +395,11 @@ def tail(
                 type_pattern=type_pattern,
             )
             events = [event_of(r, tenant_name) for r in rows]
-            # The log's end, matching or not, so a filter never re-reads it.
-            top = repo.last_sequence(s, tenant_id)
         for event in events:
             seen += 1
             yield event
-        since = events[-1]["sequence"] if events and limit is not None else max(since, top)
-        if events and limit is not None:
+        since = max([top, since, *(e["sequence"] for e in events)])
+        if events:
             continue
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:

@@ -261,3 +261,22 @@ def test_a_bad_attempt_limit_is_refused_naming_the_variable():
     assert result.exit_code == 8
     assert "FLEETPROMPT_SIGNAL_MAX_ATTEMPTS must be a whole number from 1 to 100" in result.stderr
     assert subs()["sig-pkg:Watcher"]["pending"] == 1  # nothing was delivered
+
+
+def test_tail_follows_signals_written_while_it_waits():
+    import threading
+
+    from fleetprompt_cli.actions.signals import tail
+    from tests.queue.support import store_for
+
+    store = store_for()
+    got: list[dict] = []
+    follower = threading.Thread(
+        target=lambda: got.extend(tail(store, "default", since=0, limit=2, timeout=120, poll=0.01))
+    )
+    follower.start()
+    ok("signals", "emit", "crm.lead.new")
+    ok("signals", "emit", "crm.lead.lost")
+    follower.join()
+    store.dispose()
+    assert [e["type"] for e in got] == ["crm.lead.new", "crm.lead.lost"]
