@@ -19,7 +19,7 @@ def emit(
     actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
-    """Publish a custom signal (the fleetprompt. namespace is reserved)."""
+    """Publish a custom signal (types under fleetprompt are reserved)."""
     from fleetprompt_cli.actions.signals import emit as publish
 
     app = get_app(ctx, json_output=json_output)
