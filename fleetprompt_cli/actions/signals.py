@@ -592,7 +592,7 @@ def _dispatch_tenant(
                     batch_counts[status] += 1
                 if last > sub.offset:
                     offsets[sub_id] = (last, sub.generation)
-            repo.record_deliveries(s, records)
+            repo.record_deliveries(s, tenant_id, records)
             repo.set_subscription_offsets(s, tenant_id, offsets)
             faults.checkpoint("dispatch-before-commit")
         counts.update(batch_counts)
@@ -764,7 +764,7 @@ def retry(store: Store, tenant: str, delivery_id: int) -> DeliveryInfo:
             load_handlers(), event_of(signal, tenant_name), _subscriber(sub, tenant_name), 1
         )
         repo.update_delivery(
-            s, row, status=status, attempts=row.attempts + 1, error=error, result=value
+            s, tenant_id, row, status=status, attempts=row.attempts + 1, error=error, result=value
         )
         return _delivery_infos(s, tenant_id, [row])[0]
 

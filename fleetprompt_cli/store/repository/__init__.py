@@ -77,7 +77,6 @@ from fleetprompt_cli.store.repository.signals import (
     list_signals,
     publish_signal,
     signal_rows,
-    type_filter,
 )
 from fleetprompt_cli.store.repository.subscriptions import (
     SubscriptionSpec,
@@ -167,7 +166,6 @@ __all__ = [
     "set_subscriptions_status",
     "set_tier",
     "signal_rows",
-    "type_filter",
     "update_delivery",
     "update_step",
     "upsert_resource",

@@ -200,12 +200,14 @@ def set_subscription_offsets(
         )
 
 
-def record_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert delivery rows; one already recorded (same key) is kept as it was."""
+def record_deliveries(session: Session, tenant_id: int, rows: list[dict[str, Any]]) -> None:
+    """Insert the tenant's delivery rows; one already recorded (same key) is kept as it was."""
     if not rows:
         return
     when = _now(None)
     for row in rows:
+        if row.get("tenant_id") != tenant_id:
+            raise ValueError("a delivery row of another tenant")
         row.setdefault("created_at", when)
         row.setdefault("updated_at", when)
     statement = _insert(session)(Delivery).on_conflict_do_nothing(
@@ -246,7 +248,10 @@ def get_delivery(
     return row
 
 
-def update_delivery(session: Session, row: Delivery, **values: Any) -> Delivery:
+def update_delivery(session: Session, tenant_id: int, row: Delivery, **values: Any) -> Delivery:
+    """Change a delivery of the tenant (a retry's outcome)."""
+    if row.tenant_id != tenant_id:
+        raise NotFound(f"no delivery {row.id} in this tenant")
     for key, value in values.items():
         setattr(row, key, value)
     row.updated_at = _now(None)
