@@ -45,6 +45,7 @@ __all__ = [
     "queue_name",
     "safe_url",
     "save_indexes",
+    "signal_max_attempts",
     "sweep_seconds",
 ]
 
@@ -58,6 +59,8 @@ DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_SWEEP_SECONDS = 5.0
 DEFAULT_CLAIM_GRACE_SECONDS = 60.0
 DEFAULT_QUEUE_NAME = "fleetprompt"
+DEFAULT_SIGNAL_MAX_ATTEMPTS = 3
+MAX_SIGNAL_ATTEMPTS = 100
 
 # Every FLEETPROMPT_* variable fleetprompt reads, as the README documents them.
 ENVIRONMENT: tuple[str, ...] = (
@@ -73,6 +76,7 @@ ENVIRONMENT: tuple[str, ...] = (
     "FLEETPROMPT_SWEEP_SECONDS",
     "FLEETPROMPT_CLAIM_GRACE_SECONDS",
     "FLEETPROMPT_QUEUE_NAME",
+    "FLEETPROMPT_SIGNAL_MAX_ATTEMPTS",
     "FLEETPROMPT_DEBUG",
 )
 # Variables for the test suite only, deliberately left out of the README:
@@ -197,6 +201,24 @@ def claim_grace_seconds() -> float:
     """How long a queued directive waits unclaimed before a sweep takes it
     (FLEETPROMPT_CLAIM_GRACE_SECONDS)."""
     return _seconds("FLEETPROMPT_CLAIM_GRACE_SECONDS", DEFAULT_CLAIM_GRACE_SECONDS)
+
+
+def signal_max_attempts() -> int:
+    """How many times a handler is tried on one signal before the delivery is
+    dead-lettered (FLEETPROMPT_SIGNAL_MAX_ATTEMPTS, 1 to 100, default 3)."""
+    raw = os.environ.get("FLEETPROMPT_SIGNAL_MAX_ATTEMPTS")
+    if not raw:
+        return DEFAULT_SIGNAL_MAX_ATTEMPTS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_SIGNAL_ATTEMPTS:
+        raise InvalidInput(
+            f"FLEETPROMPT_SIGNAL_MAX_ATTEMPTS must be a whole number from 1 to "
+            f"{MAX_SIGNAL_ATTEMPTS}, not {raw[:80]!r}"
+        )
+    return value
 
 
 def queue_name() -> str:

@@ -36,7 +36,7 @@ COMMANDS = [
     "configure",
     "history",
     "rollback",
-    "signals",
+    "subscriptions",
     # queue commands
     "worker",
     "recover",
@@ -55,6 +55,7 @@ GROUPS = [
     "owner",
     # more groups
     "directives",
+    "signals",
     "tenant",
     "db",
 ]
