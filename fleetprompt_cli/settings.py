@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_SWEEP_SECONDS",
     "ENVIRONMENT",
     "TEST_HOOKS",
+    "TRUST_POLICIES",
     "IndexSource",
     "Settings",
     "claim_grace_seconds",
@@ -44,6 +45,7 @@ __all__ = [
     "queue_name",
     "safe_url",
     "save_indexes",
+    "signal_max_attempts",
     "sweep_seconds",
 ]
 
@@ -57,6 +59,8 @@ DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_SWEEP_SECONDS = 5.0
 DEFAULT_CLAIM_GRACE_SECONDS = 60.0
 DEFAULT_QUEUE_NAME = "fleetprompt"
+DEFAULT_SIGNAL_MAX_ATTEMPTS = 3
+MAX_SIGNAL_ATTEMPTS = 100
 
 # Every FLEETPROMPT_* variable fleetprompt reads, as the README documents them.
 ENVIRONMENT: tuple[str, ...] = (
@@ -72,6 +76,7 @@ ENVIRONMENT: tuple[str, ...] = (
     "FLEETPROMPT_SWEEP_SECONDS",
     "FLEETPROMPT_CLAIM_GRACE_SECONDS",
     "FLEETPROMPT_QUEUE_NAME",
+    "FLEETPROMPT_SIGNAL_MAX_ATTEMPTS",
     "FLEETPROMPT_DEBUG",
 )
 # Variables for the test suite only, deliberately left out of the README:
@@ -86,6 +91,13 @@ TEST_HOOKS: tuple[str, ...] = (
 )
 
 
+# How a client treats an index's signatures (docs/index-format.md, README):
+# "require" refuses unsigned versions; "verify-if-present" checks the
+# signatures there are.  An index without one set gets its kind's default
+# (actions/trust.py: require for git indexes, verify-if-present for folders).
+TRUST_POLICIES: tuple[str, ...] = ("require", "verify-if-present")
+
+
 @dataclass(frozen=True)
 class IndexSource:
     """A configured index: a name and a location (a folder or a git URL)."""
@@ -94,6 +106,8 @@ class IndexSource:
     url: str
     # Where it was configured ("FLEETPROMPT_INDEX", "config.toml"), for messages.
     origin: str = field(default="", compare=False)
+    # The trust policy set for it (one of TRUST_POLICIES), None for the default.
+    trust: str | None = None
 
     @property
     def label(self) -> str:
@@ -144,6 +158,16 @@ class Settings:
     def archive_cache(self) -> Path:
         return self.cache_dir / "archives"
 
+    @property
+    def keys_dir(self) -> Path:
+        """The publisher's signing key (``signing.key``, mode 0600) and its public half."""
+        return self.data_dir / "keys"
+
+    @property
+    def trust_dir(self) -> Path:
+        """Pinned keys and the last commit seen, one file per index (like known_hosts)."""
+        return self.data_dir / "trust"
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced (flags win over everything)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -177,6 +201,24 @@ def claim_grace_seconds() -> float:
     """How long a queued directive waits unclaimed before a sweep takes it
     (FLEETPROMPT_CLAIM_GRACE_SECONDS)."""
     return _seconds("FLEETPROMPT_CLAIM_GRACE_SECONDS", DEFAULT_CLAIM_GRACE_SECONDS)
+
+
+def signal_max_attempts() -> int:
+    """How many times a handler is tried on one signal before the delivery is
+    dead-lettered (FLEETPROMPT_SIGNAL_MAX_ATTEMPTS, 1 to 100, default 3)."""
+    raw = os.environ.get("FLEETPROMPT_SIGNAL_MAX_ATTEMPTS")
+    if not raw:
+        return DEFAULT_SIGNAL_MAX_ATTEMPTS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_SIGNAL_ATTEMPTS:
+        raise InvalidInput(
+            f"FLEETPROMPT_SIGNAL_MAX_ATTEMPTS must be a whole number from 1 to "
+            f"{MAX_SIGNAL_ATTEMPTS}, not {raw[:80]!r}"
+        )
+    return value
 
 
 def queue_name() -> str:
@@ -311,7 +353,16 @@ def _configured_indexes(config: dict[str, Any], path: Path) -> list[IndexSource]
             f"{path}: 'indexes' must be a list of tables with a 'name' and a 'url' string, "
             'e.g. indexes = [{name = "team", url = "https://git.example.com/index.git"}]'
         )
-    return [IndexSource(item["name"], item["url"], f"{path.name} indexes") for item in items]
+    for item in items:
+        if item.get("trust") is not None and item["trust"] not in TRUST_POLICIES:
+            raise InvalidInput(
+                f"{path}: index {item['name'][:80]!r}: 'trust' must be one of "
+                f"{', '.join(TRUST_POLICIES)}, not {str(item['trust'])[:80]!r}"
+            )
+    return [
+        IndexSource(item["name"], item["url"], f"{path.name} indexes", item.get("trust"))
+        for item in items
+    ]
 
 
 def _check_platform_version(value: str, origin: str) -> str:
@@ -396,7 +447,9 @@ def save_indexes(settings: Settings, indexes: list[IndexSource]) -> None:
     import tomli_w
 
     config = _read_config(settings.config_file)
-    config["indexes"] = [{"name": i.name, "url": i.url} for i in indexes]
+    config["indexes"] = [
+        {"name": i.name, "url": i.url, **({"trust": i.trust} if i.trust else {})} for i in indexes
+    ]
     settings.config_dir.mkdir(parents=True, exist_ok=True)
     tmp = settings.config_file.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(config), encoding="utf-8")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fleetprompt_cli.actions import signals
 from fleetprompt_cli.actions.inspecting import InstallationInfo
 from fleetprompt_cli.actions.tenants import tenant_of
 from fleetprompt_cli.core import lifecycle
@@ -102,6 +103,17 @@ def _transition(
         # the session then rolls back, directive row included.
         row = repo.apply_transition(
             s, tenant_id, slug, name, actor=actor, directive_id=directive.id
+        )
+        # Subscriptions pause and resume with the package, in this transaction.
+        signals.pause_subscriptions(s, tenant_id, repo.saved_id(row), name == "pause")
+        signals.emit_package_event(
+            s,
+            tenant_id,
+            "paused" if name == "pause" else "resumed",
+            slug,
+            version=row.version,
+            directive_id=directive.id,
+            source=signals.LIFECYCLE_SOURCE,
         )
         repo.finish_directive(s, tenant_id, directive.id, "succeeded")
         counts = repo.resource_counts(s, tenant_id).get(repo.saved_id(row), {})
@@ -240,6 +252,17 @@ def configure(
         row = repo.set_config(s, tenant_id, slug, config, actor=actor, directive_id=directive.id)
         if row.status in (lifecycle.ACTIVE, lifecycle.PAUSED):
             _record_configured(s, repo, tenant_id, row, actor=actor, directive_id=directive.id)
+        # The keys that changed, not their values (a config may hold secrets).
+        signals.emit_package_event(
+            s,
+            tenant_id,
+            "config_changed",
+            slug,
+            version=version,
+            directive_id=directive.id,
+            data={"keys": sorted(changes)},
+            source=signals.LIFECYCLE_SOURCE,
+        )
         repo.finish_directive(s, tenant_id, directive.id, "succeeded")
         directive_id = directive.id
     return ConfigureResult(tenant_name, slug, version, config, changes, directive_id)

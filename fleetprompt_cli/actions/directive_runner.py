@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli import faults
+from fleetprompt_cli.actions import signals
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.archive import extract_archive, read_archive_texts
 from fleetprompt_cli.core.install_rules import resources_of
@@ -282,6 +283,7 @@ class _Runner:
             with self.held() as s:
                 inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
                 if inst is not None:
+                    signals.remove_subscriptions(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.delete_resources(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.apply_transition(
                         s,
@@ -315,6 +317,7 @@ class _Runner:
                 s, self.tenant_id, step.slug, name, actor=self.actor, directive_id=self.directive_id
             )
             self._release(s, inst, step, info, resources)
+            self._subscribe(s, inst, info["manifest"])
             self.repo.update_step(
                 s, self.tenant_id, self.repo.saved_id(step), "done", installation_id=inst.id
             )
@@ -391,16 +394,33 @@ class _Runner:
         )
 
     def _signal(
-        self, session: Session, type_: str, step: DirectiveStep, info: dict[str, Any]
+        self,
+        session: Session,
+        type_: str,
+        step: DirectiveStep,
+        info: dict[str, Any],
+        data: dict[str, Any] | None = None,
     ) -> None:
-        self.repo.append_signal(
+        signals.emit_package_event(
             session,
             self.tenant_id,
-            type_,
-            "fleetprompt/installer",
-            subject=step.slug,
-            data={"slug": step.slug, "version": info.get("version"), "action": step.action},
-            correlation_id=self.directive_id,
+            type_.removeprefix("fleetprompt.package."),
+            step.slug,
+            version=info.get("version"),
+            directive_id=self.directive_id,
+            action=step.action,
+            data=data,
+        )
+
+    def _subscribe(self, session: Session, inst: Any, manifest: dict[str, Any]) -> None:
+        """The installation's subscriptions become the manifest's (install, upgrade, undo)."""
+        signals.sync_subscriptions(
+            session,
+            self.tenant_id,
+            self.repo.saved_id(inst),
+            inst.slug,
+            manifest,
+            paused=inst.status == lifecycle.PAUSED,
         )
 
     def fail(self, step: DirectiveStep, error: str, info: dict[str, Any] | None = None) -> None:
@@ -408,6 +428,7 @@ class _Runner:
             self.repo.update_step(
                 s, self.tenant_id, self.repo.saved_id(step), "failed", error_message=error
             )
+            self._signal(s, "fleetprompt.package.failed", step, info or {}, {"error": error})
             inst = self.repo.find_installation(s, self.tenant_id, step.slug, for_update=True)
             if inst is not None:
                 name = {
@@ -486,6 +507,7 @@ class _Runner:
                         actor=actor,
                         directive_id=self.directive_id,
                     )
+                    signals.remove_subscriptions(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.delete_resources(s, self.tenant_id, self.repo.saved_id(inst))
                     self.repo.apply_transition(
                         s,
@@ -497,6 +519,7 @@ class _Runner:
                     )
                     self.repo.mark_uninstalled(s, self.tenant_id, step.slug)
                     self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
+                    self._signal(s, "fleetprompt.package.uninstalled", step, info, {"undo": True})
             elif previous is not None:
                 files = self.package_files(previous)
                 resources = resources_of(previous["manifest"], files)
@@ -550,7 +573,9 @@ class _Runner:
                         manifest=previous.get("manifest"),
                         sha256=previous.get("sha256"),
                     )
+                    self._subscribe(s, inst, previous["manifest"])
                     self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "undone")
+                    self._signal(s, "fleetprompt.package.upgraded", step, previous, {"undo": True})
             self.emit(step, "undone")
 
     # -- the loop ---------------------------------------------------------------

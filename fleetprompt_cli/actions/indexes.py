@@ -56,6 +56,8 @@ class IndexStatus:
     kind: str
     packages: int
     fetched_age: float | None
+    # "require" or "verify-if-present" (actions/trust.py)
+    trust: str = ""
 
 
 def _clone_dir(settings: Settings, source: IndexSource) -> Path:
@@ -88,8 +90,17 @@ def resolve_source(
     clone = _clone_dir(settings, source)
     age = gitindex.clone_age(clone)
     if update or age is None or age > settings.index_max_age:
+        from fleetprompt_cli.actions import trust
+
         try:
-            gitindex.fetch(source.url, clone)
+            # Refused before the clone moves: history that is not a
+            # fast-forward of the last commit this client accepted.
+            head = gitindex.fetch(
+                source.url,
+                clone,
+                check=lambda repo, commit: trust.check_fast_forward(settings, source, repo, commit),
+            )
+            trust.record_head(settings, source, head)
         except IndexReadError as error:
             error.message = f"{source.label}: {error.message}"
             # A stale clone is still a usable index when we only refreshed
@@ -159,6 +170,8 @@ def _open(path: Path) -> Catalog:
 
 def list_indexes(settings: Settings) -> list[IndexStatus]:
     """The configured indexes in priority order, with package counts."""
+    from fleetprompt_cli.actions.trust import policy_of
+
     view = open_catalog(settings)
     counts = dict(
         view.catalog.db.execute("SELECT index_name, count(*) FROM packages GROUP BY index_name")
@@ -169,14 +182,29 @@ def list_indexes(settings: Settings) -> list[IndexStatus]:
         age = gitindex.clone_age(_clone_dir(settings, source)) if git else None
         result.append(
             IndexStatus(
-                source.name, source.url, "git" if git else "folder", counts.get(source.name, 0), age
+                source.name,
+                source.url,
+                "git" if git else "folder",
+                counts.get(source.name, 0),
+                age,
+                policy_of(source),
             )
         )
     return result
 
 
-def add_index(settings: Settings, name: str, url: str) -> IndexStatus:
-    """Append an index to the configuration and fetch it once to prove it works."""
+def add_index(settings: Settings, name: str, url: str, *, trust: str | None = None) -> IndexStatus:
+    """Append an index to the configuration and fetch it once to prove it works.
+
+    Its trust policy (``trust``) is stored with it: by default ``require``
+    for a git index, ``verify-if-present`` for a plain folder. The keys it
+    lists are pinned now (first use).
+    """
+    from fleetprompt_cli.actions import trust as trusting
+    from fleetprompt_cli.settings import TRUST_POLICIES
+
+    if trust is not None and trust not in TRUST_POLICIES:
+        raise UsageError(f"--trust must be one of {', '.join(TRUST_POLICIES)}, not {trust!r}")
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"invalid index name {name!r}: use letters, digits, '-' and '_'")
     configured = [s for s in settings.indexes if s.name != DEFAULT_INDEX_NAME]
@@ -184,12 +212,14 @@ def add_index(settings: Settings, name: str, url: str) -> IndexStatus:
         raise AlreadyExists(f"an index named {name!r} is already configured")
     if not gitindex.is_git_url(url):
         url = str(Path(url).expanduser().resolve())
-    source = IndexSource(name, url)
+    source = IndexSource(name, url, trust=trust or trusting.policy_of(IndexSource(name, url)))
     warnings: list[str] = []
     index, _ = resolve_source(settings, source, update=True, warnings=warnings)
+    trusting.trusted_keys(settings, source, index.root)
     save_indexes(settings, [*configured, source])
     count = sum(1 for _ in index.package_files())
-    return IndexStatus(name, url, "git" if gitindex.is_git_url(url) else "folder", count, 0.0)
+    kind = "git" if gitindex.is_git_url(url) else "folder"
+    return IndexStatus(name, url, kind, count, 0.0, source.trust or "")
 
 
 def remove_index(settings: Settings, name: str) -> None:

@@ -224,6 +224,7 @@ def preview_install(
     ask: Ask | None = None,
     progress: Callable[[str], None] | None = None,
     kind: str = "install",
+    allow_unsigned: bool = False,
 ) -> InstallPreview:
     """Resolve and check an install request; writes nothing.
 
@@ -273,6 +274,13 @@ def preview_install(
     finally:
         view.catalog.close()
     changing = [s for s in plan.steps if s.item.action != "keep"]
+    # Signatures (and local archives) under each index's trust policy, before
+    # anything is written: exit 6 naming the package, version and problem.
+    from fleetprompt_cli.actions.trust import verify_entries
+
+    verify_entries(
+        settings, view.indexes, [s.entry for s in changing], allow_unsigned=allow_unsigned
+    )
     # Refused: changing a package another directive is changing, or relying
     # on one (the request and its dependencies).  A queued install or a
     # pending upgrade still constrains every plan as an installed package,

@@ -26,11 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from fleetprompt_cli.actions import signing
 from fleetprompt_cli.actions.indexes import local_index_for_writing
 from fleetprompt_cli.core.archive import build_archive
 from fleetprompt_cli.core.index import ARCHIVE_SUFFIX, INDEX_SCHEMA, IndexEntry, LocalIndex
@@ -58,6 +59,9 @@ from fleetprompt_cli.errors import (
 from fleetprompt_cli.faults import checkpoint
 from fleetprompt_cli.indexio import git as gitindex
 from fleetprompt_cli.settings import Settings, safe_url
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.actions.keys import SigningKey
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -148,6 +152,9 @@ class PublishResult:
     pushed: bool = False
     attempts: int = 1
     owners_claimed: list[str] = field(default_factory=list)
+    # The key id the versions were signed with (None: unsigned), and warnings.
+    signed_by: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -421,6 +428,7 @@ def publish(
     *,
     index_dir: str | Path | None = None,
     before_push: BeforePush | None = None,
+    sign: bool | None = None,
 ) -> PublishResult:
     """Validate, archive and add packages to an index; nothing is written unless all pass.
 
@@ -440,6 +448,9 @@ def publish(
                 f"{manifest.slug} {manifest.version} is given twice: {seen[key]} and {root}"
             )
         seen[key] = root
+    # The signing key is loaded before anything is written (a missing or
+    # unreadable key fails here); without one, versions go out unsigned.
+    signer = signing.publisher_key(settings, required=sign)
     target = split_target(settings, index_dir)
     published: list[Published] = []
     claimed: list[str] = []
@@ -447,10 +458,10 @@ def publish(
     def apply(index: LocalIndex) -> IndexChange:
         published.clear()
         claimed.clear()
-        return _apply_publish(index, loaded, actor, published, claimed)
+        return _apply_publish(settings, index, loaded, actor, published, claimed, signer)
 
     outcome = transact(settings, target, apply, create=True, before_push=before_push)
-    return PublishResult(
+    result = PublishResult(
         target.label if target.url else str(outcome.index.root),
         list(published),
         outcome.commit,
@@ -458,14 +469,19 @@ def publish(
         outcome.attempts,
         list(claimed),
     )
+    if signer is not None:
+        result.signed_by, result.warnings = signer.id, list(signer.warnings)
+    return result
 
 
 def _apply_publish(
+    settings: Settings,
     index: LocalIndex,
     loaded: list[tuple[Manifest, Path]],
     actor: str,
     published: list[Published],
     claimed: list[str],
+    signer: SigningKey | None,
 ) -> IndexChange:
     # The template decides where publish writes: checked before anything is.
     index.archive_template()
@@ -507,6 +523,11 @@ def _apply_publish(
                 stream.flush()
                 os.fsync(stream.fileno())
             change.entries.append(entry)
+            if signer is not None:
+                # Its signature files join the same change (and its undo).
+                signing.sign_release(
+                    settings, index.root, entry, key=signer, remember=written.remember
+                )
             published.append(
                 Published(manifest.slug, str(manifest.version), info.sha256, relative, info.size)
             )
@@ -708,25 +729,28 @@ def yank(
     undo: bool = False,
     reason: str | None = None,
     before_push: BeforePush | None = None,
+    sign: bool | None = None,
 ) -> YankResult:
     """Mark a published version yanked (or not), recording who, when and why.
 
     The version line's ``yanked`` field is the only change a line allows;
     the record (``yanks/<slug>``, one JSON line per yank or undo) is
     appended. Yanking a yanked version (or un-yanking one that is not)
-    changes nothing.
+    changes nothing. With a signing key, a signed yank record is appended
+    beside it, in the same commit.
     """
     if not is_valid_slug(slug):
         raise UsageError(f"invalid package name {slug!r}")
     wanted = canonical_version(parse_version(version))
     reason = check_reason(reason)
     actor = check_identity(settings.actor, "the publisher (FLEETPROMPT_ACTOR or 'actor')")
+    key = signing.publisher_key(settings, required=sign)
     slug = canonical_slug(slug)
     target = split_target(settings, index_dir)
     holder: dict[str, Any] = {}
 
     def apply(index: LocalIndex) -> IndexChange:
-        return _apply_yank(index, slug, wanted, version, undo, reason, actor, holder)
+        return _apply_yank(settings, index, slug, wanted, version, undo, reason, actor, holder, key)
 
     outcome = transact(settings, target, apply, create=False, before_push=before_push)
     entry: IndexEntry = holder["entry"]
@@ -744,6 +768,7 @@ def yank(
 
 
 def _apply_yank(
+    settings: Settings,
     index: LocalIndex,
     slug: str,
     wanted: str,
@@ -752,6 +777,7 @@ def _apply_yank(
     reason: str | None,
     actor: str,
     holder: dict[str, Any],
+    key: SigningKey | None,
 ) -> IndexChange:
     relative = os.path.relpath(index.file_for(slug), index.root)
     path = _writable(index, relative, kind="package")
@@ -801,6 +827,17 @@ def _apply_yank(
         with log.open("a", encoding="utf-8") as stream:
             stream.write(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
         change.records.append({"kind": "yank", **record})
+        if key is not None:
+            signing.sign_yank(
+                settings,
+                index.root,
+                slug,
+                entry.version,
+                yanked=not undo,
+                reason=reason,
+                key=key,
+                remember=written.remember,
+            )
         if new_owners is not None:
             change.records.append(write_owners(index, slug, new_owners, written))
             holder["claimed"] = [slug]

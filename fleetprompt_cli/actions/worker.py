@@ -50,6 +50,7 @@ __all__ = [
     "WorkerStats",
     "claim_grace",
     "directive_record",
+    "handle_dispatch",
     "handle_wakeup",
     "run_worker",
     "sweep_interval",
@@ -69,7 +70,12 @@ class WorkQueue(Protocol):
     def enqueue_run(self, tenant_id: int, directive_id: str) -> None:
         """Put a wake-up for (tenant, directive) on the queue."""
 
-    def bind(self, run: Callable[[int, str], Any] | None, sweep: Callable[[], Any] | None) -> None:
+    def bind(
+        self,
+        run: Callable[[int, str], Any] | None,
+        sweep: Callable[[], Any] | None,
+        dispatch: Callable[[int], Any] | None = None,
+    ) -> None:
         """What the queue's tasks call (``None``: nothing, the worker stopped)."""
 
     def drain(self, workers: int) -> int:
@@ -105,6 +111,7 @@ class WorkerStats:
 
     outcomes: Counter = field(default_factory=Counter)
     swept: int = 0
+    delivered: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, outcome: str) -> None:
@@ -115,12 +122,21 @@ class WorkerStats:
         with self._lock:
             self.swept += n
 
+    def add_delivered(self, n: int) -> None:
+        with self._lock:
+            self.delivered += n
+
     @property
     def wakeups(self) -> int:
         return sum(self.outcomes.values())
 
     def to_json(self) -> dict[str, Any]:
-        return {"wakeups": self.wakeups, "swept": self.swept, "outcomes": dict(self.outcomes)}
+        return {
+            "wakeups": self.wakeups,
+            "swept": self.swept,
+            "outcomes": dict(self.outcomes),
+            "signals_delivered": self.delivered,
+        }
 
 
 @dataclass
@@ -250,7 +266,39 @@ def handle_wakeup(tenant_id: int, directive_id: str) -> str:
         )
     if context.on_outcome is not None:
         context.on_outcome(tenant_id, directive_id, outcome)
+    # The run may have written signals: deliver them now, not at the next sweep.
+    handle_dispatch(tenant_id)
     return outcome.status
+
+
+def handle_dispatch(tenant_id: int) -> int:
+    """Deliver a tenant's pending signals (a dispatch wake-up); how many were handed over.
+
+    A failure is logged, never raised: the signals stay pending and the next
+    wake-up or sweep delivers them.
+    """
+    from fleetprompt_cli.actions.signals import dispatch_tenant_id
+
+    context = _current()
+    try:
+        result = dispatch_tenant_id(context.store, tenant_id)
+    except Exception as error:
+        logger.warning("signal dispatch for tenant %s failed: %s", tenant_id, one_line(error))
+        return 0
+    n = result.delivered + result.dead
+    context.stats.add_delivered(n)
+    return n
+
+
+def _dispatch_all(context: WorkerContext) -> None:
+    from fleetprompt_cli.actions.signals import dispatch_all
+
+    try:
+        result = dispatch_all(context.store)
+    except Exception as error:
+        logger.warning("signal dispatch failed: %s", one_line(error))
+        return
+    context.stats.add_delivered(result.delivered + result.dead)
 
 
 def sweep_once(context: WorkerContext | None = None, *, enqueue: bool = True) -> list[Any]:
@@ -299,6 +347,9 @@ def sweep_once(context: WorkerContext | None = None, *, enqueue: bool = True) ->
                 )
                 enqueue = False
         handle_wakeup(ref.tenant_id, ref.directive_id)
+    # Workers deliver signals continuously: on wake-ups, and here for any
+    # whose wake-up was lost.
+    _dispatch_all(context)
     return found
 
 
@@ -343,7 +394,7 @@ def run_worker(
     _install(context)
     try:
         work.open()
-        work.bind(handle_wakeup, sweep_once)
+        work.bind(handle_wakeup, sweep_once, handle_dispatch)
         if once:
             if on_ready is not None:
                 on_ready()

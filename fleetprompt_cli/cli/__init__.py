@@ -36,7 +36,7 @@ COMMANDS = [
     "configure",
     "history",
     "rollback",
-    "signals",
+    "subscriptions",
     # queue commands
     "worker",
     "recover",
@@ -50,10 +50,12 @@ COMMANDS = [
 ]
 GROUPS = [
     "index",
+    "keys",
     "reviews",
     "owner",
     # more groups
     "directives",
+    "signals",
     "tenant",
     "db",
 ]

@@ -11,6 +11,7 @@ import typer
 from fleetprompt_cli.cli.context import App, get_app
 from fleetprompt_cli.cli.options import (
     ActorOption,
+    AllowUnsignedOption,
     AtomicOption,
     ConfigOption,
     DryRunOption,
@@ -61,6 +62,7 @@ def install(
     no_wait_lock: bool = typer.Option(
         False, "--no-wait-lock", help="Fail at once (exit 11) when another directive is busy."
     ),
+    allow_unsigned: bool = AllowUnsignedOption,
     actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
@@ -80,6 +82,7 @@ def install(
         no_wait_lock=no_wait_lock,
         actor=actor,
         json_output=json_output,
+        allow_unsigned=allow_unsigned,
     )
 
 
@@ -100,6 +103,7 @@ def run_install(
     actor: str | None,
     json_output: bool,
     kind: str = "install",
+    allow_unsigned: bool = False,
 ) -> None:
     """The install flow, shared by ``install`` and ``upgrade`` (which names the slugs
     whose newest versions it prefers in ``upgrade``, and passes ``kind="upgrade"``:
@@ -132,6 +136,7 @@ def run_install(
                     ask=None if json_output else _asker(app),
                     progress=lambda message: status.update(Text(message)),
                     kind=kind,
+                    allow_unsigned=allow_unsigned,
                 )
             break
         except StateError as error:

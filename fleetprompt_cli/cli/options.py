@@ -8,6 +8,7 @@ __all__ = [
     "INT64_MAX",
     "MAX_WORKERS",
     "ActorOption",
+    "AllowUnsignedOption",
     "AtomicOption",
     "ConfigOption",
     "DryRunOption",
@@ -45,6 +46,11 @@ YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation
 DryRunOption = typer.Option(False, "--dry-run", help="Show the plan; change nothing.")
 NoWaitOption = typer.Option(False, "--no-wait", help="Queue it for workers and return.")
 AtomicOption = typer.Option(False, "--atomic", help="Undo every step if one fails.")
+AllowUnsignedOption = typer.Option(
+    False,
+    "--allow-unsigned",
+    help="Accept unsigned versions even from an index whose policy is 'require'.",
+)
 
 
 def complete_installed(ctx: typer.Context, incomplete: str) -> list[str]:

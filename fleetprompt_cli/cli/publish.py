@@ -24,6 +24,11 @@ def publish(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Package folders to publish."),
     index: str = IndexTargetOption,
+    sign: bool = typer.Option(
+        None,
+        "--sign/--no-sign",
+        help="Sign with your key (default: when 'fleetprompt keys generate' made one).",
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Validate and archive packages and add them to an index as new versions."""
@@ -31,7 +36,9 @@ def publish(
 
     app = get_app(ctx, json_output=json_output)
     with app.err.status("Publishing…", spinner="dots"):
-        result = run_publish(app.settings, paths, index_dir=index)
+        result = run_publish(app.settings, paths, index_dir=index, sign=sign)
+    for warning in result.warnings:
+        app.warn(warning)
     if json_output:
         app.emit_json(
             "publish",
@@ -42,6 +49,7 @@ def publish(
                 "attempts": result.attempts,
                 "publisher": app.settings.actor,
                 "owners_claimed": result.owners_claimed,
+                "signed_by": result.signed_by,
                 "published": [p.__dict__ for p in result.published],
             },
         )
@@ -50,6 +58,8 @@ def publish(
         app.out.print(
             f"published {item.slug} {item.version}  sha256:{item.sha256[:16]}…", highlight=False
         )
+    if result.signed_by:
+        app.note(f"signed with key {result.signed_by}")
     for slug in result.owners_claimed:
         app.note(f"{app.settings.actor} now owns {slug}")
     if result.pushed and result.commit:

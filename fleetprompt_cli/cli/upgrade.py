@@ -7,6 +7,7 @@ import typer
 from fleetprompt_cli.cli.context import get_app
 from fleetprompt_cli.cli.options import (
     ActorOption,
+    AllowUnsignedOption,
     AtomicOption,
     ConfigOption,
     DryRunOption,
@@ -35,6 +36,7 @@ def upgrade(
     no_wait: bool = NoWaitOption,
     atomic: bool = AtomicOption,
     pre: bool = typer.Option(False, "--pre", help="Allow pre-releases."),
+    allow_unsigned: bool = AllowUnsignedOption,
     actor: str = ActorOption,
     json_output: bool = JsonOption,
 ) -> None:
@@ -80,6 +82,7 @@ def upgrade(
         actor=actor,
         json_output=json_output,
         kind="upgrade",
+        allow_unsigned=allow_unsigned,
     )
 
 

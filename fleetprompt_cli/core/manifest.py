@@ -315,7 +315,7 @@ class Subscription(_Model):
     @field_validator("type")
     @classmethod
     def _type(cls, value: str) -> str:
-        if not _SIGNAL_PATTERN.match(value) or "." not in value:
+        if not _SIGNAL_PATTERN.fullmatch(value) or "." not in value:
             raise ValueError(
                 f"invalid signal type {value!r}: expected lower-case dot-separated segments "
                 "[a-z0-9_]+, at least two, optionally ending in '.*'"
@@ -324,7 +324,7 @@ class Subscription(_Model):
 
 
 def _signal_type(value: str) -> str:
-    if not _SIGNAL_TYPE.match(value):
+    if not _SIGNAL_TYPE.fullmatch(value):
         raise ValueError(
             f"invalid signal type {value!r}: expected lower-case dot-separated "
             "segments [a-z0-9_]+, at least two (e.g. 'field_service.job.completed')"
@@ -625,19 +625,22 @@ def _check_references(data: dict[str, Any], root: Path, label: str) -> list[Prob
     if slug is not None:
         own_prefix = slug.replace("-", "_") + "."
         for i, signal in enumerate(_strings(signals.get("emits"))):
-            if _SIGNAL_TYPE.match(signal) and not signal.startswith(own_prefix):
+            if _SIGNAL_TYPE.fullmatch(signal) and not signal.startswith(own_prefix):
                 add(
                     f"signals.emits[{i}]",
                     f"signal {signal!r} must start with {own_prefix!r}: "
                     "a package emits only under its own slug",
                 )
-    components = set().union(*names.values())
+    # A handler is one of the package's own agents, workflows or skills
+    # (signal handlers are per resource kind; a tool has none).
+    components = names["agents"] | names["workflows"] | names["skills"]
     for i, subscription in enumerate(_items(signals, "subscribes")):
         handler = subscription.get("handler")
         if isinstance(handler, str) and handler not in components:
             add(
                 f"signals.subscribes[{i}].handler",
-                f"handler {handler!r} is not a component of this package",
+                f"handler {handler!r} is not a component of this package "
+                "(an agent, workflow or skill)",
             )
 
     config = _table(data, "config")

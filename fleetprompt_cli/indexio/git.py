@@ -18,6 +18,7 @@ from fleetprompt_cli.settings import safe_url
 
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Callable
 
 __all__ = [
     "PushRejected",
@@ -30,6 +31,8 @@ __all__ = [
     "mark_clean",
     "push",
     "reset_to_remote",
+    "run_git",
+    "run_git_status",
     "sync_for_writing",
 ]
 
@@ -67,6 +70,21 @@ def _git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.
     return result
 
 
+def run_git(*args: str, cwd: Path) -> str:
+    """git's standard output for ``args`` in ``cwd``; IndexReadError with git's reason."""
+    import subprocess
+
+    try:
+        return _git(*args, cwd=cwd).stdout
+    except subprocess.CalledProcessError as error:
+        raise IndexReadError(f"git {args[0]} in {cwd}: {_last_line(error.stderr)}") from None
+
+
+def run_git_status(*args: str, cwd: Path) -> int:
+    """git's exit status for ``args`` in ``cwd`` (for the commands that answer by it)."""
+    return _git(*args, cwd=cwd, check=False).returncode
+
+
 def _last_line(text: str) -> str:
     """git's reason: its first ``fatal:`` line (later ones are generic advice), else the last."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
@@ -91,8 +109,12 @@ def clone_age(clone: Path) -> float | None:
         return None
 
 
-def fetch(url: str, clone: Path) -> str:
-    """Clone ``url`` into ``clone`` or fast-forward it; return the new HEAD commit."""
+def fetch(url: str, clone: Path, *, check: Callable[[Path, str], None] | None = None) -> str:
+    """Clone ``url`` into ``clone`` or fast-forward it; return the new HEAD commit.
+
+    ``check(repository, commit)`` is called with what was fetched before the
+    clone moves to it; an exception it raises leaves the clone as it was.
+    """
     import shutil
     import subprocess
 
@@ -101,6 +123,8 @@ def fetch(url: str, clone: Path) -> str:
     try:
         if (clone / ".git").is_dir():
             _git("fetch", "--quiet", "origin", cwd=clone)
+            if check is not None:
+                check(clone, _git("rev-parse", "FETCH_HEAD", cwd=clone).stdout.strip())
             _git("reset", "--quiet", "--hard", "FETCH_HEAD", cwd=clone)
         else:
             tmp = clone.with_name(clone.name + ".tmp")
@@ -108,6 +132,12 @@ def fetch(url: str, clone: Path) -> str:
             clone.parent.mkdir(parents=True, exist_ok=True)
             # After "--": a URL is never read as an option.
             _git("clone", "--quiet", "--no-tags", "--", url, str(tmp))
+            if check is not None:
+                try:
+                    check(tmp, _git("rev-parse", "HEAD", cwd=tmp).stdout.strip())
+                except BaseException:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise
             shutil.rmtree(clone, ignore_errors=True)
             tmp.rename(clone)
         head = _git("rev-parse", "HEAD", cwd=clone).stdout.strip()

@@ -20,10 +20,20 @@ from typing import Any
 
 from fleetprompt_cli.settings import Settings
 
-__all__ = ["TASK_RUN", "TASK_SWEEP", "QueueUnreachable", "get_huey", "wake"]
+__all__ = [
+    "TASK_DISPATCH",
+    "TASK_RUN",
+    "TASK_SWEEP",
+    "QueueUnreachable",
+    "get_huey",
+    "wake",
+    "wake_dispatch",
+]
 
 TASK_RUN = "fleetprompt.run_directive"
 TASK_SWEEP = "fleetprompt.sweep"
+# A signal was written for a tenant: deliver its pending signals.
+TASK_DISPATCH = "fleetprompt.dispatch_signals"
 
 
 class QueueUnreachable(Exception):
@@ -35,6 +45,29 @@ def get_huey(settings: Settings) -> Any:
     from fleetprompt_cli.queue.tasks import huey_for
 
     return huey_for(settings)
+
+
+def _warning(error: Exception) -> str:
+    from fleetprompt_cli.errors import FleetPromptError
+
+    if isinstance(error, FleetPromptError):
+        return f"could not notify the installer queue: {error}"
+    return f"could not notify the installer queue ({type(error).__name__}: {error})"
+
+
+def wake_dispatch(settings: Settings, tenant_id: int) -> str | None:
+    """Ask a worker to deliver a tenant's pending signals; a warning instead of failing.
+
+    The signal is committed already: a lost wake-up only delays delivery
+    until a worker's next sweep or ``fleetprompt signals dispatch``.
+    """
+    from fleetprompt_cli.queue.tasks import enqueue_dispatch
+
+    try:
+        enqueue_dispatch(settings, tenant_id)
+    except Exception as error:  # The queue is an optimisation; the store is the truth.
+        return _warning(error)
+    return None
 
 
 def wake(settings: Settings, tenant_id: int, directive_id: str) -> str | None:

@@ -21,13 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from fleetprompt_cli.errors import StoreUnavailable
-from fleetprompt_cli.queue import TASK_RUN, TASK_SWEEP
+from fleetprompt_cli.queue import TASK_DISPATCH, TASK_RUN, TASK_SWEEP
 from fleetprompt_cli.settings import DEFAULT_QUEUE_NAME as SETTINGS_QUEUE_NAME
 from fleetprompt_cli.settings import Settings, queue_backend, safe_url
 from fleetprompt_cli.settings import queue_name as settings_queue_name
 
 __all__ = [
     "DEFAULT_QUEUE_NAME",
+    "enqueue_dispatch",
     "enqueue_run",
     "enqueue_sweep",
     "huey_for",
@@ -41,18 +42,24 @@ DEFAULT_QUEUE_NAME = SETTINGS_QUEUE_NAME
 # many times; the directive itself is safe in the store either way.
 RUN_RETRIES = 2
 RUN_RETRY_DELAY = 2
-_TASK_NAMES = frozenset({TASK_RUN, TASK_SWEEP})
+_TASK_NAMES = frozenset({TASK_RUN, TASK_SWEEP, TASK_DISPATCH})
 
 # What the tasks call: set by the running worker (fleetprompt_cli.actions.worker).
-_handlers: dict[str, Callable[..., Any] | None] = {"run": None, "sweep": None}
+_handlers: dict[str, Callable[..., Any] | None] = {"run": None, "sweep": None, "dispatch": None}
 _handlers_lock = threading.Lock()
 
 
-def set_handlers(run: Callable[[int, str], Any] | None, sweep: Callable[[], Any] | None) -> None:
-    """Hand the tasks what a wake-up (tenant id, directive id) and a sweep call."""
+def set_handlers(
+    run: Callable[[int, str], Any] | None,
+    sweep: Callable[[], Any] | None,
+    dispatch: Callable[[int], Any] | None = None,
+) -> None:
+    """Hand the tasks what a wake-up (tenant id, directive id), a sweep and a
+    signal dispatch (tenant id) call."""
     with _handlers_lock:
         _handlers["run"] = run
         _handlers["sweep"] = sweep
+        _handlers["dispatch"] = dispatch
 
 
 def _handler(name: str) -> Callable[..., Any]:
@@ -198,14 +205,24 @@ def _register(huey: Any) -> None:
     def sweep_task() -> None:
         _handler("sweep")()
 
+    @huey.task(name=TASK_DISPATCH)
+    def dispatch_task(tenant_id: int) -> None:
+        _handler("dispatch")(int(tenant_id))
+
     huey.fleetprompt_run = run_directive_task
     huey.fleetprompt_sweep = sweep_task
+    huey.fleetprompt_dispatch = dispatch_task
 
 
 def enqueue_run(settings: Settings, tenant_id: int, directive_id: str) -> None:
     """Put a wake-up for (tenant, directive) on the queue."""
     huey = huey_for(settings)
     huey.fleetprompt_run(tenant_id, directive_id)
+
+
+def enqueue_dispatch(settings: Settings, tenant_id: int) -> None:
+    """Put a signal-dispatch wake-up for a tenant on the queue."""
+    huey_for(settings).fleetprompt_dispatch(tenant_id)
 
 
 def enqueue_sweep(settings: Settings) -> None:

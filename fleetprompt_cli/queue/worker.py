@@ -95,10 +95,15 @@ class HueyQueue:
 
         enqueue_run(self.settings, tenant_id, directive_id)
 
-    def bind(self, run: Callable[[int, str], Any] | None, sweep: Callable[[], Any] | None) -> None:
+    def bind(
+        self,
+        run: Callable[[int, str], Any] | None,
+        sweep: Callable[[], Any] | None,
+        dispatch: Callable[[int], Any] | None = None,
+    ) -> None:
         from fleetprompt_cli.queue.tasks import set_handlers
 
-        set_handlers(run, sweep)
+        set_handlers(run, sweep, dispatch)
 
     def drain(self, workers: int) -> int:
         return drain(self._huey(), workers)

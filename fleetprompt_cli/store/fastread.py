@@ -224,16 +224,19 @@ class ReleaseRow:
 
 @dataclass(frozen=True)
 class SignalRow:
-    """One persisted signal."""
+    """One persisted signal (every column of its envelope)."""
 
     sequence: int
     id: str
+    specversion: str
     type: str
     source: str
     subject: str | None
     time: datetime
+    datacontenttype: str
     data: Any
     correlation_id: str | None
+    causation_id: str | None
 
 
 _Row = TypeVar("_Row")
@@ -644,13 +647,26 @@ def list_signals(
     after: int = 0,
     limit: int | None = None,
     correlation_id: str | None = None,
+    type_pattern: str | None = None,
 ) -> list[SignalRow]:
-    """The tenant's signals with a sequence above ``after``, in order."""
+    """The tenant's signals with a sequence above ``after``, in order.
+
+    ``type_pattern`` is a type, or a prefix ending in ``.*`` (as the
+    repository's ``type_filter``: LIKE with the prefix escaped).
+    """
     where = "FROM signals WHERE tenant_id = ? AND sequence > ?"
     params: list[Any] = [tenant_id, after]
     if correlation_id is not None:
         where += " AND correlation_id = ?"
         params.append(correlation_id)
+    if type_pattern is not None and type_pattern.endswith(".*"):
+        prefix = type_pattern[:-1]
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where += " AND type LIKE ? ESCAPE '\\'"
+        params.append(escaped + "%")
+    elif type_pattern is not None:
+        where += " AND type = ?"
+        params.append(type_pattern)
     where += " ORDER BY sequence"
     if limit is not None:
         where += " LIMIT ?"

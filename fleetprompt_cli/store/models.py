@@ -37,6 +37,7 @@ from fleetprompt_cli.core import vocab
 from fleetprompt_cli.store.schema_head import SCHEMA_HEAD, VERSION_TABLE
 
 __all__ = [
+    "DELIVERY_STATUSES",
     "DIRECTIVE_KINDS",
     "DIRECTIVE_STATUSES",
     "NAMING_CONVENTION",
@@ -46,8 +47,10 @@ __all__ = [
     "SCHEMA_HEAD",
     "STEP_ACTIONS",
     "STEP_STATUSES",
+    "SUBSCRIPTION_STATUSES",
     "TIERS",
     "VERSION_TABLE",
+    "Delivery",
     "Directive",
     "DirectiveStep",
     "Installation",
@@ -59,6 +62,7 @@ __all__ = [
     "ReviewVote",
     "Revision",
     "Signal",
+    "Subscription",
     "Tenant",
     "TenantCounter",
     "UTCDateTime",
@@ -456,12 +460,17 @@ class Signal(SQLModel, table=True):
     """An immutable event with a CloudEvents-shaped envelope and a per-tenant sequence."""
 
     __tablename__ = "signals"
-    __table_args__ = (UniqueConstraint("tenant_id", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "sequence"),
+        # CloudEvents: source + id identify an event; publishing it again is a no-op.
+        UniqueConstraint("tenant_id", "source", "id"),
+        Index("ix_signals_tenant_id_type", "tenant_id", "type"),
+    )
 
     pk: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
     sequence: int = Field(nullable=False)
-    id: str = Field(default_factory=_new_uuid, sa_type=String(36), unique=True, nullable=False)
+    id: str = Field(default_factory=_new_uuid, sa_type=String(200), nullable=False)
     specversion: str = Field(default="1.0", sa_type=String(10), nullable=False)
     type: str = Field(sa_type=String(200), nullable=False)
     source: str = Field(sa_type=String(500), nullable=False)
@@ -469,5 +478,76 @@ class Signal(SQLModel, table=True):
     time: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     datacontenttype: str = Field(default="application/json", sa_type=String(100), nullable=False)
     data: Any = Field(default=None, sa_type=JSONType, nullable=True)
-    correlation_id: str | None = Field(default=None, sa_type=String(36), index=True)
-    causation_id: str | None = Field(default=None, sa_type=String(36))
+    correlation_id: str | None = Field(default=None, sa_type=String(200), index=True)
+    causation_id: str | None = Field(default=None, sa_type=String(200))
+
+
+SUBSCRIPTION_STATUSES = ("active", "paused")
+DELIVERY_STATUSES = ("delivered", "dead")
+
+
+class Subscription(SQLModel, table=True):
+    """A subscriber: one handler (agent, workflow or skill) of an installation.
+
+    ``name`` is ``slug:handler``; ``patterns`` the signal types it takes
+    (from the manifest's ``[signals] subscribes``).  ``offset`` is the last
+    sequence it has been handed, moved in the transaction that records the
+    deliveries; ``generation`` grows with each replay.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "installation_id"],
+            ["installations.tenant_id", "installations.id"],
+            ondelete="CASCADE",
+        ),
+        _one_of("status", SUBSCRIPTION_STATUSES, "status"),
+        _one_of("handler_kind", RESOURCE_KINDS, "handler_kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    installation_id: int = Field(nullable=False)
+    slug: str = Field(sa_type=String(200), nullable=False)
+    name: str = Field(sa_type=String(401), nullable=False)
+    handler_kind: str = Field(sa_type=String(20), nullable=False)
+    handler: str = Field(sa_type=String(200), nullable=False)
+    patterns: list = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    status: str = Field(default="active", sa_type=String(20), nullable=False)
+    offset: int = Field(default=0, nullable=False)
+    generation: int = Field(default=1, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Delivery(SQLModel, table=True):
+    """A signal handed to a subscriber, once per (subscriber, signal, generation)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "signal_pk", "generation"),
+        ForeignKeyConstraint(
+            ["tenant_id", "subscription_id"],
+            ["subscriptions.tenant_id", "subscriptions.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(["signal_pk"], ["signals.pk"], ondelete="CASCADE"),
+        Index("ix_deliveries_tenant_id_status", "tenant_id", "status"),
+        _one_of("status", DELIVERY_STATUSES, "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False)
+    subscription_id: int = Field(nullable=False)
+    signal_pk: int = Field(nullable=False)
+    sequence: int = Field(nullable=False)
+    generation: int = Field(nullable=False)
+    status: str = Field(sa_type=String(20), nullable=False)
+    attempts: int = Field(default=0, nullable=False)
+    error: str | None = Field(default=None, sa_type=Text)
+    result: dict | None = Field(default=None, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -163,6 +163,7 @@ def test_read_commands_import_no_orm(populated, tmp_path):
         ["directives", "show", directive],
         ["signals"],
         ["signals", "--json"],
+        ["signals", "list", "--type", "fleetprompt.package.*", "--json"],
         ["tenant", "list"],
         ["db", "status"],
         ["show", "knowledge-base", "--tenant", "acme"],

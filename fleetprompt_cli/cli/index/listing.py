@@ -21,9 +21,9 @@ def list_(ctx: typer.Context, json_output: bool = JsonOption) -> None:
     if json_output:
         app.emit_json("indexes", {"indexes": [i.__dict__ for i in indexes]})
         return
-    table = Table("Name", "Kind", "Packages", "Location", box=None, pad_edge=False)
+    table = Table("Name", "Kind", "Packages", "Trust", "Location", box=None, pad_edge=False)
     for index in indexes:
-        table.add_row(index.name, index.kind, str(index.packages), index.url)
+        table.add_row(index.name, index.kind, str(index.packages), index.trust, index.url)
     app.out.print(table)
 
 
