@@ -41,6 +41,7 @@ COMMANDS = [
     "worker",
     "recover",
     "doctor",
+    "audit",
     # authors
     "new",
     "validate",
