@@ -179,9 +179,7 @@ def audit_installed(
                 if why:
                     unchecked.append(why)
             findings += found
-            packages.append(
-                {"slug": row.slug, "version": row.version, "resources": len(stored)}
-            )
+            packages.append({"slug": row.slug, "version": row.version, "resources": len(stored)})
         return AuditReport(name, packages, findings, drift, unchecked)
 
     return read_tenant(store, tenant, body)
@@ -198,7 +196,9 @@ def _text_files(folder: Path) -> list[Path]:
     return files
 
 
-def audit_folder(folder: Path, *, package: str | None = None, version: str | None = None) -> list[Finding]:
+def audit_folder(
+    folder: Path, *, package: str | None = None, version: str | None = None
+) -> list[Finding]:
     """Findings in a package folder: the manifest (escapes too) and every UTF-8 file."""
     findings: list[Finding] = []
     for path in _text_files(folder):

@@ -88,8 +88,7 @@ INVISIBLE = Rule(
     "FPA003",
     "invisible-character",
     WARNING,
-    "Zero-width and other invisible format characters (category Cf) hide text or "
-    "split words.",
+    "Zero-width and other invisible format characters (category Cf) hide text or split words.",
 )
 MIXED_SCRIPT = Rule(
     "FPA004",
