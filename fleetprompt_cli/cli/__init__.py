@@ -42,6 +42,7 @@ COMMANDS = [
     "recover",
     "doctor",
     "audit",
+    "approve",
     # authors
     "new",
     "validate",
@@ -58,6 +59,7 @@ GROUPS = [
     "directives",
     "signals",
     "tenant",
+    "policy",
     "db",
 ]
 

@@ -227,6 +227,7 @@ class Verdict:
     slug: str
     version: str
     refusals: list[dict[str, str]] = field(default_factory=list)
+    requested: bool = True
 
     @property
     def allowed(self) -> bool:
@@ -240,6 +241,7 @@ class Verdict:
             "slug": self.slug,
             "version": self.version,
             "allowed": self.allowed,
+            "requested": self.requested,
             "refusals": self.refusals,
         }
 
@@ -254,7 +256,7 @@ def _match(values: Sequence[str], patterns: Sequence[str]) -> str | None:
 
 def evaluate(policy: Policy, candidate: Candidate, approved: set[str] | frozenset[str]) -> Verdict:
     """Every rule of ``policy`` that refuses ``candidate`` (``approved``: slugs approved)."""
-    verdict = Verdict(candidate.slug, candidate.version)
+    verdict = Verdict(candidate.slug, candidate.version, requested=candidate.requested)
     subjects: dict[str, list[str]] = {
         "indexes": [v for v in (candidate.index, candidate.index_url) if v],
         "publishers": list(candidate.publishers),
@@ -299,10 +301,14 @@ def refusal(verdicts: Sequence[Verdict], tenant: str, doing: str = "install") ->
     """The one error for the refused verdicts: each package, each rule."""
     refused = [v for v in verdicts if not v.allowed]
     lines = [
-        f"{v.slug} {v.version}: {r['rule']}: {r['message']}" for v in refused for r in v.refusals
+        f"{v.slug} {v.version}{'' if v.requested else ' (a dependency)'}: "
+        f"{r['rule']}: {r['message']}"
+        for v in refused
+        for r in v.refusals
     ]
     return PolicyDenied(
-        f"tenant {tenant!r} policy refuses to {doing}:\n  " + "\n  ".join(lines)
+        f"tenant {tenant!r} policy refuses to {doing}:\n  "
+        + "\n  ".join(lines)
         + "\nnothing was changed",
         details={"tenant": tenant, "verdicts": [v.to_json() for v in verdicts]},
     )

@@ -10,8 +10,14 @@ Create Date: 2026-12-02
 * ``directives.kind`` may be ``policy``: every policy change and approval is
   recorded as a finished directive (the audit trail).
 
-Self-contained on purpose (no model imports).  SQLite changes the directives
-check constraint in batch mode (a copy), PostgreSQL in place.
+Self-contained on purpose (no model imports).  PostgreSQL replaces the
+directives check constraint in place.  SQLite cannot ALTER a constraint, and
+recreating ``directives`` (batch mode) would cascade-delete its steps and
+fail on the releases that refer to it; it takes the procedure SQLite's
+documentation gives for changing a CHECK constraint instead (rewrite the
+table's SQL in ``sqlite_schema`` under ``writable_schema``, then bump the
+schema version), which is safe here because the new constraint only allows
+one more value: every existing row still satisfies it.
 """
 
 from __future__ import annotations
@@ -30,10 +36,29 @@ _KINDS = "kind IN ('install', 'upgrade', 'uninstall', 'rollback', 'sync', 'polic
 _OLD_KINDS = "kind IN ('install', 'upgrade', 'uninstall', 'rollback', 'sync')"
 
 
+def _replace_kind_check(old: str, new: str) -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        op.drop_constraint(op.f("ck_directives_kind"), "directives", type_="check")
+        op.create_check_constraint(op.f("ck_directives_kind"), "directives", new)
+        return
+    sql = bind.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'directives'"
+    ).scalar_one()
+    if old not in sql:
+        raise RuntimeError("directives: the kind check constraint is not the expected one")
+    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
+    bind.exec_driver_sql("PRAGMA writable_schema = ON")
+    bind.exec_driver_sql(
+        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'directives'",
+        (sql.replace(old, new),),
+    )
+    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("directives") as batch:
-        batch.drop_constraint(op.f("ck_directives_kind"), type_="check")
-        batch.create_check_constraint("kind", _KINDS)
+    _replace_kind_check(_OLD_KINDS, _KINDS)
     op.create_table(
         "tenant_policies",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -77,6 +102,4 @@ def downgrade() -> None:
     op.drop_table("package_approvals")
     op.drop_table("tenant_policies")
     op.execute("DELETE FROM directives WHERE kind = 'policy'")
-    with op.batch_alter_table("directives") as batch:
-        batch.drop_constraint(op.f("ck_directives_kind"), type_="check")
-        batch.create_check_constraint("kind", _OLD_KINDS)
+    _replace_kind_check(_KINDS, _OLD_KINDS)
