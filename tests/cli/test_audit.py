@@ -25,8 +25,12 @@ def _publish(index: Path, *folders: Path) -> None:
 
 
 @pytest.fixture
-def tenant_index(tmp_path: Path, monkeypatch) -> Path:
-    """An index with a clean package, a tagged prompt, a bidi skill and a ZWJ agent name."""
+def tenant_index(tmp_path: Path, monkeypatch, isolated_home) -> Path:
+    """An index with a clean package, a tagged prompt, a bidi skill and a ZWJ agent name.
+
+    The global policy allows hidden Unicode, so that these can be installed and audited.
+    """
+    (isolated_home / "config.toml").write_text('[policy]\nhidden_unicode = "allow"\n')
     src = tmp_path / "src"
     clean = write_package(src, "clean", "1.0.0", agents={"Helper": []})
     tagged = write_package(src, "tagged", "1.0.0", agents={"Writer": []})
@@ -195,3 +199,13 @@ def test_an_index_line_with_a_bad_hidden_unicode_record_is_refused():
     IndexLine.model_validate({**base, "hidden_unicode": {"errors": 1, "rules": ["FPA001"]}})
     with pytest.raises(ValueError, match="errors"):
         IndexLine.model_validate({**base, "hidden_unicode": {"errors": "1"}})
+
+
+def test_install_refuses_hidden_unicode_unless_the_policy_allows(tenant_index, isolated_home):
+    (isolated_home / "config.toml").write_text("")
+    result = run_cli("install", "tagged", "--yes")
+    assert result.exit_code == ExitCode.DENIED
+    assert "tagged 1.0.0: hidden_unicode: published with 1 hidden-Unicode error(s)" in (
+        result.stderr
+    )
+    _install("zwj")  # warnings only: allowed
