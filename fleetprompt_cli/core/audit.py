@@ -34,7 +34,7 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
@@ -142,19 +142,7 @@ class Finding:
 
     def located(self, **changes: Any) -> Finding:
         """The same finding with package/version/location filled in."""
-        values = {
-            "rule": self.rule,
-            "message": self.message,
-            "location": self.location,
-            "line": self.line,
-            "column": self.column,
-            "codepoint": self.codepoint,
-            "package": self.package,
-            "version": self.version,
-            "extra": self.extra,
-        }
-        values.update(changes)
-        return Finding(**values)
+        return replace(self, **changes)
 
     def where(self) -> str:
         """``slug version: location:line:column`` (the package part when known)."""
