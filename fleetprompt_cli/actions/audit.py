@@ -13,6 +13,7 @@ for ``validate`` and ``publish``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from fleetprompt_cli.errors import not_installed
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from fleetprompt_cli.actions.source import StateSource
     from fleetprompt_cli.settings import Settings
     from fleetprompt_cli.store.engine import Store
 
@@ -146,13 +148,22 @@ def _drift(
 
 def audit_installed(
     settings: Settings,
-    store: Store,
+    store: Store | StateSource,
     tenant: str,
     slugs: list[str] | tuple[str, ...] = (),
     *,
     drift: bool = False,
 ) -> AuditReport:
-    """Scan the tenant's live installations (only ``slugs``, when given)."""
+    """Scan the tenant's live installations (only ``slugs``, when given).
+
+    ``store`` may be a StateSource (read through the fast reader, no ORM);
+    ``drift`` needs the releases, read through the ORM store.
+    """
+    if drift:
+        from fleetprompt_cli.actions.source import StateSource
+
+        if isinstance(store, StateSource):
+            store = store.open_store()
     from fleetprompt_cli.actions.state import read_tenant
 
     wanted = [canonical_slug(s) for s in slugs]
@@ -163,14 +174,12 @@ def audit_installed(
             if slug not in rows:
                 raise not_installed(slug, name)
         chosen = [rows[slug] for slug in (wanted or sorted(rows))]
+        by_installation = _stored_resources(s, repo, tenant_id, [repo.saved_id(r) for r in chosen])
         findings: list[Finding] = []
         packages = []
         unchecked = []
         for row in chosen:
-            stored = [
-                {"kind": r.kind, "name": r.name, "definition": r.definition, "content": r.content}
-                for r in repo.list_resources(s, tenant_id, installation_id=repo.saved_id(row))
-            ]
+            stored = by_installation.get(repo.saved_id(row), [])
             found = audit_resources(stored, package=row.slug, version=row.version)
             if drift:
                 release = repo.deployed_release(s, tenant_id, row.slug)
@@ -183,6 +192,43 @@ def audit_installed(
         return AuditReport(name, packages, findings, drift, unchecked)
 
     return read_tenant(store, tenant, body)
+
+
+def _stored_resources(
+    s: Any, repo: ModuleType, tenant_id: int, installation_ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """The resources (with definition and content) of these installations, by installation.
+
+    Over the ORM (a Session) through the repository; over the fast reader in
+    one plain SELECT of the tenant's rows (its resource rows carry no content).
+    """
+    wanted = set(installation_ids)
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in installation_ids}
+    if hasattr(repo, "upsert_resource"):  # the ORM repository
+        for r in repo.list_resources(s, tenant_id):
+            if r.installation_id in wanted:
+                out[r.installation_id].append(
+                    {
+                        "kind": r.kind,
+                        "name": r.name,
+                        "definition": r.definition,
+                        "content": r.content,
+                    }
+                )
+        return out
+    raw = s.rows(
+        "SELECT installation_id, kind, name, definition, content FROM installed_resources"
+        " WHERE tenant_id = ? ORDER BY installation_id, kind, name",
+        (tenant_id,),
+    )
+    for installation_id, kind, name, definition, content in raw:
+        if installation_id in wanted:
+            if isinstance(definition, str | bytes):
+                definition = json.loads(definition)
+            out[installation_id].append(
+                {"kind": kind, "name": name, "definition": definition or {}, "content": content}
+            )
+    return out
 
 
 def _text_files(folder: Path) -> list[Path]:

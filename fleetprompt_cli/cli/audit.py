@@ -53,7 +53,10 @@ def audit(
         format_ = Format.json
     app = get_app(ctx, json_output=format_ is Format.json and output is None)
     settings = app.settings.with_overrides(tenant=tenant)
-    report = audit_installed(settings, app.store, settings.tenant, slugs or [], drift=drift)
+    from fleetprompt_cli.actions.state import StateSource
+
+    source = StateSource(app.settings.database_url, lambda: app.store)
+    report = audit_installed(settings, source, settings.tenant, slugs or [], drift=drift)
     code = ExitCode.FINDINGS if report.errors else ExitCode.SUCCESS
     document: str | None = None
     if format_ is Format.sarif:
