@@ -209,3 +209,25 @@ def test_install_refuses_hidden_unicode_unless_the_policy_allows(tenant_index, i
         result.stderr
     )
     _install("zwj")  # warnings only: allowed
+
+
+def test_audit_and_policy_on_each_backend(tenant_index, backend):
+    """The fast reader's plain SQL (audit, the install gate) on SQLite and PostgreSQL."""
+    _install("tagged")
+    result = run_cli("audit", "--json")
+    assert result.exit_code == ExitCode.FINDINGS, result.stderr
+    [finding] = json.loads(result.stdout)["findings"]
+    assert finding["hidden_text"] == HIDDEN
+    assert run_cli("policy", "set", 'deny_slugs=["clean"]').exit_code == 0
+    refused = run_cli("install", "clean", "--yes")
+    assert refused.exit_code == ExitCode.DENIED
+    assert "clean 1.0.0: deny_slugs" in refused.stderr
+
+
+def test_output_to_a_folder_that_does_not_exist(tenant_index, tmp_path):
+    _install("clean")
+    target = tmp_path / "missing" / "audit.sarif"
+    result = run_cli("audit", "--format", "sarif", "--output", str(target))
+    assert result.exit_code == ExitCode.INVALID
+    assert f"--output {target}: cannot write" in result.stderr
+    assert not target.parent.exists()

@@ -241,3 +241,19 @@ def test_policies_are_per_tenant(index):
     assert run_cli("install", "app==1.0.0", "--yes", "--tenant", "acme").exit_code == 5
     ok("install", "app==1.0.0", "--yes")
     assert policy_doc()["version"] == 0
+
+
+def test_a_policy_file_that_is_missing_or_not_toml(index, tmp_path):
+    missing = run_cli("policy", "set", "--file", str(tmp_path / "nope.toml"))
+    assert missing.exit_code == ExitCode.NOT_FOUND
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00deny")
+    result = run_cli("policy", "set", "--file", str(binary))
+    assert result.exit_code == ExitCode.INVALID
+    assert str(binary) in result.stderr
+    hostile = tmp_path / "p.toml"
+    hostile.write_text('deny_slugs = ["\\u001b[31mred"]\n')
+    result = run_cli("policy", "set", "--file", str(hostile))
+    assert result.exit_code == ExitCode.INVALID
+    assert "is not a pattern" in result.stderr
+    assert "\x1b" not in result.stderr
