@@ -231,3 +231,16 @@ def test_output_to_a_folder_that_does_not_exist(tenant_index, tmp_path):
     assert result.exit_code == ExitCode.INVALID
     assert f"--output {target}: cannot write" in result.stderr
     assert not target.parent.exists()
+
+
+def test_a_line_hiding_a_bidi_override_without_a_record_is_refused(tenant_index, isolated_home):
+    """The install gate scans the line's own text, whatever it records."""
+    (isolated_home / "config.toml").write_text("")
+    path = tenant_index / "packages" / "cl" / "ea" / "clean"
+    line = json.loads(path.read_text())
+    line["manifest"]["agents"][0]["description"] = "helps \u202eyou\u202c"
+    path.write_text(json.dumps(line) + "\n")
+    result = run_cli("install", "clean", "--yes")
+    assert result.exit_code == ExitCode.DENIED
+    assert "clean 1.0.0: hidden_unicode" in result.stderr
+    assert "\u202e" not in result.stderr
