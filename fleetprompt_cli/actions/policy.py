@@ -178,10 +178,22 @@ def policy_gate(
     effective = rules.effective(global_policy(settings), _tenant_rules(data, tenant))
     if effective.get("require_signed"):
         signed = signed_releases(settings, indexes, [entry for entry, _ in entries])
+    owners: dict[str, list[str]] = {}
+    if effective.get("allow_publishers") is not None or effective.get("deny_publishers"):
+        # The publishers are the line's author and the owners the index
+        # records (an owners file that cannot be read refuses, naming it).
+        from fleetprompt_cli.actions.publish import read_owners
+
+        roots = {index.name: index for index in indexes}
+        for entry, _ in entries:
+            index = roots.get(entry.index)
+            if index is not None:
+                owners[entry.slug] = read_owners(index, entry.slug) or []
     candidates = [
         candidate_of(
             entry,
             index_url=urls.get(entry.index, ""),
+            owners=owners.get(entry.slug, ()),
             signed=(entry.slug, entry.version) in signed,
             requested=requested,
         )

@@ -277,8 +277,13 @@ def evaluate(policy: Policy, candidate: Candidate, approved: set[str] | frozense
                 verdict.refuse(f"deny_{subject}", f"{singular[subject]} {hit!r} is denied")
         allow = policy.get(f"allow_{subject}")
         if allow is not None and _match(values, allow) is None:
-            shown = ", ".join(repr(v) for v in values) or "none"
-            verdict.refuse(f"allow_{subject}", f"{singular[subject]} {shown} is not allowed")
+            shown = ", ".join(repr(v) for v in values) or "(none)"
+            what = (
+                f"none of the {subject} {shown} is allowed"
+                if len(values) > 1
+                else f"{singular[subject]} {shown} is not allowed"
+            )
+            verdict.refuse(f"allow_{subject}", what)
     pricing = policy.get("allow_pricing")
     if pricing is not None and candidate.pricing not in pricing:
         verdict.refuse("allow_pricing", f"pricing model {candidate.pricing!r} is not allowed")

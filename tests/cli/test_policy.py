@@ -257,3 +257,20 @@ def test_a_policy_file_that_is_missing_or_not_toml(index, tmp_path):
     assert result.exit_code == ExitCode.INVALID
     assert "is not a pattern" in result.stderr
     assert "\x1b" not in result.stderr
+
+
+def test_publishers_are_the_author_and_the_index_owners(index):
+    # write_package's author is "Test Author"; the index records "tester" as owner.
+    ok("policy", "set", 'deny_publishers=["tester"]')
+    result = run_cli("install", "app==1.0.0", "--yes")
+    assert result.exit_code == ExitCode.DENIED
+    assert "deny_publishers: publisher 'tester' is denied" in result.stderr
+    ok("policy", "set", "--unset", "deny_publishers", 'allow_publishers=["test author"]')
+    ok("install", "app==1.0.0", "--yes")
+    ok("policy", "set", 'allow_publishers=["someone-else"]')
+    refused = run_cli("install", "tooly", "--yes")
+    assert refused.exit_code == ExitCode.DENIED
+    assert (
+        "allow_publishers: none of the publishers 'Test Author', 'tester' is allowed"
+        in refused.stderr
+    )
