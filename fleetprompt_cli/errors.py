@@ -49,6 +49,7 @@ class ExitCode(IntEnum):
     STATE = 11
     DECLINED = 12  # the person answered no to "... tenant X?": nothing was changed
     UNHEALTHY = 13  # doctor found a problem (each finding names the command that fixes it)
+    FINDINGS = 14  # audit found hidden-Unicode or drift findings of error severity
 
 
 # Not an ExitCode: the shell's convention for a process stopped by SIGINT

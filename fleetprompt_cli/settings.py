@@ -168,6 +168,12 @@ class Settings:
         """Pinned keys and the last commit seen, one file per index (like known_hosts)."""
         return self.data_dir / "trust"
 
+    @property
+    def policy_table(self) -> tuple[Any, str]:
+        """The global default policy (``[policy]`` of config.toml, checked by
+        ``core/policy.py``) and where it is, for messages."""
+        return self.config.get("policy", {}), f"{self.config_file}: [policy]"
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields replaced (flags win over everything)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -19,6 +19,7 @@ from packaging.version import Version
 from fleetprompt_cli.actions.directive_runner import archive_source
 from fleetprompt_cli.actions.indexes import open_catalog
 from fleetprompt_cli.actions.planning import Plan, PlanStep, plan_request
+from fleetprompt_cli.actions.policy import policy_data, policy_gate
 from fleetprompt_cli.actions.state import StateSource, read_tenant
 from fleetprompt_cli.actions.tenants import tenant_of
 from fleetprompt_cli.core import lifecycle
@@ -31,6 +32,7 @@ from fleetprompt_cli.core.install_rules import (
     resolve_config,
 )
 from fleetprompt_cli.core.names import canonical_slug
+from fleetprompt_cli.core.policy import Verdict
 from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
 from fleetprompt_cli.errors import ConfigError, NotFound, StateError, not_installed
 from fleetprompt_cli.settings import Settings
@@ -108,6 +110,8 @@ class InstallPreview:
     basis: dict[str, str] = field(default_factory=dict)
     # The directive's kind: install, or upgrade for the upgrade command.
     kind: str = "install"
+    # The policy's verdict on each package the plan changes (all allowed).
+    policy: list[Verdict] = field(default_factory=list)
 
     @property
     def changes(self) -> list[PreviewStep]:
@@ -153,6 +157,7 @@ class InstallPreview:
             "tier": self.tier,
             "request": [str(r) for r in self.plan.requirements],
             "plan": [s.to_json() for s in self.steps],
+            "policy": [v.to_json() for v in self.policy],
             "warnings": self.warnings,
         }
 
@@ -234,7 +239,7 @@ def preview_install(
     """
     # A StateSource reads the tenant through the fast reader (a no-op
     # install then never imports the ORM); a Store through the ORM.
-    tenant_id, tenant_slug, tier, live, leaving = read_tenant(
+    tenant_id, tenant_slug, tier, live, leaving, policy_state = read_tenant(
         store,
         tenant,
         lambda s, repo, tenant_id, name, tier: (
@@ -242,6 +247,7 @@ def preview_install(
             name,
             tier,
             *_tenant_state(s, repo, tenant_id),
+            policy_data(s, repo, tenant_id),
         ),
     )
     busy = {
@@ -292,6 +298,16 @@ def preview_install(
     check_tier(
         tenant_slug, tier, [(s.item.slug, s.entry.data.get("min_tier", "free")) for s in changing]
     )
+    # The tenant's policy (global, tightened by the tenant's): exit 5 naming
+    # each refused package and rule, before anything is written.
+    verdicts = policy_gate(
+        settings,
+        tenant_slug,
+        policy_state,
+        [(s.entry, s.item.requested) for s in changing],
+        view.indexes,
+        doing=kind,
+    )
     check_dep_skills({s.item.slug: (str(s.item.version), s.entry.manifest) for s in plan.steps})
     routed = _split_assignments(config, plan)
     steps = []
@@ -315,9 +331,11 @@ def preview_install(
                 "config": dict(current.config),
             }
         steps.append(PreviewStep(step, values, changes, previous_info))
-    return InstallPreview(
+    preview = InstallPreview(
         tenant_slug, tenant_id, tier, plan, steps, roots, list(plan.warnings), basis, kind
     )
+    preview.policy = verdicts
+    return preview
 
 
 def _relied_on(plan: Plan) -> set[str]:

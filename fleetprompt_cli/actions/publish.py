@@ -303,11 +303,23 @@ def _commit_index_change(index: LocalIndex, change: IndexChange, *, commit: bool
     return gitindex.commit_paths(index.root, change.message, change.actor, change.paths)
 
 
-def entry_for(manifest: Manifest, archive: str, sha256: str, size: int) -> IndexEntry:
-    """The index line for a validated manifest and its archive."""
+def entry_for(
+    manifest: Manifest,
+    archive: str,
+    sha256: str,
+    size: int,
+    hidden_unicode: dict[str, Any] | None = None,
+) -> IndexEntry:
+    """The index line for a validated manifest and its archive.
+
+    ``hidden_unicode`` (findings published with ``--allow-hidden-unicode``:
+    error and warning counts and rule ids) is recorded only when present.
+    """
     meta = manifest.package
+    extra = {"hidden_unicode": hidden_unicode} if hidden_unicode else {}
     return IndexEntry(
         {
+            **extra,
             "schema": INDEX_SCHEMA,
             "slug": manifest.slug,
             "name": meta.name,
@@ -429,10 +441,13 @@ def publish(
     index_dir: str | Path | None = None,
     before_push: BeforePush | None = None,
     sign: bool | None = None,
+    allow_hidden_unicode: bool = False,
 ) -> PublishResult:
     """Validate, archive and add packages to an index; nothing is written unless all pass.
 
     ``index_dir`` is a folder or a git URL (then the result is pushed).
+    Hidden-Unicode findings of error severity (``core/audit.py``) refuse the
+    batch unless ``allow_hidden_unicode``; then the index line records them.
     """
     actor = check_identity(settings.actor, "the publisher (FLEETPROMPT_ACTOR or 'actor')")
     loaded = []
@@ -448,6 +463,7 @@ def publish(
                 f"{manifest.slug} {manifest.version} is given twice: {seen[key]} and {root}"
             )
         seen[key] = root
+    hidden, audit_warnings = check_hidden_unicode(loaded, allow=allow_hidden_unicode)
     # The signing key is loaded before anything is written (a missing or
     # unreadable key fails here); without one, versions go out unsigned.
     signer = signing.publisher_key(settings, required=sign)
@@ -458,7 +474,7 @@ def publish(
     def apply(index: LocalIndex) -> IndexChange:
         published.clear()
         claimed.clear()
-        return _apply_publish(settings, index, loaded, actor, published, claimed, signer)
+        return _apply_publish(settings, index, loaded, actor, published, claimed, signer, hidden)
 
     outcome = transact(settings, target, apply, create=True, before_push=before_push)
     result = PublishResult(
@@ -471,7 +487,54 @@ def publish(
     )
     if signer is not None:
         result.signed_by, result.warnings = signer.id, list(signer.warnings)
+    result.warnings.extend(audit_warnings)
     return result
+
+
+# How many findings a refusal lists before "... and N more".
+_SHOWN_FINDINGS = 10
+
+
+def check_hidden_unicode(
+    loaded: list[tuple[Manifest, Path]], *, allow: bool
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Scan each package folder; refuse error findings unless ``allow``.
+
+    Returns the ``hidden_unicode`` record of each package with findings (by
+    ``slug version``) and one warning line per finding that does not refuse.
+    """
+    from fleetprompt_cli.actions.audit import audit_folder
+
+    records: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    refused: list[str] = []
+    for manifest, root in loaded:
+        found = audit_folder(root)
+        if not found:
+            continue
+        errors = [f for f in found if f.severity == "error"]
+        records[f"{manifest.slug} {manifest.canonical_version}"] = {
+            "errors": len(errors),
+            "warnings": len(found) - len(errors),
+            "rules": sorted({f.code for f in found}),
+        }
+        for finding in found:
+            line = f"{root / finding.where()}: {finding.code}: {finding.message}"
+            if finding.severity == "error" and not allow:
+                refused.append(line)
+            else:
+                warnings.append(line)
+    if refused:
+        shown = refused[:_SHOWN_FINDINGS]
+        more = len(refused) - len(shown)
+        raise InvalidInput(
+            "hidden Unicode that a reviewer cannot see (publish with --allow-hidden-unicode "
+            "to publish anyway, recorded in the index line):\n  "
+            + "\n  ".join(shown)
+            + (f"\n  ... and {more} more" if more else ""),
+            details={"findings": refused},
+        )
+    return records, warnings
 
 
 def _apply_publish(
@@ -482,6 +545,7 @@ def _apply_publish(
     published: list[Published],
     claimed: list[str],
     signer: SigningKey | None,
+    hidden: dict[str, dict[str, Any]] | None = None,
 ) -> IndexChange:
     # The template decides where publish writes: checked before anything is.
     index.archive_template()
@@ -512,7 +576,13 @@ def _apply_publish(
             info = build_archive(root, target)
             built.append((manifest, relative, info))
         for manifest, relative, info in built:
-            entry = entry_for(manifest, relative, info.sha256, info.size)
+            entry = entry_for(
+                manifest,
+                relative,
+                info.sha256,
+                info.size,
+                (hidden or {}).get(f"{manifest.slug} {manifest.canonical_version}"),
+            )
             package_file = _writable(
                 index, os.path.relpath(index.file_for(manifest.slug), index.root), kind="package"
             )

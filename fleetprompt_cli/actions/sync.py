@@ -465,6 +465,20 @@ def _plan(
             if d.action != "uninstall"
         ],
     )
+    # The tenant's policy judges every package of the lock (the same rules
+    # and messages as install: exit 5 before anything is written).
+    from fleetprompt_cli.actions.policy import policy_data, policy_gate
+
+    with store.session(readonly=True) as s:
+        policy_state = policy_data(s, repo, tenant_id)
+    policy_gate(
+        settings,
+        tenant_name,
+        policy_state,
+        [(entries[p.slug], p.slug in requested) for p in lock.packages if p.slug in entries],
+        view.indexes,
+        doing=f"sync {lock_file.name}",
+    )
     if len(entries) == len(lock.packages):
         check_dep_skills({slug: (e.version, e.manifest) for slug, e in entries.items()})
     locked = lock.by_slug()

@@ -41,6 +41,8 @@ COMMANDS = [
     "worker",
     "recover",
     "doctor",
+    "audit",
+    "approve",
     # authors
     "new",
     "validate",
@@ -57,6 +59,7 @@ GROUPS = [
     "directives",
     "signals",
     "tenant",
+    "policy",
     "db",
 ]
 

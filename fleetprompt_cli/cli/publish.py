@@ -29,6 +29,11 @@ def publish(
         "--sign/--no-sign",
         help="Sign with your key (default: when 'fleetprompt keys generate' made one).",
     ),
+    allow_hidden_unicode: bool = typer.Option(
+        False,
+        "--allow-hidden-unicode",
+        help="Publish despite hidden-Unicode errors (recorded in the index line).",
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Validate and archive packages and add them to an index as new versions."""
@@ -36,7 +41,13 @@ def publish(
 
     app = get_app(ctx, json_output=json_output)
     with app.err.status("Publishing…", spinner="dots"):
-        result = run_publish(app.settings, paths, index_dir=index, sign=sign)
+        result = run_publish(
+            app.settings,
+            paths,
+            index_dir=index,
+            sign=sign,
+            allow_hidden_unicode=allow_hidden_unicode,
+        )
     for warning in result.warnings:
         app.warn(warning)
     if json_output:

@@ -121,6 +121,13 @@ class _ManifestData(_Strict):
     dependencies: dict[str, Spec] = {}
 
 
+class _HiddenUnicode(_Strict):
+    # Findings of the content audit published anyway (--allow-hidden-unicode).
+    errors: Annotated[int, Field(ge=0)] = 0
+    warnings: Annotated[int, Field(ge=0)] = 0
+    rules: Annotated[list[Short], Field(max_length=20)] = []
+
+
 class IndexLine(_Strict):
     """One version line of a package file."""
 
@@ -145,6 +152,7 @@ class IndexLine(_Strict):
     archive: Url
     yanked: bool = False
     published_at: Short | None = None
+    hidden_unicode: _HiddenUnicode | None = None
     manifest: _ManifestData = _ManifestData()
 
     @field_validator("archive")

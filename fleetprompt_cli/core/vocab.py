@@ -64,7 +64,8 @@ INSTALLATION_STATUSES = (
     "uninstalling",
     "uninstalled",
 )
-DIRECTIVE_KINDS = ("install", "upgrade", "uninstall", "rollback", "sync")
+# ``policy``: a policy change or an approval, recorded (finished) for the audit trail.
+DIRECTIVE_KINDS = ("install", "upgrade", "uninstall", "rollback", "sync", "policy")
 DIRECTIVE_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
 # A directive in one of these statuses is still to be (or being) applied:
 # a worker may claim it, recover may finish it, and it holds its packages.

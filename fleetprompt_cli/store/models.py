@@ -56,6 +56,7 @@ __all__ = [
     "Installation",
     "InstalledResource",
     "JSONType",
+    "PackageApproval",
     "PackageStats",
     "Release",
     "Review",
@@ -65,6 +66,7 @@ __all__ = [
     "Subscription",
     "Tenant",
     "TenantCounter",
+    "TenantPolicy",
     "UTCDateTime",
     "metadata",
     "saved_id",
@@ -551,3 +553,36 @@ class Delivery(SQLModel, table=True):
     result: dict | None = Field(default=None, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class TenantPolicy(SQLModel, table=True):
+    """One version of a tenant's policy (rules as data); the newest is in force.
+
+    Rows are written once: a change adds version n+1, so the history of a
+    tenant's policy is its rows (each change is also a ``policy`` directive).
+    """
+
+    __tablename__ = "tenant_policies"
+    __table_args__ = (UniqueConstraint("tenant_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False, ondelete="CASCADE")
+    version: int = Field(nullable=False)
+    rules: dict = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    actor: str = Field(sa_type=String(200), nullable=False)
+    directive_id: str | None = Field(default=None, sa_type=String(36))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class PackageApproval(SQLModel, table=True):
+    """A package a tenant approved to install tools (``fleetprompt approve``)."""
+
+    __tablename__ = "package_approvals"
+    __table_args__ = (UniqueConstraint("tenant_id", "slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", nullable=False, ondelete="CASCADE")
+    slug: str = Field(sa_type=String(200), nullable=False)
+    actor: str = Field(sa_type=String(200), nullable=False)
+    directive_id: str | None = Field(default=None, sa_type=String(36))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -19,7 +19,7 @@ __all__ = ["SCHEMA_HEAD", "VERSION_TABLE", "known_revisions", "refusal"]
 # The alembic revision the models describe.  Kept as a constant so that
 # opening a store at the right schema costs one query and no parsing of the
 # migration scripts; a test checks it against the scripts' head.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 # Our own name for alembic's version table, so that a PostgreSQL database
 # shared with another alembic-managed application cannot be mistaken for ours.
 VERSION_TABLE = "fleetprompt_schema_version"

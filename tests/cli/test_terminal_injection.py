@@ -50,7 +50,10 @@ def test_inert_makes_controls_visible_and_keeps_newlines():
 
 
 @pytest.fixture
-def hostile_index(tmp_path: Path, monkeypatch) -> Path:
+def hostile_index(tmp_path: Path, monkeypatch, isolated_home) -> Path:
+    # The line's text holds a bidi override: the default policy would refuse
+    # to install it (hidden_unicode); these tests are about rendering it.
+    (isolated_home / "config.toml").write_text('[policy]\nhidden_unicode = "allow"\n')
     folder = write_package(
         tmp_path / "src",
         "evil-pkg",

@@ -186,3 +186,20 @@ __all__ = [
     "upsert_review",
     "vote_helpful",
 ]
+
+# Tenant policies and approvals (governance), kept at the end as one block.
+from fleetprompt_cli.store.repository.policies import (
+    add_approval,
+    add_policy_version,
+    current_policy,
+    list_approvals,
+    policy_versions,
+)
+
+__all__ += [
+    "add_approval",
+    "add_policy_version",
+    "current_policy",
+    "list_approvals",
+    "policy_versions",
+]
