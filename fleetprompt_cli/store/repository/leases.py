@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, or_, update
+from sqlalchemy import and_, bindparam, case, or_, update
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core import lifecycle
@@ -89,18 +89,32 @@ def heartbeat(
     lease of 0 s in tests, then does not make the owner give up for nothing.)
     """
     now = _lease_now(session, now)
-    result = session.exec(
-        update(Directive)
-        .where(
-            col(Directive.tenant_id) == tenant_id,
-            col(Directive.id) == directive_id,
-            col(Directive.lease_owner) == owner,
-            col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
-        )
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
-        .execution_options(synchronize_session=False)
+    result = session.connection().execute(
+        _HEARTBEAT,
+        {
+            "b_tenant": tenant_id,
+            "b_id": directive_id,
+            "b_owner": owner,
+            "b_expires": now + timedelta(seconds=lease_seconds),
+            "b_now": now,
+        },
     )
     return result.rowcount == 1
+
+
+# Every transaction of a runner opens with a heartbeat: the statement is built
+# once (a Core UPDATE with bound parameters), not per call.
+_DIRECTIVES = Directive.__table__  # type: ignore[attr-defined]
+_HEARTBEAT = (
+    update(_DIRECTIVES)
+    .where(
+        _DIRECTIVES.c.tenant_id == bindparam("b_tenant"),
+        _DIRECTIVES.c.id == bindparam("b_id"),
+        _DIRECTIVES.c.lease_owner == bindparam("b_owner"),
+        _DIRECTIVES.c.status.in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
+    )
+    .values(lease_expires_at=bindparam("b_expires"), heartbeat_at=bindparam("b_now"))
+)
 
 
 def release(session: Session, tenant_id: int, directive_id: str, owner: str) -> bool:
