@@ -29,9 +29,12 @@ def database_now(session: Session) -> datetime:
     if session.get_bind().dialect.name == "postgresql":
         value = session.connection().execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
         return value.astimezone(UTC)
-    # SQLite's CURRENT_TIMESTAMP has whole seconds; 'now' with %f has milliseconds.
-    value = session.connection().execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
-    return datetime.fromisoformat(value.scalar_one()).replace(tzinfo=UTC)
+    # SQLite runs in this process: its clock ('now') is this host's system
+    # clock, read here without a round trip, at SQLite's millisecond
+    # precision.  (Never the store's utcnow, which a test may skew.)  A
+    # SQLite store is shared only by processes of one host (WAL needs it).
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _lease_now(session: Session, now: datetime | None) -> datetime:
