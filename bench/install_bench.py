@@ -385,6 +385,9 @@ def main() -> None:
     parser.add_argument("--plot", default=None, help="where to write the queue-depth PNG")
     parser.add_argument("--no-profile", action="store_true", help="skip the profile and CLI wall")
     args = parser.parse_args()
+    # SIGTERM unwinds like ^C, so the workers are stopped and the scratch
+    # database dropped (the finally blocks run).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     tenants = LOAD_TENANTS if args.load else 10 if args.quick else 100
     packages = LOAD_PACKAGES if args.load else PACKAGES
     backends = args.backends or ("sqlite,postgres,pgonly" if args.load else "sqlite,postgres")
@@ -410,6 +413,9 @@ def main() -> None:
                 env, drop = backend_env(backend, home, index)
                 try:
                     results.append(run_round(backend, env, tenants, workers, packages))
+                    if plot_path:
+                        # After every round: a stopped run keeps its plot so far.
+                        plot(results, Path(plot_path))
                     if workers == 1 and not args.no_profile and not args.load:
                         print(
                             f"  install --yes (cached archive), whole process: "
@@ -421,8 +427,6 @@ def main() -> None:
                     os.environ.clear()
                     os.environ.update(saved)
                     drop()
-    if plot_path:
-        plot(results, Path(plot_path))
 
 
 if __name__ == "__main__":
