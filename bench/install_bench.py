@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -231,8 +232,16 @@ def run_round(
     bench_cpu = time.process_time()
     try:
         started = time.perf_counter()
+        # The depth is sampled from the first enqueue on, in a thread of its own.
+        expected = tenants * packages
+        sampled: list[list[tuple[float, int]]] = []
+        sampler = threading.Thread(
+            target=lambda: sampled.append(wait_until_finished(expected, started))
+        )
+        sampler.start()
         enqueue_seconds, total = enqueue_all(tenants, packages)
-        samples = wait_until_finished(total, started)
+        sampler.join()
+        samples = sampled[0] if sampled else []
         worker_cpu = cpu_seconds([p.pid for p in procs]) - worker_cpu
         server_cpu = cpu_seconds(servers) - server_cpu
         bench_cpu = time.process_time() - bench_cpu
