@@ -3,22 +3,28 @@
     .venv/bin/python bench/install_bench.py            # 500 installs, 100 tenants
     .venv/bin/python bench/install_bench.py --quick    # 50 installs, 10 tenants
     .venv/bin/python bench/install_bench.py --backends sqlite
+    .venv/bin/python bench/install_bench.py --load     # 2,000 installs, 200 tenants,
+        # 1/2/4 workers on sqlite, postgres (+Redis) and pgonly; writes a PNG
+        # of the queue depth over time (needs the bench extra: matplotlib)
 
 Five packages of five resources each (2 skills, 2 agents, 1 workflow) are
 published into a scratch index; every tenant installs each of them, so there
-are 5 installs per tenant.  Directives are written **in-process through the
-actions** (``preview_install`` + ``submit``, exactly what ``install
---no-wait`` does, without a process start per install), while 1 or 2 worker
+are 5 installs per tenant (``--load``: ten packages, 10 per tenant).
+Directives are written **in-process through the actions**
+(``preview_install`` + ``submit``, exactly what ``install --no-wait`` does,
+without a process start per install), while 1, 2 or 4 worker
 **processes** (``fleetprompt worker``) are already running and drain them.
 Reported: installs/s (first enqueue to last finish), enqueue-to-active
-latency p50/p95 (directive ``created_at`` to ``finished_at``), a profile of
+latency p50/p99 (directive ``created_at`` to ``finished_at``), the worker
+processes' and the database server's CPU seconds, a profile of
 one directive run in-process, and the whole-process wall time of one
 ``fleetprompt install --yes`` of a package whose archive is already cached.
 
 PostgreSQL+Redis uses FLEETPROMPT_BENCH_DATABASE_URL (default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres: a scratch database is
 created and dropped) and FLEETPROMPT_BENCH_REDIS_URL (default
-redis://127.0.0.1:6379/0, a unique queue name).
+redis://127.0.0.1:6379/0, a unique queue name).  ``pgonly`` is PostgreSQL
+without Redis: FLEETPROMPT_QUEUE_URL names the same scratch database.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -41,14 +48,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PACKAGES = 5
+LOAD_PACKAGES = 10
+LOAD_TENANTS = 200
 
 
-def write_packages(src: Path) -> list[Path]:
-    """Five packages, five resources each."""
+def write_packages(src: Path, count: int = PACKAGES) -> list[Path]:
+    """``count`` packages, five resources each."""
     import tomli_w
 
     folders = []
-    for n in range(PACKAGES):
+    for n in range(count):
         slug = f"bench-{n}"
         folder = src / slug
         (folder / "prompts").mkdir(parents=True)
@@ -108,8 +117,8 @@ def create_tenants(slugs: list[str]) -> None:
         store.dispose()
 
 
-def enqueue_all(tenants: int) -> tuple[float, int]:
-    """Write every tenant's five --no-wait installs; return (seconds, directives)."""
+def enqueue_all(tenants: int, packages: int = PACKAGES) -> tuple[float, int]:
+    """Write every tenant's --no-wait installs; return (seconds, directives)."""
     from fleetprompt_cli.actions.preview import preview_install, submit
     from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
@@ -119,7 +128,7 @@ def enqueue_all(tenants: int) -> tuple[float, int]:
     count = 0
     started = time.perf_counter()
     try:
-        for n in range(PACKAGES):
+        for n in range(packages):
             for t in range(tenants):
                 preview = preview_install(settings, store, f"t{t}", [f"bench-{n}"])
                 submit(settings, store, preview, actor="bench", command="bench install")
@@ -129,24 +138,60 @@ def enqueue_all(tenants: int) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def wait_until_finished(total: int) -> None:
+def wait_until_finished(total: int, started: float) -> list[tuple[float, int]]:
+    """Poll until ``total`` directives ended; return (seconds since ``started``, open) samples.
+
+    One COUNT per poll (not a listing per tenant, which with 200 tenants
+    would steal the workers' CPU): the queue depth over time.
+    """
+    from sqlalchemy import text
+
     from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
-    from fleetprompt_cli.store import repository as repo
 
     store = open_state(load_settings())
+    samples: list[tuple[float, int]] = []
+    query = text(
+        "SELECT COUNT(*), SUM(CASE WHEN status IN ('succeeded', 'failed') THEN 1 ELSE 0 END)"
+        " FROM directives"
+    )
     try:
         while True:
-            with store.session(readonly=True) as s:
-                done = sum(
-                    len(repo.list_directives(s, t.id, status=["succeeded", "failed"]))
-                    for t in repo.list_tenants(s)
-                )
-            if done >= total:
-                return
-            time.sleep(0.2)
+            with store.connection(readonly=True) as connection:
+                written, done = connection.execute(query).one()
+            samples.append((time.perf_counter() - started, int(written or 0) - int(done or 0)))
+            if (done or 0) >= total:
+                return samples
+            time.sleep(0.1)
     finally:
         store.dispose()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User+system CPU seconds of live processes (from /proc; 0 where unreadable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / tick
+
+
+def server_pids(names: tuple[str, ...]) -> list[int]:
+    """Pids of the local database/queue servers (postgres, redis-server) by command name."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm.startswith(names):
+                found.append(int(entry.name))
+    return found
 
 
 def latencies() -> tuple[list[float], float, float, int]:
@@ -167,7 +212,9 @@ def latencies() -> tuple[list[float], float, float, int]:
     return lat, first, last, sum(1 for d in rows if d.status != "succeeded")
 
 
-def run_round(label: str, env: dict[str, str], tenants: int, workers: int) -> dict:
+def run_round(
+    label: str, env: dict[str, str], tenants: int, workers: int, packages: int = PACKAGES
+) -> dict:
     os.environ.update(env)
     create_tenants([f"t{t}" for t in range(tenants)])
     procs = [
@@ -179,9 +226,25 @@ def run_round(label: str, env: dict[str, str], tenants: int, workers: int) -> di
         )
         for _ in range(workers)
     ]
+    servers = server_pids(("postgres", "redis-server")) if label != "sqlite" else []
+    worker_cpu = cpu_seconds([p.pid for p in procs])
+    server_cpu = cpu_seconds(servers)
+    bench_cpu = time.process_time()
     try:
-        enqueue_seconds, total = enqueue_all(tenants)
-        wait_until_finished(total)
+        started = time.perf_counter()
+        # The depth is sampled from the first enqueue on, in a thread of its own.
+        expected = tenants * packages
+        sampled: list[list[tuple[float, int]]] = []
+        sampler = threading.Thread(
+            target=lambda: sampled.append(wait_until_finished(expected, started))
+        )
+        sampler.start()
+        enqueue_seconds, total = enqueue_all(tenants, packages)
+        sampler.join()
+        samples = sampled[0] if sampled else []
+        worker_cpu = cpu_seconds([p.pid for p in procs]) - worker_cpu
+        server_cpu = cpu_seconds(servers) - server_cpu
+        bench_cpu = time.process_time() - bench_cpu
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -198,16 +261,45 @@ def run_round(label: str, env: dict[str, str], tenants: int, workers: int) -> di
         "span_s": span,
         "rate": total / span,
         "p50": statistics.median(lat),
-        "p95": percentile(lat, 0.95),
+        "p99": percentile(lat, 0.99),
+        "worker_cpu": worker_cpu,
+        "server_cpu": server_cpu,
+        "bench_cpu": bench_cpu,
+        "samples": samples,
     }
     print(
-        f"{label:<16} workers={workers}  {total} installs in {span:6.1f} s = "
-        f"{result['rate']:6.1f} installs/s  (enqueue {enqueue_seconds:5.1f} s, "
-        f"{total / enqueue_seconds:6.1f}/s)  latency p50 {result['p50']:6.2f} s  "
-        f"p95 {result['p95']:6.2f} s  failures {failures}",
+        f"{label:<8} workers={workers}  {total} installs in {span:6.1f} s = "
+        f"{result['rate']:6.1f}/s  (enqueue {total / enqueue_seconds:6.1f}/s)  "
+        f"latency p50 {result['p50']:6.2f} s p99 {result['p99']:6.2f} s  "
+        f"failures {failures}\n"
+        f"         CPU s: workers {worker_cpu:5.1f}  servers {server_cpu:5.1f}  "
+        f"enqueuer {bench_cpu:5.1f}  (wall {span:5.1f} x 2 cores = {2 * span:5.1f})",
         flush=True,
     )
     return result
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """Queue depth over time, one panel per backend, one line per worker count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(r["label"] for r in results))
+    fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 3), squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=True):
+        for r in results:
+            if r["label"] == label:
+                xs, ys = zip(*r["samples"], strict=True)
+                ax.plot(xs, ys, label=f"{r['workers']} w, {r['rate']:.0f}/s")
+        ax.set_title(label)
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("open directives")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    print(f"queue depth plot: {path}", flush=True)
 
 
 def profile_one(env: dict[str, str]) -> str:
@@ -256,7 +348,12 @@ def backend_env(backend: str, home: Path, index: Path) -> tuple[dict[str, str], 
         "FLEETPROMPT_INDEX": str(index),
         "NO_COLOR": "1",
     }
-    for name in ("FLEETPROMPT_DATABASE_URL", "FLEETPROMPT_QUEUE_URL", "FLEETPROMPT_FAULT"):
+    for name in (
+        "FLEETPROMPT_DATABASE_URL",
+        "FLEETPROMPT_QUEUE_URL",
+        "FLEETPROMPT_QUEUE_NAME",
+        "FLEETPROMPT_FAULT",
+    ):
         env.pop(name, None)
     if backend == "sqlite":
         return env, lambda: None
@@ -270,8 +367,10 @@ def backend_env(backend: str, home: Path, index: Path) -> tuple[dict[str, str], 
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     env["FLEETPROMPT_DATABASE_URL"] = admin.rsplit("/", 1)[0] + "/" + name
-    env["FLEETPROMPT_QUEUE_URL"] = os.environ.get(
-        "FLEETPROMPT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"
+    env["FLEETPROMPT_QUEUE_URL"] = (
+        env["FLEETPROMPT_DATABASE_URL"]
+        if backend == "pgonly"
+        else os.environ.get("FLEETPROMPT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     env["FLEETPROMPT_QUEUE_NAME"] = f"fpbench-{uuid.uuid4().hex[:8]}"
 
@@ -285,30 +384,48 @@ def backend_env(backend: str, home: Path, index: Path) -> tuple[dict[str, str], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="50 installs into 10 tenants")
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--workers", default="1,2")
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="2,000 installs into 200 tenants, 1/2/4 workers, all backends, a PNG plot",
+    )
+    parser.add_argument("--backends", default=None, help="sqlite,postgres,pgonly")
+    parser.add_argument("--workers", default=None, help="e.g. 1,2,4")
+    parser.add_argument("--plot", default=None, help="where to write the queue-depth PNG")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profile and CLI wall")
     args = parser.parse_args()
-    tenants = 10 if args.quick else 100
+    # SIGTERM unwinds like ^C, so the workers are stopped and the scratch
+    # database dropped (the finally blocks run).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    tenants = LOAD_TENANTS if args.load else 10 if args.quick else 100
+    packages = LOAD_PACKAGES if args.load else PACKAGES
+    backends = args.backends or ("sqlite,postgres,pgonly" if args.load else "sqlite,postgres")
+    workers_list = args.workers or ("1,2,4" if args.load else "1,2")
+    plot_path = args.plot or ("install_load.png" if args.load else None)
     saved = dict(os.environ)
+    results = []
     with tempfile.TemporaryDirectory(prefix="fp-install-bench-") as tmp:
         root = Path(tmp)
         index = root / "index"
         index.mkdir()
-        folders = write_packages(root / "src")
+        folders = write_packages(root / "src", packages)
         publisher = {**os.environ, "FLEETPROMPT_HOME": str(root / "publisher")}
         cli(publisher, "publish", *map(str, folders), "--index", str(index))
         print(
-            f"{PACKAGES * tenants} installs ({PACKAGES} packages x {tenants} tenants), "
+            f"{packages * tenants} installs ({packages} packages x {tenants} tenants), "
             f"5 resources each; {os.cpu_count()} CPUs",
             flush=True,
         )
-        for backend in args.backends.split(","):
-            for workers in map(int, args.workers.split(",")):
+        for backend in backends.split(","):
+            for workers in map(int, workers_list.split(",")):
                 home = root / f"{backend}-{workers}"
                 env, drop = backend_env(backend, home, index)
                 try:
-                    run_round(backend, env, tenants, workers)
-                    if workers == 1:
+                    results.append(run_round(backend, env, tenants, workers, packages))
+                    if plot_path:
+                        # After every round: a stopped run keeps its plot so far.
+                        plot(results, Path(plot_path))
+                    if workers == 1 and not args.no_profile and not args.load:
                         print(
                             f"  install --yes (cached archive), whole process: "
                             f"{install_wall(env):.2f} s",

@@ -7,7 +7,7 @@ it says ``fault: holding at POINT`` on stderr and blocks until the named pipe
 ``FLEETPROMPT_FAULT_HOLD`` is opened for writing and closed) makes
 :func:`checkpoint` act there.  Points are named where
 the installer calls them (``claimed``, ``step-started``, ``fetched``,
-``extracted``, ``resource-written`` (after each resource a step writes),
+``extracted``, ``resource-written`` (after a step wrote its resources),
 ``before-commit``, ``after-commit``).  Unset, a checkpoint
 costs one dictionary lookup.
 

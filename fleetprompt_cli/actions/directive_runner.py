@@ -153,6 +153,10 @@ class _Runner:
         self.cache = ArchiveCache(settings.archive_cache)
         self.actor = ""
         self.kind = ""
+        # Set while the directive's last open step runs: its transaction then
+        # also finishes the directive (one transaction fewer per directive).
+        self.finishing = False
+        self.finished = False
 
     # -- plumbing -------------------------------------------------------------
 
@@ -178,6 +182,15 @@ class _Runner:
             if not alive:
                 raise _LeaseLost()
             yield s
+
+    def finish_with(self, session: Session) -> None:
+        """In the last step's transaction: the directive succeeded with it.
+
+        Committed with the step or not at all, so a crash anywhere leaves the
+        step and the directive open together, as before (recover re-runs it).
+        """
+        if self.finishing:
+            self.repo.finish_directive(session, self.tenant_id, self.directive_id, "succeeded")
 
     def beat(self) -> None:
         with self.held():
@@ -296,6 +309,7 @@ class _Runner:
                     self.repo.mark_uninstalled(s, self.tenant_id, step.slug)
                 self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "done")
                 self._signal(s, "fleetprompt.package.uninstalled", step, info)
+                self.finish_with(s)
                 faults.checkpoint("before-commit")
             return
         rollback_to = info.get("rollback_to")
@@ -325,28 +339,25 @@ class _Runner:
             if rollback_to is not None:
                 kind = "rolled_back"
             self._signal(s, f"fleetprompt.package.{kind}", step, info)
+            self.finish_with(s)
             faults.checkpoint("before-commit")
 
     def put_resources(
         self, session: Session, installation_id: int, resources: list[Resource]
     ) -> None:
-        """Make the installation's resources exactly ``resources`` (upserts: idempotent)."""
-        for resource in resources:
-            self.repo.upsert_resource(
-                session,
-                self.tenant_id,
-                installation_id,
-                resource.kind,
-                resource.name,
-                definition=resource.definition,
-                content=resource.content,
-            )
-            # Between two resource writes: a failure here must leave the
-            # previous revision whole (the transaction rolls back).
-            faults.checkpoint("resource-written")
-        self.repo.delete_resources(
-            session, self.tenant_id, installation_id, keep=[(r.kind, r.name) for r in resources]
+        """Make the installation's resources exactly ``resources`` (upserts: idempotent).
+
+        One bulk upsert and one delete in the step's transaction; a failure
+        at ``resource-written`` (after the resources are written, before the
+        transition) must leave the previous revision whole: it rolls back.
+        """
+        self.repo.put_resources(
+            session,
+            self.tenant_id,
+            installation_id,
+            [(r.kind, r.name, r.definition, r.content) for r in resources],
         )
+        faults.checkpoint("resource-written")
 
     def _snapshot(self, session: Session, slug: str, number: int) -> list[Resource]:
         """The resources revision ``number`` of ``slug`` recorded (a rollback's target)."""
@@ -581,16 +592,21 @@ class _Runner:
     # -- the loop ---------------------------------------------------------------
 
     def run(self) -> RunOutcome:
+        # The claim and the read of the directive and its steps share one
+        # transaction (one round trip fewer); the rows read are the claimed ones.
+        loaded: tuple[Directive, list[DirectiveStep]] | None = None
         with self.store.session() as s:
-            claimed = self.repo.claim_directive(
+            if self.repo.claim_directive(
                 s, self.tenant_id, self.directive_id, self.owner, lease_seconds=self.lease
-            )
-        if not claimed:
+            ):
+                directive = self.repo.get_directive(s, self.tenant_id, self.directive_id)
+                loaded = directive, self.repo.list_steps(s, self.tenant_id, self.directive_id)
+        if loaded is None:
             return RunOutcome(self.directive_id, "busy")
         faults.checkpoint("claimed")
         try:
             with self._heartbeats():
-                return self._steps()
+                return self._steps(*loaded)
         except _LeaseLost:
             return RunOutcome(
                 self.directive_id,
@@ -633,16 +649,18 @@ class _Runner:
             stop.set()
             thread.join()
 
-    def _steps(self) -> RunOutcome:
-        directive, steps = self.load()
+    def _steps(self, directive: Directive, steps: list[DirectiveStep]) -> RunOutcome:
         self.actor = directive.actor
         self.kind = directive.kind
         done: list[DirectiveStep] = [s for s in steps if s.status == "done"]
+        todo = [i for i, s in enumerate(steps) if s.status not in ("done", "cancelled", "undone")]
         for index, step in enumerate(steps):
             if step.status in ("done", "cancelled", "undone"):
                 continue
             info = self.plan_step(directive, step)
-            self.beat()
+            self.finishing = index == todo[-1]
+            # No separate lease renewal here: every path of _attempts opens
+            # with a held() transaction, whose first statement renews it.
             error, kind = self._attempts(step, info)
             if error is None:
                 done.append(step)
@@ -666,8 +684,10 @@ class _Runner:
                 )
             code = exit_code_of(kind)
             return RunOutcome(self.directive_id, "failed", reason, code, self.events)
-        with self.held() as s:
-            self.repo.finish_directive(s, self.tenant_id, self.directive_id, "succeeded")
+        if not self.finished:
+            # No step was left to run (a re-run after the last one committed).
+            with self.held() as s:
+                self.repo.finish_directive(s, self.tenant_id, self.directive_id, "succeeded")
         return RunOutcome(self.directive_id, "succeeded", events=self.events)
 
     def _attempts(self, step: DirectiveStep, info: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -697,9 +717,11 @@ class _Runner:
                     # nothing, so an atomic undo leaves the package alone.
                     with self.held() as s:
                         self.repo.update_step(s, self.tenant_id, self.repo.saved_id(step), "done")
+                        self.finish_with(s)
                 else:
                     faults.checkpoint("step-started")
                     self.apply(step, info)
+                self.finished = self.finishing
                 faults.checkpoint("after-commit")
                 self.emit(step, "active" if step.action != "uninstall" else "uninstalled")
                 return None, None

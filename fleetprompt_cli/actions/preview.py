@@ -33,7 +33,6 @@ from fleetprompt_cli.core.install_rules import (
 )
 from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.core.policy import Verdict
-from fleetprompt_cli.core.vocab import OPEN_DIRECTIVE_STATUSES
 from fleetprompt_cli.errors import ConfigError, NotFound, StateError, not_installed
 from fleetprompt_cli.settings import Settings
 
@@ -361,13 +360,7 @@ def _tenant_state(
     steps are read too.
     """
     live = {i.slug: i for i in repo.list_installations(session, tenant_id)}
-    leaving = {
-        step.slug
-        for directive in repo.list_directives(session, tenant_id, status=OPEN_DIRECTIVE_STATUSES)
-        for step in repo.list_steps(session, tenant_id, directive.id)
-        if step.action == "uninstall" and step.status in OPEN_DIRECTIVE_STATUSES
-    }
-    return live, leaving
+    return live, repo.leaving_slugs(session, tenant_id)
 
 
 def tenant_basis(live: dict[str, Installation], leaving: set[str]) -> dict[str, str]:

@@ -189,7 +189,12 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         # A read-only transaction that wrote anyway would fail with "locked",
         # without waiting, only when another process wrote since it began: a
         # rare race.  query_only makes such a write fail every time instead.
-        connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if readonly else 'OFF'}")
+        # The pragma is per connection: set only when it changes (the pooled
+        # connection remembers it), not before every transaction.
+        info = connection.connection.info
+        if info.get(_READONLY) is not readonly:
+            connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if readonly else 'OFF'}")
+            info[_READONLY] = readonly
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine

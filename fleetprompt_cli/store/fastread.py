@@ -61,6 +61,7 @@ __all__ = [
     "get_tenant",
     "installed",
     "latest_installation",
+    "leaving_slugs",
     "list_directives",
     "list_installations",
     "list_resources",
@@ -638,6 +639,18 @@ def list_steps(r: Reader, tenant_id: int, directive_id: str) -> list[StepRow]:
         "FROM directive_steps WHERE tenant_id = ? AND directive_id = ? ORDER BY position",
         (tenant_id, directive_id),
     )
+
+
+def leaving_slugs(r: Reader, tenant_id: int) -> set[str]:
+    """The slugs an open directive's open ``uninstall`` step is to remove (as the repository's)."""
+    rows = r.rows(
+        "SELECT s.slug FROM directive_steps s JOIN directives d"
+        " ON d.id = s.directive_id AND d.tenant_id = s.tenant_id"
+        " WHERE s.tenant_id = ? AND s.action = 'uninstall'"
+        " AND s.status IN ('pending', 'running') AND d.status IN ('pending', 'running')",
+        (tenant_id,),
+    )
+    return {row[0] for row in rows}
 
 
 def list_signals(

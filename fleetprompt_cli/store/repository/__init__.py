@@ -29,6 +29,7 @@ from fleetprompt_cli.store.repository.directives import (
     find_directives,
     finish_directive,
     get_directive,
+    leaving_slugs,
     list_directives,
     list_steps,
     reopen_directive,
@@ -75,6 +76,7 @@ from fleetprompt_cli.store.repository.releases import (
 from fleetprompt_cli.store.repository.resources import (
     delete_resources,
     list_resources,
+    put_resources,
     resource_counts,
     upsert_resource,
 )
@@ -149,6 +151,7 @@ __all__ = [
     "heartbeat",
     "last_sequence",
     "latest_installation",
+    "leaving_slugs",
     "list_deliveries",
     "list_directives",
     "list_installations",
@@ -164,6 +167,7 @@ __all__ = [
     "mark_uninstalled",
     "plan_installation",
     "publish_signal",
+    "put_resources",
     "record_deliveries",
     "record_release",
     "release",

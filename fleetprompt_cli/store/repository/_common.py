@@ -29,9 +29,12 @@ def database_now(session: Session) -> datetime:
     if session.get_bind().dialect.name == "postgresql":
         value = session.connection().execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
         return value.astimezone(UTC)
-    # SQLite's CURRENT_TIMESTAMP has whole seconds; 'now' with %f has milliseconds.
-    value = session.connection().execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
-    return datetime.fromisoformat(value.scalar_one()).replace(tzinfo=UTC)
+    # SQLite runs in this process: its clock ('now') is this host's system
+    # clock, read here without a round trip, at SQLite's millisecond
+    # precision.  (Never the store's utcnow, which a test may skew.)  A
+    # SQLite store is shared only by processes of one host (WAL needs it).
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _lease_now(session: Session, now: datetime | None) -> datetime:
@@ -51,18 +54,21 @@ def _insert(session: Session) -> Any:
 
 
 _STAT_COUNTERS = ("install_count", "active_install_count", "rating_sum", "rating_count")
+# The stats upsert, built once per dialect (its ``excluded`` is costly to build).
+_STAT_UPSERTS: dict[str, Any] = {}
 
 
 def _bump_stats(session: Session, slug: str, **deltas: int) -> None:
     """Add ``deltas`` to a package's counters atomically (creating its row)."""
-    insert = _insert(session)
+    dialect = session.get_bind().dialect.name
+    stmt = _STAT_UPSERTS.get(dialect)
+    if stmt is None:
+        table = PackageStats.__table__  # type: ignore[attr-defined]
+        stmt = _insert(session)(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["slug"],
+            set_={name: table.c[name] + getattr(stmt.excluded, name) for name in _STAT_COUNTERS},
+        )
+        _STAT_UPSERTS[dialect] = stmt
     values = {name: deltas.get(name, 0) for name in _STAT_COUNTERS}
-    stmt = insert(PackageStats).values(slug=slug, **values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["slug"],
-        set_={
-            name: getattr(PackageStats, name) + getattr(stmt.excluded, name)
-            for name in _STAT_COUNTERS
-        },
-    )
-    session.exec(stmt)
+    session.connection().execute(stmt, {"slug": slug, **values})

@@ -50,6 +50,10 @@ def get_installation(
 
 def get_installation_by_id(session: Session, tenant_id: int, installation_id: int) -> Installation:
     """One of the tenant's installations (live or not) by id, or NotFound."""
+    # Already read in this transaction (the runner locks it first): no query.
+    known = session.identity_map.get(session.identity_key(Installation, installation_id))
+    if isinstance(known, Installation) and known.tenant_id == tenant_id:
+        return known
     installation = session.exec(
         select(Installation).where(
             Installation.tenant_id == tenant_id, Installation.id == installation_id

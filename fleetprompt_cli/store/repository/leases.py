@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, or_, update
+from sqlalchemy import Float, and_, bindparam, case, func, or_, update
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core import lifecycle
@@ -88,19 +88,56 @@ def heartbeat(
     renewing it here can never overlap another holder.  (A slow step, or a
     lease of 0 s in tests, then does not make the owner give up for nothing.)
     """
-    now = _lease_now(session, now)
-    result = session.exec(
-        update(Directive)
-        .where(
-            col(Directive.tenant_id) == tenant_id,
-            col(Directive.id) == directive_id,
-            col(Directive.lease_owner) == owner,
-            col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
+    if now is None and session.get_bind().dialect.name == "postgresql":
+        # The database's clock inside the UPDATE itself: one round trip.
+        result = session.connection().execute(
+            _HEARTBEAT_PG,
+            {
+                "b_tenant": tenant_id,
+                "b_id": directive_id,
+                "b_owner": owner,
+                "b_seconds": float(lease_seconds),
+            },
         )
-        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
-        .execution_options(synchronize_session=False)
+        return result.rowcount == 1
+    now = _lease_now(session, now)
+    result = session.connection().execute(
+        _HEARTBEAT,
+        {
+            "b_tenant": tenant_id,
+            "b_id": directive_id,
+            "b_owner": owner,
+            "b_expires": now + timedelta(seconds=lease_seconds),
+            "b_now": now,
+        },
     )
     return result.rowcount == 1
+
+
+# Every transaction of a runner opens with a heartbeat: the statement is built
+# once (a Core UPDATE with bound parameters), not per call.
+_DIRECTIVES = Directive.__table__  # type: ignore[attr-defined]
+_HEARTBEAT_WHERE = (
+    _DIRECTIVES.c.tenant_id == bindparam("b_tenant"),
+    _DIRECTIVES.c.id == bindparam("b_id"),
+    _DIRECTIVES.c.lease_owner == bindparam("b_owner"),
+    _DIRECTIVES.c.status.in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
+)
+_HEARTBEAT = (
+    update(_DIRECTIVES)
+    .where(*_HEARTBEAT_WHERE)
+    .values(lease_expires_at=bindparam("b_expires"), heartbeat_at=bindparam("b_now"))
+)
+# PostgreSQL: CURRENT_TIMESTAMP is the transaction's start, what database_now reads.
+_HEARTBEAT_PG = (
+    update(_DIRECTIVES)
+    .where(*_HEARTBEAT_WHERE)
+    .values(
+        lease_expires_at=func.current_timestamp()
+        + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("b_seconds", type_=Float)),
+        heartbeat_at=func.current_timestamp(),
+    )
+)
 
 
 def release(session: Session, tenant_id: int, directive_id: str, owner: str) -> bool:

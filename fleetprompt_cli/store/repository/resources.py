@@ -6,13 +6,95 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.errors import InvalidInput
 from fleetprompt_cli.store.models import RESOURCE_KINDS, InstalledResource
 from fleetprompt_cli.store.repository._common import _insert, _now
 from fleetprompt_cli.store.repository.installations import get_installation_by_id
+
+_TABLE = InstalledResource.__table__  # type: ignore[attr-defined]
+# The bulk upsert, built once per dialect (building ``excluded`` costs more
+# than running the statement): a write that changes nothing is skipped.
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        stmt = _insert(session)(_TABLE)
+        excluded = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "installation_id", "kind", "name"],
+            set_={
+                "definition": excluded.definition,
+                "content": excluded.content,
+                "updated_at": excluded.updated_at,
+            },
+            where=or_(
+                _TABLE.c.definition != excluded.definition,
+                _TABLE.c.content.is_distinct_from(excluded.content),
+            ),
+        )
+        _UPSERTS[dialect] = stmt
+    return stmt
+
+
+def put_resources(
+    session: Session,
+    tenant_id: int,
+    installation_id: int,
+    resources: Iterable[tuple[str, str, dict[str, Any] | None, str | None]],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Make an installation's resources exactly ``(kind, name, definition, content)``.
+
+    One executemany upsert and one DELETE (Core statements, no ORM objects),
+    so a step's write costs the same few round trips whatever the package
+    holds.  Idempotent: a re-run changes no row (nor its ``updated_at``).
+    Returns how many resources it removed.
+    """
+    now = _now(now)
+    rows = []
+    keep = set()
+    for kind, name, definition, content in resources:
+        if kind not in RESOURCE_KINDS:
+            raise InvalidInput(
+                f"unknown resource kind {kind!r}: expected {', '.join(RESOURCE_KINDS)}"
+            )
+        keep.add((kind, name))
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "installation_id": installation_id,
+                "kind": kind,
+                "name": name,
+                "definition": dict(definition or {}),
+                "content": content,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    # A clear NotFound instead of a foreign-key error for a wrong tenant.
+    get_installation_by_id(session, tenant_id, installation_id)
+    connection = session.connection()
+    if rows:
+        connection.execute(_upsert(session), rows)
+    stale = [
+        row.id
+        for row in connection.execute(
+            select(_TABLE.c.id, _TABLE.c.kind, _TABLE.c.name).where(
+                _TABLE.c.tenant_id == tenant_id, _TABLE.c.installation_id == installation_id
+            )
+        )
+        if (row.kind, row.name) not in keep
+    ]
+    if stale:
+        connection.execute(delete(_TABLE).where(_TABLE.c.id.in_(stale)))
+    return len(stale)
 
 
 def upsert_resource(
