@@ -242,7 +242,7 @@ def add_requirements(
     except FileNotFoundError:
         text = None
     new_text = _edit(text, requirements, assignments, [])
-    return _relock_edited(settings, path, new_text, dry_run, progress)
+    return _relock_edited(settings, path, new_text, dry_run, progress, check_tier=True)
 
 
 def remove_requirements(
@@ -287,6 +287,8 @@ def _relock(
     previous: LockFile | None,
     upgrade: bool | Collection[str],
     progress,
+    *,
+    tiers: list[tuple[str, Any]] | None = None,
 ) -> tuple[LockFile, list[LockChange], list[str]]:
     # The catalog and the resolver are imported here, not at the top: sync
     # imports this module on its no-op path, which must stay light.
@@ -321,6 +323,8 @@ def _relock(
                 f"{index_name!r}: a lock records one index, so lock against one index "
                 "(FLEETPROMPT_INDEX) or publish it there"
             )
+        if tiers is not None:
+            tiers.append((entry.slug, entry.data.get("min_tier", "free")))
         packages.append(
             LockedPackage(
                 entry.slug,
@@ -334,6 +338,24 @@ def _relock(
     url = BUNDLED_URL if Path(first.url) == BUNDLED_INDEX else first.url
     lock = LockFile.build(project.requires_hash(), url, revision, packages)
     return lock, _changes(lock, previous, plan), list(plan.warnings)
+
+
+def _check_tenant_tier(settings: Settings, tenant: str, tiers: list[tuple[str, Any]]) -> None:
+    """TierDenied (exit 5) when the tenant exists and its tier is below a package's.
+
+    Read through the fast reader, which never creates a store or a tenant: a
+    tenant that does not exist yet (or a store at another revision) has no
+    tier to check against, and sync checks again before it writes.
+    """
+    from fleetprompt_cli.core.install_rules import check_tier
+    from fleetprompt_cli.store import fastread
+
+    try:
+        with fastread.reader(settings.database_url) as reader:
+            record = fastread.get_tenant(reader, tenant)
+    except (fastread.Fallback, NotFound):
+        return
+    check_tier(record.slug, record.tier, tiers)
 
 
 def _check_config(project: ProjectFile, plan: Plan) -> None:
@@ -388,12 +410,23 @@ def _changes(lock: LockFile, previous: LockFile | None, plan: Plan) -> list[Lock
 
 
 def _relock_edited(
-    settings: Settings, path: Path, new_text: str, dry_run: bool, progress
+    settings: Settings,
+    path: Path,
+    new_text: str,
+    dry_run: bool,
+    progress,
+    *,
+    check_tier: bool = False,
 ) -> LockResult:
     project = parse_project(new_text, str(path))
     lock_file = lock_path_for(path)
     previous = _previous_lock(lock_file)
-    lock, changes, warnings = _relock(settings, project, previous, False, progress)
+    tiers: list[tuple[str, Any]] = []
+    lock, changes, warnings = _relock(settings, project, previous, False, progress, tiers=tiers)
+    if check_tier and project.tenant:
+        # Before either file changes: a package the project's tenant cannot
+        # install is refused here rather than at the next sync.
+        _check_tenant_tier(settings, project.tenant, tiers)
     result = LockResult(path, lock_file, lock, previous, changes, False, warnings)
     if not dry_run:
         # The project first: a crash between the two leaves a lock that

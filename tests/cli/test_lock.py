@@ -279,3 +279,23 @@ def test_add_into_a_missing_folder_says_so(index, tmp_path):
     assert result.exit_code == ExitCode.NOT_FOUND
     assert f"no folder {missing.parent} to hold fleetprompt.project.toml" in result.stderr
     assert not missing.parent.exists()
+
+
+def test_add_of_a_package_the_projects_tenant_lacks_the_tier_for_changes_nothing(
+    index, project, tmp_path
+):
+    _publish(index, tmp_path, "gold", "1.0.0", package={"min_tier": "pro"})
+    assert run_cli("tenant", "create", "acme").exit_code == 0
+    (project / "fleetprompt.project.toml").write_text(
+        'schema_version = 1\n[project]\ntenant = "acme"\n[requires]\n'
+    )
+    before = _files(project)
+    result = run_cli("add", "gold")
+    assert result.exit_code == ExitCode.DENIED, result.stderr
+    assert "tenant 'acme' is on the free tier, which cannot install gold (needs pro)" in (
+        result.stderr
+    )
+    assert _files(project) == before
+    assert run_cli("tenant", "set-tier", "acme", "pro").exit_code == 0
+    assert run_cli("add", "gold").exit_code == 0
+    assert _locked(project)["gold"] == "1.0.0"
