@@ -331,7 +331,11 @@ class _Runner:
                 s, self.tenant_id, step.slug, name, actor=self.actor, directive_id=self.directive_id
             )
             self._release(s, inst, step, info, resources)
-            self._subscribe(s, inst, info["manifest"])
+            if info.get("manifest") is not None:
+                # (A revision recorded without its manifest, which only a
+                # package installed before revisions existed can have, keeps
+                # the subscriptions it has.)
+                self._subscribe(s, inst, info["manifest"])
             self.repo.update_step(
                 s, self.tenant_id, self.repo.saved_id(step), "done", installation_id=inst.id
             )
