@@ -308,6 +308,24 @@ class SubscriptionInfo:
             "pending": self.pending,
         }
 
+    @classmethod
+    def of(cls, s: Session, tenant_id: int, row: Subscription) -> SubscriptionInfo:
+        """A stored subscription, with how many signals wait for it."""
+        from fleetprompt_cli.store import repository as repo
+
+        patterns = list(row.patterns)
+        return cls(
+            row.name,
+            row.slug,
+            row.handler_kind,
+            row.handler,
+            patterns,
+            row.status,
+            row.offset,
+            row.generation,
+            repo.count_signals(s, tenant_id, row.offset, patterns),
+        )
+
 
 def subscriptions(store: Store, tenant: str) -> tuple[str, list[SubscriptionInfo]]:
     """The tenant's subscribers with offset and pending count."""
@@ -316,20 +334,7 @@ def subscriptions(store: Store, tenant: str) -> tuple[str, list[SubscriptionInfo
     tenant_id, tenant_name, _ = tenant_of(store, tenant)
     with store.session(readonly=True) as s:
         rows = repo.list_subscriptions(s, tenant_id)
-        return tenant_name, [
-            SubscriptionInfo(
-                row.name,
-                row.slug,
-                row.handler_kind,
-                row.handler,
-                list(row.patterns),
-                row.status,
-                row.offset,
-                row.generation,
-                repo.count_signals(s, tenant_id, row.offset, list(row.patterns)),
-            )
-            for row in rows
-        ]
+        return tenant_name, [SubscriptionInfo.of(s, tenant_id, row) for row in rows]
 
 
 # -- reading -----------------------------------------------------------------
@@ -790,14 +795,4 @@ def replay(store: Store, tenant: str, subscriber: str, from_sequence: int) -> Su
         row.offset = from_sequence - 1
         s.add(row)
         s.flush()
-        return SubscriptionInfo(
-            row.name,
-            row.slug,
-            row.handler_kind,
-            row.handler,
-            list(row.patterns),
-            row.status,
-            row.offset,
-            row.generation,
-            repo.count_signals(s, tenant_id, row.offset, list(row.patterns)),
-        )
+        return SubscriptionInfo.of(s, tenant_id, row)
