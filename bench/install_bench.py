@@ -194,8 +194,9 @@ def server_pids(names: tuple[str, ...]) -> list[int]:
     return found
 
 
-def latencies() -> tuple[list[float], float, float, int]:
-    """Per directive created->finished seconds, first created, last finished, failures."""
+def latencies() -> tuple[list[float], float, float, int, float]:
+    """Per directive created->finished seconds, first created, last finished, failures,
+    first claimed."""
     from fleetprompt_cli.actions.state import open_state
     from fleetprompt_cli.settings import load_settings
     from fleetprompt_cli.store import repository as repo
@@ -209,14 +210,24 @@ def latencies() -> tuple[list[float], float, float, int]:
     lat = [(d.finished_at - d.created_at).total_seconds() for d in rows if d.finished_at]
     first = min(d.created_at for d in rows).timestamp()
     last = max(d.finished_at for d in rows if d.finished_at).timestamp()
-    return lat, first, last, sum(1 for d in rows if d.status != "succeeded")
+    claimed = min(d.heartbeat_at for d in rows if d.heartbeat_at).timestamp()
+    return lat, first, last, sum(1 for d in rows if d.status != "succeeded"), claimed
 
 
 def run_round(
-    label: str, env: dict[str, str], tenants: int, workers: int, packages: int = PACKAGES
+    label: str,
+    env: dict[str, str],
+    tenants: int,
+    workers: int,
+    packages: int = PACKAGES,
+    *,
+    backlog: bool = False,
 ) -> dict:
+    """One round: ``backlog`` writes every directive before the workers start
+    (their drain rate, the installer alone); otherwise they run meanwhile."""
     os.environ.update(env)
     create_tenants([f"t{t}" for t in range(tenants)])
+    written = enqueue_all(tenants, packages) if backlog else None
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "fleetprompt_cli", "worker"],
@@ -239,7 +250,7 @@ def run_round(
             target=lambda: sampled.append(wait_until_finished(expected, started))
         )
         sampler.start()
-        enqueue_seconds, total = enqueue_all(tenants, packages)
+        enqueue_seconds, total = written or enqueue_all(tenants, packages)
         sampler.join()
         samples = sampled[0] if sampled else []
         worker_cpu = cpu_seconds([p.pid for p in procs]) - worker_cpu
@@ -250,25 +261,31 @@ def run_round(
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=60)
-    lat, first, last, failures = latencies()
+    lat, first, last, failures, claimed = latencies()
+    if backlog:
+        # From the first claim (the directives were all written before).
+        first = claimed
     span = last - first
+    if backlog:
+        lat = []  # Enqueue-to-active latency means nothing for a backlog.
     result = {
         "label": label,
+        "mode": "backlog" if backlog else "live",
         "workers": workers,
         "installs": total,
         "failures": failures,
         "enqueue_s": enqueue_seconds,
         "span_s": span,
         "rate": total / span,
-        "p50": statistics.median(lat),
-        "p99": percentile(lat, 0.99),
+        "p50": statistics.median(lat) if lat else float("nan"),
+        "p99": percentile(lat, 0.99) if lat else float("nan"),
         "worker_cpu": worker_cpu,
         "server_cpu": server_cpu,
         "bench_cpu": bench_cpu,
         "samples": samples,
     }
     print(
-        f"{label:<8} workers={workers}  {total} installs in {span:6.1f} s = "
+        f"{label:<8} {result['mode']:<7} workers={workers}  {total} installs in {span:6.1f} s = "
         f"{result['rate']:6.1f}/s  (enqueue {total / enqueue_seconds:6.1f}/s)  "
         f"latency p50 {result['p50']:6.2f} s p99 {result['p99']:6.2f} s  "
         f"failures {failures}\n"
@@ -292,7 +309,7 @@ def plot(results: list[dict], path: Path) -> None:
         for r in results:
             if r["label"] == label:
                 xs, ys = zip(*r["samples"], strict=True)
-                ax.plot(xs, ys, label=f"{r['workers']} w, {r['rate']:.0f}/s")
+                ax.plot(xs, ys, label=f"{r['workers']} w {r['mode']}, {r['rate']:.0f}/s")
         ax.set_title(label)
         ax.set_xlabel("seconds")
         ax.set_ylabel("open directives")
@@ -393,6 +410,11 @@ def main() -> None:
     parser.add_argument("--workers", default=None, help="e.g. 1,2,4")
     parser.add_argument("--plot", default=None, help="where to write the queue-depth PNG")
     parser.add_argument("--no-profile", action="store_true", help="skip the profile and CLI wall")
+    parser.add_argument(
+        "--modes",
+        default="live,backlog",
+        help="live: the workers drain while directives are written; backlog: written first",
+    )
     args = parser.parse_args()
     # SIGTERM unwinds like ^C, so the workers are stopped and the scratch
     # database dropped (the finally blocks run).
@@ -421,7 +443,16 @@ def main() -> None:
                 home = root / f"{backend}-{workers}"
                 env, drop = backend_env(backend, home, index)
                 try:
-                    results.append(run_round(backend, env, tenants, workers, packages))
+                    for mode in args.modes.split(","):
+                        if mode == "backlog":
+                            # A fresh store per round: the same 2,000 installs again.
+                            drop()
+                            env, drop = backend_env(backend, root / f"{backend}-{workers}-b", index)
+                        results.append(
+                            run_round(
+                                backend, env, tenants, workers, packages, backlog=mode == "backlog"
+                            )
+                        )
                     if plot_path:
                         # After every round: a stopped run keeps its plot so far.
                         plot(results, Path(plot_path))

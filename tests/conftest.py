@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,10 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("FLEETPROMPT_DEBUG", "1")
     monkeypatch.setenv("COLUMNS", "80")
+    # Each test starts as a new process would: no archive texts remembered.
+    runner = sys.modules.get("fleetprompt_cli.actions.directive_runner")
+    if runner is not None:
+        runner.forget_files()
     return home
 
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +64,50 @@ _WORKING = {"uninstall": "uninstalling", "upgrade": "upgrading", "downgrade": "u
 DEFAULT_LEASE_SECONDS = SETTINGS_LEASE_SECONDS
 # The kind kept on a directive that failed with anything but a FleetPromptError.
 UNEXPECTED = "error"
+# The fast path (store/repository/install_step.py) for a fresh install step;
+# tests turn it off to compare what the general path writes.
+FAST_PATH = True
+
+# Archive texts by sha256, for the next install of the same version in this
+# process (a worker installs the same few packages into many tenants): the
+# archive was verified against its sha256 when it was read, and the texts
+# are only ever read.  Bounded by total characters.
+_FILES_LIMIT = 64 * 1024 * 1024
+_files: OrderedDict[str, tuple[dict[str, str], int]] = OrderedDict()
+_files_size = 0
+_files_lock = threading.Lock()
+
+
+def _remembered(digest: str) -> dict[str, str] | None:
+    with _files_lock:
+        found = _files.get(digest)
+        if found is None:
+            return None
+        _files.move_to_end(digest)
+        return found[0]
+
+
+def forget_files() -> None:
+    """Drop the archive texts this process remembers (as a new process starts)."""
+    global _files_size
+    with _files_lock:
+        _files.clear()
+        _files_size = 0
+
+
+def _remember(digest: str, files: dict[str, str]) -> None:
+    global _files_size
+    size = sum(len(text) for text in files.values())
+    if size > _FILES_LIMIT // 4:
+        return
+    with _files_lock:
+        if digest in _files:
+            return
+        _files[digest] = (files, size)
+        _files_size += size
+        while _files_size > _FILES_LIMIT:
+            _, (_, dropped) = _files.popitem(last=False)
+            _files_size -= dropped
 
 
 def _kinds(cls: type[FleetPromptError]) -> dict[str, ExitCode]:
@@ -120,6 +166,8 @@ class RunOutcome:
     error: str | None = None
     exit_code: ExitCode = ExitCode.SUCCESS
     events: list[StepEvent] = field(default_factory=list)
+    # False when the run knows the tenant has no active subscriber (nothing to dispatch).
+    dispatch: bool = True
 
 
 Progress = Callable[[StepEvent], None]
@@ -127,6 +175,58 @@ Progress = Callable[[StepEvent], None]
 
 class _LeaseLost(Exception):
     pass
+
+
+class _LeaseKeeper:
+    """One thread per process that renews the leases its runners hold, when due.
+
+    ``hold(renew, period)`` calls ``renew()`` every ``period`` seconds until
+    ``drop``; ``renew`` returning False (the lease was lost) or raising (the
+    store is down: the steps will say so) is not retried before the next period.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held: dict[int, tuple[float, Callable[[], bool], float]] = {}
+        self._tokens = iter(range(1, 1 << 62))
+        self._thread: threading.Thread | None = None
+
+    def hold(self, renew: Callable[[], bool], period: float) -> int:
+        with self._cond:
+            token = next(self._tokens)
+            self._held[token] = (time.monotonic() + period, renew, period)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="lease-keeper", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def drop(self, token: int) -> None:
+        with self._cond:
+            self._held.pop(token, None)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [(t, renew) for t, (at, renew, _) in self._held.items() if at <= now]
+                for token, _ in due:
+                    _, renew, period = self._held[token]
+                    self._held[token] = (now + period, renew, period)
+                if not due:
+                    soonest = min((at for at, _, _ in self._held.values()), default=now + 60)
+                    self._cond.wait(max(soonest - now, 0.001))
+                    continue
+            for token, renew in due:
+                try:
+                    alive = renew()
+                except Exception:
+                    continue  # The store is down: the steps will say so.
+                if not alive:
+                    self.drop(token)
+
+
+_keeper = _LeaseKeeper()
 
 
 class _Runner:
@@ -157,6 +257,8 @@ class _Runner:
         # also finishes the directive (one transaction fewer per directive).
         self.finishing = False
         self.finished = False
+        # Whether the tenant may have subscribers to deliver this run's signals to.
+        self.dispatch: bool | None = None
 
     # -- plumbing -------------------------------------------------------------
 
@@ -212,13 +314,22 @@ class _Runner:
         label = f"{info.get('slug', '')} {info.get('version', '')}".strip()
         if info.get("origin"):
             label += f" ({info['origin']})"
-        cached = self.cache.fetch(
-            info["archive"], info["sha256"], size=info.get("size"), label=label
-        )
+        digest = info["sha256"]
+        files = _remembered(digest)
+        cached = None
+        if files is None:
+            cached = self.cache.fetch(info["archive"], digest, size=info.get("size"), label=label)
         faults.checkpoint("fetched")
-        files = read_archive_texts(cached)
-        target = self.settings.data_dir / "packages" / info["sha256"]
+        if files is None:
+            assert cached is not None
+            files = read_archive_texts(cached)
+            _remember(digest, files)
+        target = self.settings.data_dir / "packages" / digest
         if not target.is_dir():
+            if cached is None:
+                cached = self.cache.fetch(
+                    info["archive"], digest, size=info.get("size"), label=label
+                )
             extract_archive(cached, target)
         faults.checkpoint("extracted")
         return files
@@ -597,20 +708,26 @@ class _Runner:
 
     def run(self) -> RunOutcome:
         # The claim and the read of the directive and its steps share one
-        # transaction (one round trip fewer); the rows read are the claimed ones.
-        loaded: tuple[Directive, list[DirectiveStep]] | None = None
-        with self.store.session() as s:
-            if self.repo.claim_directive(
-                s, self.tenant_id, self.directive_id, self.owner, lease_seconds=self.lease
-            ):
-                directive = self.repo.get_directive(s, self.tenant_id, self.directive_id)
-                loaded = directive, self.repo.list_steps(s, self.tenant_id, self.directive_id)
-        if loaded is None:
+        # transaction (one round trip fewer); the rows read are the claimed
+        # ones.  A fresh install step is marked running in it too (the fast
+        # path: see _fast).
+        from fleetprompt_cli.store.repository import install_step
+
+        with self.store.connection() as connection:
+            claimed = install_step.claim_and_read(
+                connection,
+                self.tenant_id,
+                self.directive_id,
+                self.owner,
+                lease_seconds=self.lease,
+                fast=self._fast_allowed if FAST_PATH else None,
+            )
+        if claimed is None:
             return RunOutcome(self.directive_id, "busy")
         faults.checkpoint("claimed")
         try:
             with self._heartbeats():
-                return self._steps(*loaded)
+                outcome = self._steps(claimed.directive, claimed.steps, claimed.fast_step)
         except _LeaseLost:
             return RunOutcome(
                 self.directive_id,
@@ -619,6 +736,94 @@ class _Runner:
                 ExitCode.FAILURE,
                 self.events,
             )
+        outcome.dispatch = self.dispatch is not False
+        return outcome
+
+    def _fast_allowed(self, directive: Directive, step: DirectiveStep) -> bool:
+        """Whether a pending install step may take the fast path (see _fast)."""
+        try:
+            info = self.plan_step(directive, step)
+        except (KeyError, IndexError, TypeError):
+            return False  # The general path reports a damaged plan.
+        manifest = info.get("manifest")
+        return (
+            directive.kind != "rollback"
+            and info.get("rollback_to") is None
+            and isinstance(manifest, dict)
+            and info.get("version") == step.version
+            and isinstance(info.get("sha256"), str)
+            and not signals.subscription_specs(manifest)
+        )
+
+    def _fast(self, step: DirectiveStep, info: dict[str, Any]) -> tuple[str | None, str | None]:
+        """A fresh install step in one transaction (store/repository/install_step.py).
+
+        The claim marked the step running, counting this attempt, after
+        checking that its installation is a fresh queued row and that the
+        manifest subscribes to nothing.  The same checkpoints fire as on the
+        general path.  Anything that goes wrong is a failed attempt: the step
+        goes back to pending and the general path retries it.
+        """
+        from fleetprompt_cli.store.repository import install_step
+
+        self.emit(step, "installing")
+        try:
+            faults.checkpoint("step-started")
+            resources = resources_of(info["manifest"], self.package_files(info))
+            action = "install" if self.kind not in ("sync", "rollback") else self.kind
+            work = install_step.FreshInstall(
+                step_id=self.repo.saved_id(step),
+                slug=step.slug,
+                version=info["version"],
+                resources=[(r.kind, r.name, r.definition, r.content) for r in resources],
+                manifest=info.get("manifest"),
+                sha256=info.get("sha256"),
+                actor=self.actor,
+                release_action=action,
+                signal_type="fleetprompt.package.installed",
+                signal_source=signals.INSTALLER_SOURCE,
+                signal_data={
+                    "slug": step.slug,
+                    "version": info.get("version"),
+                    "action": step.action,
+                },
+                finishing=self.finishing,
+            )
+            with self.store.connection() as connection:
+                alive = install_step.renew_lease(
+                    connection,
+                    self.tenant_id,
+                    self.directive_id,
+                    self.owner,
+                    lease_seconds=self.lease,
+                )
+                if not alive:
+                    raise _LeaseLost()
+                subscribers = install_step.install_fresh(
+                    connection,
+                    self.tenant_id,
+                    self.directive_id,
+                    work,
+                    checkpoint=faults.checkpoint,
+                )
+                faults.checkpoint("before-commit")
+        except (StoreUnavailable, _LeaseLost):
+            raise
+        except Exception as error:
+            message = _describe(error)
+            self.emit(step, "retrying", message)
+            with self.held() as s:
+                self.repo.update_step(
+                    s, self.tenant_id, self.repo.saved_id(step), "pending", error_message=message
+                )
+            step.status, step.attempts = "pending", 1
+            return self._attempts(step, info)
+        if self.dispatch is None:
+            self.dispatch = subscribers
+        self.finished = self.finishing
+        faults.checkpoint("after-commit")
+        self.emit(step, "active")
+        return None, None
 
     @contextmanager
     def _heartbeats(self) -> Iterator[None]:
@@ -627,33 +832,28 @@ class _Runner:
         A fetch or an extraction can outlast the lease; without this another
         process would take the directive over and run the step twice.  The
         renewal is the same conditional UPDATE as every held() transaction's
-        first statement, so it never extends a lease this runner lost.
+        first statement, so it never extends a lease this runner lost.  One
+        thread per process renews every lease it holds (:class:`_LeaseKeeper`):
+        a directive that ends within a third of its lease costs no renewal.
         """
         if self.lease <= 0:
             yield
             return
-        stop = threading.Event()
+        ids = (self.tenant_id, self.directive_id, self.owner)
 
-        def renew() -> None:
-            ids = (self.tenant_id, self.directive_id, self.owner)
-            while not stop.wait(self.lease / 3):
-                try:
-                    with self.store.session() as s:
-                        alive = self.repo.heartbeat(s, *ids, lease_seconds=self.lease)
-                except Exception:
-                    continue  # The store is down: the steps will say so.
-                if not alive:
-                    return
+        def renew() -> bool:
+            with self.store.session() as s:
+                return bool(self.repo.heartbeat(s, *ids, lease_seconds=self.lease))
 
-        thread = threading.Thread(target=renew, name="lease-heartbeat", daemon=True)
-        thread.start()
+        token = _keeper.hold(renew, self.lease / 3)
         try:
             yield
         finally:
-            stop.set()
-            thread.join()
+            _keeper.drop(token)
 
-    def _steps(self, directive: Directive, steps: list[DirectiveStep]) -> RunOutcome:
+    def _steps(
+        self, directive: Directive, steps: list[DirectiveStep], fast_step: int | None = None
+    ) -> RunOutcome:
         self.actor = directive.actor
         self.kind = directive.kind
         done: list[DirectiveStep] = [s for s in steps if s.status == "done"]
@@ -665,7 +865,10 @@ class _Runner:
             self.finishing = index == todo[-1]
             # No separate lease renewal here: every path of _attempts opens
             # with a held() transaction, whose first statement renews it.
-            error, kind = self._attempts(step, info)
+            if step.id is not None and step.id == fast_step:
+                error, kind = self._fast(step, info)
+            else:
+                error, kind = self._attempts(step, info)
             if error is None:
                 done.append(step)
                 continue
@@ -703,6 +906,7 @@ class _Runner:
         again, and its directive ends ``failed`` (a dead letter that
         ``recover --retry-failed`` re-opens).
         """
+        self.dispatch = True  # The general path does not ask about subscribers.
         attempts = step.attempts
         if step.status == "running" and attempts >= MAX_ATTEMPTS:
             message = (

@@ -63,6 +63,7 @@ __all__ = [
     "remove_subscriptions",
     "replay",
     "retry",
+    "subscription_specs",
     "subscriptions",
     "sync_subscriptions",
     "tail",
@@ -213,7 +214,7 @@ def emit_package_event(
 # -- subscriptions -----------------------------------------------------------
 
 
-def _specs(manifest: dict[str, Any]) -> list[Any]:
+def subscription_specs(manifest: dict[str, Any]) -> list[Any]:
     """The manifest's subscriptions grouped by handler, with each handler's kind."""
     from fleetprompt_cli.core import signals as core
     from fleetprompt_cli.store.repository import SubscriptionSpec
@@ -258,7 +259,7 @@ def sync_subscriptions(
         tenant_id,
         installation_id,
         slug,
-        _specs(manifest),
+        subscription_specs(manifest),
         status="paused" if paused else "active",
     )
 

@@ -266,8 +266,10 @@ def handle_wakeup(tenant_id: int, directive_id: str) -> str:
         )
     if context.on_outcome is not None:
         context.on_outcome(tenant_id, directive_id, outcome)
-    # The run may have written signals: deliver them now, not at the next sweep.
-    handle_dispatch(tenant_id)
+    # The run may have written signals: deliver them now, not at the next
+    # sweep (unless the run saw that the tenant has no subscriber to deliver to).
+    if outcome.dispatch:
+        handle_dispatch(tenant_id)
     return outcome.status
 
 

@@ -155,8 +155,28 @@ def json_serializer() -> Any:
 
 
 @functools.cache
+def _sqlite_storage() -> type:
+    """huey's SQLite storage with ``synchronous=NORMAL`` (WAL) instead of FULL.
+
+    huey offers FULL (an fsync per enqueue and per dequeue) or OFF (which
+    can corrupt the file on power loss).  NORMAL under WAL never corrupts
+    it; a power loss may forget the last wake-ups, and a wake-up carries
+    nothing the store does not have: the sweep finds its directive.
+    """
+    from huey.storage import SqliteStorage
+
+    class Storage(SqliteStorage):
+        def _create_connection(self) -> sqlite3.Connection:
+            conn = super()._create_connection()
+            conn.execute("pragma synchronous=NORMAL")
+            return conn
+
+    return Storage
+
+
+@functools.cache
 def _huey(queue_url: str, name: str) -> Any:
-    from huey import Huey, RedisHuey, SqliteHuey
+    from huey import Huey, RedisHuey
 
     backend = queue_backend(queue_url)  # An unusable URL: InvalidInput naming the variable.
     # results=False: the state store keeps the results; a wake-up carries ids only.
@@ -184,7 +204,7 @@ def _huey(queue_url: str, name: str) -> Any:
         # huey's default 5 s busy timeout is short for a queue shared by a CLI
         # and several worker processes on a slow disk.
         try:
-            huey = SqliteHuey(name, filename=path, timeout=30, **options)
+            huey = Huey(name, storage_class=_sqlite_storage(), filename=path, timeout=30, **options)
         except sqlite3.DatabaseError as exc:  # "file is not a database"
             raise StoreUnavailable(f"cannot use the installer queue {path}: {exc}") from None
     _register(huey)

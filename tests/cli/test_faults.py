@@ -300,6 +300,10 @@ def test_an_undo_that_fails_still_ends_the_directive_failed(
     _, base = index_line(index, "fx-base")
     (index / base["archive"]).unlink()
     shutil.rmtree(isolated_home / "cache" / "archives")
+    # As in a new process: the texts this one remembers of the archive go too.
+    from fleetprompt_cli.actions.directive_runner import forget_files
+
+    forget_files()
     result = run_cli("install", "wants-v2", "--yes", "--atomic")
     assert result.exit_code == 6, result.stderr
     assert "undoing the earlier steps failed" in result.stderr

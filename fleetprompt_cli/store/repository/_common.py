@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from fleetprompt_cli.store.models import PackageStats, utcnow
@@ -60,15 +61,25 @@ _STAT_UPSERTS: dict[str, Any] = {}
 
 def _bump_stats(session: Session, slug: str, **deltas: int) -> None:
     """Add ``deltas`` to a package's counters atomically (creating its row)."""
-    dialect = session.get_bind().dialect.name
+    bump_stats_on(session.connection(), slug, **deltas)
+
+
+def bump_stats_on(connection: Connection, slug: str, **deltas: int) -> None:
+    """:func:`_bump_stats` on a Core connection (the installer's fast path)."""
+    dialect = connection.dialect.name
     stmt = _STAT_UPSERTS.get(dialect)
     if stmt is None:
         table = PackageStats.__table__  # type: ignore[attr-defined]
-        stmt = _insert(session)(table)
+        insert: Any
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["slug"],
             set_={name: table.c[name] + getattr(stmt.excluded, name) for name in _STAT_COUNTERS},
         )
         _STAT_UPSERTS[dialect] = stmt
     values = {name: deltas.get(name, 0) for name in _STAT_COUNTERS}
-    session.connection().execute(stmt, {"slug": slug, **values})
+    connection.execute(stmt, {"slug": slug, **values})

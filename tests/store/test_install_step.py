@@ -1,0 +1,188 @@
+"""The installer's fast path writes exactly what the general path writes.
+
+``store/repository/install_step.py`` runs a fresh install step in two
+transactions of hand-written SQL; the general runner in four of ORM
+statements.  The same commands are run once with the fast path and once
+without it, on each backend, and every row of every table the installer
+writes is compared, column by column (ids, uuids and timestamps replaced by
+what they point at, or dropped).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fleetprompt_cli.actions import directive_runner
+from fleetprompt_cli.store.repository import install_step
+from tests.helpers import run_cli
+
+# Each command as a user runs it; fresh installs take the fast path.
+SCENARIO = [
+    ("install", "fx-base==1.0.0", "--yes"),
+    ("install", "fx-mid", "--yes"),
+    ("install", "fx-top", "--yes"),
+    ("uninstall", "fx-top", "--yes"),
+    ("install", "fx-top", "--yes"),
+    ("tenant", "create", "acme"),
+    # Three steps: the first takes the fast path, the others the general one.
+    ("install", "fx-top", "--tenant", "acme", "--yes"),
+    ("tenant", "create", "zeta"),
+    ("install", "fx-base==1.0.0", "--tenant", "zeta", "--yes"),
+    ("uninstall", "fx-base", "--tenant", "zeta", "--yes"),
+    ("install", "fx-base==1.0.0", "--tenant", "zeta", "--yes"),
+]
+
+TABLES = [
+    "tenants",
+    "tenant_counters",
+    "installations",
+    "installed_resources",
+    "directives",
+    "directive_steps",
+    "revisions",
+    "releases",
+    "package_stats",
+    "signals",
+    "subscriptions",
+]
+# Different on every run: row ids, uuids, clocks, lease holders.
+VOLATILE = {
+    "id",
+    "pk",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+    "installed_at",
+    "heartbeat_at",
+    "lease_expires_at",
+    "lease_owner",
+    "at",
+    "time",
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def dump() -> dict[str, list]:
+    """Every row the installer writes, with ids replaced by what they name."""
+    from sqlalchemy import text
+
+    from tests.queue.support import store_for
+
+    store = store_for()
+    try:
+        with store.connection(readonly=True) as c:
+            rows = {
+                table: [dict(r._mapping) for r in c.execute(text(f"SELECT * FROM {table}"))]
+                for table in TABLES
+            }
+    finally:
+        store.dispose()
+    tenants = {r["id"]: r["slug"] for r in rows["tenants"]}
+    installations = {
+        r["id"]: f"{tenants[r['tenant_id']]}/{r['slug']}#{n}"
+        for n, r in enumerate(sorted(rows["installations"], key=lambda r: r["id"]))
+    }
+    directives = {
+        r["id"]: f"directive#{n}"
+        for n, r in enumerate(sorted(rows["directives"], key=lambda r: str(r["created_at"])))
+    }
+    names = {
+        "tenant_id": tenants,
+        "installation_id": installations,
+        "directive_id": directives,
+        "correlation_id": directives,
+        "causation_id": directives,
+    }
+    out: dict[str, list] = {}
+    for table, found in rows.items():
+        cleaned = []
+        for row in found:
+            record = {}
+            for key, value in row.items():
+                if key in VOLATILE:
+                    continue
+                record[key] = names[key].get(value, value) if key in names else _plain(value)
+            cleaned.append(json.dumps(record, sort_keys=True, default=str))
+        out[table] = sorted(cleaned)
+    return out
+
+
+def run_scenario() -> None:
+    for command in SCENARIO:
+        result = run_cli(*command)
+        assert result.exit_code == 0, (command, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def fx_env(fx_index, monkeypatch):
+    monkeypatch.setenv("FLEETPROMPT_INDEX", str(fx_index))
+    monkeypatch.setenv("FLEETPROMPT_ACTOR", "tester")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def test_fast_and_general_paths_write_the_same_rows(
+    backend, fx_env, tmp_path, monkeypatch, request
+):
+    taken = []
+    real = install_step.install_fresh
+
+    def counting(*args: Any, **kwargs: Any) -> bool:
+        taken.append(args[3].slug)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(install_step, "install_fresh", counting)
+    run_scenario()
+    fast = dump()
+    # Every fresh first step went the fast way (the acme install's first step too).
+    assert taken == ["fx-base", "fx-mid", "fx-top", "fx-top", "fx-base", "fx-base", "fx-base"]
+
+    # The same commands on a new store, without the fast path.
+    monkeypatch.setattr(directive_runner, "FAST_PATH", False)
+    monkeypatch.setenv("FLEETPROMPT_HOME", str(tmp_path / "general-home"))
+    if backend.startswith("postgresql"):
+        second = request.getfixturevalue("postgres_store_url")
+    else:
+        second = f"sqlite:///{tmp_path / 'general.db'}"
+    monkeypatch.setenv("FLEETPROMPT_DATABASE_URL", second)
+    taken.clear()
+    run_scenario()
+    assert taken == []
+    general = dump()
+    assert fast.keys() == general.keys()
+    for table in TABLES:
+        assert fast[table] == general[table], table
+    # The comparison compared something.
+    assert len(fast["releases"]) == 9 and len(fast["revisions"]) > 20
+
+
+def test_a_fast_attempt_that_fails_is_retried_by_the_general_path(backend, fx_env, monkeypatch):
+    calls = []
+
+    def broken(*args: Any, **kwargs: Any) -> bool:
+        calls.append(args[3].slug)
+        raise install_step.NotFresh("fx-base: its installation changed while the step was starting")
+
+    monkeypatch.setattr(install_step, "install_fresh", broken)
+    result = run_cli("install", "fx-base==1.0.0", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert calls == ["fx-base"]
+    from tests.cli.test_faults import _step_attempts
+
+    # The fast attempt counted: the general path's success was the second.
+    assert _step_attempts() == {"fx-base": 2}
+    listed = json.loads(run_cli("list", "--json").stdout)
+    assert [(p["slug"], p["version"], p["status"]) for p in listed["installations"]] == [
+        ("fx-base", "1.0.0", "active")
+    ]
