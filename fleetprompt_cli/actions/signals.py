@@ -663,7 +663,10 @@ def dispatch_all(store: Store) -> DispatchResult:
     from fleetprompt_cli.store import repository as repo
 
     with store.session(readonly=True) as s:
-        tenants = [(t.id, t.slug) for t in repo.list_tenants(s)]
+        # Only tenants with an active subscriber have anything to deliver (a
+        # write transaction per tenant, every sweep, would cost a store of
+        # many tenants dearly).
+        tenants = repo.subscribed_tenants(s)
     result = DispatchResult()
     attempts = signal_max_attempts()
     for tenant_id, name in tenants:

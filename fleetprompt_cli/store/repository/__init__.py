@@ -102,6 +102,7 @@ from fleetprompt_cli.store.repository.subscriptions import (
     replace_subscriptions,
     set_subscription_offsets,
     set_subscriptions_status,
+    subscribed_tenants,
     update_delivery,
 )
 from fleetprompt_cli.store.repository.tenants import (
@@ -184,6 +185,7 @@ __all__ = [
     "set_subscriptions_status",
     "set_tier",
     "signal_rows",
+    "subscribed_tenants",
     "update_delivery",
     "update_step",
     "upsert_resource",

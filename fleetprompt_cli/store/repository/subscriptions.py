@@ -164,6 +164,22 @@ def find_subscription(
     return row
 
 
+def subscribed_tenants(session: Session) -> list[tuple[int, str]]:
+    """(id, slug) of the tenants with at least one active subscription, by id."""
+    from fleetprompt_cli.store.models import Tenant
+
+    active = (
+        select(Subscription.tenant_id)
+        .where(Subscription.status == "active")
+        .distinct()
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        select(Tenant.id, Tenant.slug).where(col(Tenant.id).in_(active)).order_by(col(Tenant.id))
+    )
+    return [(int(tenant_id or 0), slug) for tenant_id, slug in rows]
+
+
 def lock_subscriptions(session: Session, tenant_id: int) -> list[Subscription]:
     """The tenant's active subscriptions, locked for this transaction.
 
