@@ -237,9 +237,13 @@ def run_round(
         )
         for _ in range(workers)
     ]
-    servers = server_pids(("postgres", "redis-server")) if label != "sqlite" else []
+    # PostgreSQL forks a backend per connection: the workers' backends start
+    # after this, so the servers' CPU is summed over every server process at
+    # the end, minus what those already running had used before the round.
+    names = ("postgres", "redis-server")
+    servers = server_pids(names) if label != "sqlite" else []
     worker_cpu = cpu_seconds([p.pid for p in procs])
-    server_cpu = cpu_seconds(servers)
+    server_before = {pid: cpu_seconds([pid]) for pid in servers}
     bench_cpu = time.process_time()
     try:
         started = time.perf_counter()
@@ -254,7 +258,8 @@ def run_round(
         sampler.join()
         samples = sampled[0] if sampled else []
         worker_cpu = cpu_seconds([p.pid for p in procs]) - worker_cpu
-        server_cpu = cpu_seconds(servers) - server_cpu
+        now_servers = server_pids(names) if label != "sqlite" else []
+        server_cpu = sum(cpu_seconds([pid]) - server_before.get(pid, 0.0) for pid in now_servers)
         bench_cpu = time.process_time() - bench_cpu
     finally:
         for proc in procs:

@@ -31,6 +31,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -184,6 +186,15 @@ INSERT INTO signals (tenant_id, sequence, id, specversion, type, source, subject
   datacontenttype, data, correlation_id, causation_id)
 VALUES (:tenant, :sequence, :signal_id, '1.0', :type, :source, :subject, :now,
   'application/json', {data}, :directive, :directive)""",
+    # PostgreSQL only: the sequence and the signal in one statement, so that
+    # the whole write goes out in one pipeline (no result is waited for).
+    "signal_with_sequence": """
+WITH seq AS (UPDATE tenant_counters SET signal_sequence = signal_sequence + 1
+  WHERE tenant_id = :tenant RETURNING signal_sequence)
+INSERT INTO signals (tenant_id, sequence, id, specversion, type, source, subject, time,
+  datacontenttype, data, correlation_id, causation_id)
+SELECT :tenant, seq.signal_sequence, :signal_id, '1.0', :type, :source, :subject, :now,
+  'application/json', {data}, :directive, :directive FROM seq""",
     "finish": f"""
 UPDATE directives SET status = 'succeeded', error = NULL, error_kind = NULL,
   finished_at = :now, lease_owner = NULL, lease_expires_at = NULL
@@ -234,7 +245,29 @@ class _Cursor:
         self.sql = _STATEMENTS["sqlite" if self.sqlite else "postgresql"]
         dbapi_connection = connection.connection.dbapi_connection
         assert dbapi_connection is not None
+        self.dbapi = dbapi_connection
         self.cursor = dbapi_connection.cursor()
+        # A second result set, read at the same time as the first (pipelines).
+        self.other = dbapi_connection.cursor()
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """On PostgreSQL, send the block's statements without waiting for each result.
+
+        psycopg's pipeline mode: one round trip for the block, results (and
+        errors) arrive when one is read or when the block ends.  SQLite runs
+        in this process: nothing to save.
+        """
+        if self.sqlite:
+            yield
+            return
+        try:
+            with self.dbapi.pipeline():
+                yield
+        except self.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                "(pipeline)", None, error, self.dialect.loaded_dbapi.Error, dialect=self.dialect
+            ) from None
 
     def time(self, value: datetime) -> Any:
         if self.sqlite:
@@ -246,22 +279,29 @@ class _Cursor:
         return json.loads(value) if self.sqlite and value is not None else value
 
     def run(
-        self, name: str, params: dict[str, Any], *, many: list[dict[str, Any]] | None = None
+        self,
+        name: str,
+        params: dict[str, Any],
+        *,
+        many: list[dict[str, Any]] | None = None,
+        on: Any = None,
     ) -> Any:
         sql = self.sql[name]
+        cursor = self.cursor if on is None else on
         try:
             if many is not None:
-                self.cursor.executemany(sql, many)
+                cursor.executemany(sql, many)
             else:
-                self.cursor.execute(sql, params)
+                cursor.execute(sql, params)
         except self.dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance(
                 sql, params, error, self.dialect.loaded_dbapi.Error, dialect=self.dialect
             ) from None
-        return self.cursor
+        return cursor
 
     def close(self) -> None:
         self.cursor.close()
+        self.other.close()
 
 
 def _lease_clock(cursor: _Cursor, lease_seconds: float) -> dict[str, Any]:
@@ -403,10 +443,14 @@ def install_fresh(
     slug = canonical_slug(work.slug)
     cursor = _Cursor(connection)
     try:
-        row = cursor.run("installation", {"tenant": tenant_id, "slug": slug}).fetchone()
+        with cursor.pipelined():
+            found = cursor.run("installation", {"tenant": tenant_id, "slug": slug})
+            releases = cursor.run("releases", {"tenant": tenant_id, "slug": slug}, on=cursor.other)
+            row = found.fetchone()
+            seen = releases.fetchall()
         if not _fresh(row, work.version):
             raise NotFresh(f"{slug}: its installation changed while the step was starting")
-        installation_id, version_before = row[0], row[2]
+        installation_id = row[0]
         pending_config = cursor.json_in(row[4])
         old_config = dict(cursor.json_in(row[5]) or {})
         config = dict(pending_config) if pending_config is not None else old_config
@@ -418,113 +462,138 @@ def install_fresh(
             "actor": work.actor,
             "now": now,
         }
-        if work.resources:
-            cursor.run(
-                "resource",
-                {},
-                many=[
-                    {
-                        "tenant": tenant_id,
-                        "installation": installation_id,
-                        "kind": kind,
-                        "name": name,
-                        "definition": _dumps(dict(definition or {})),
-                        "content": content,
-                        "now": now,
-                    }
-                    for kind, name, definition, content in work.resources
-                ],
-            )
-        if checkpoint is not None:
-            checkpoint("resource-written")
-        seen = cursor.run("releases", {"tenant": tenant_id, "slug": slug}).fetchall()
         number = max((r[1] for r in seen), default=0) + 1
         deployed = next((r for r in seen if r[2] == "deployed"), None)
+        with cursor.pipelined():
+            _write(cursor, work, base, row, number, deployed, config, old_config, checkpoint)
+        if not cursor.sqlite and cursor.other.rowcount != 1:
+            # The tenant's first signal: its counter row, then the signal again.
+            cursor.run("counter", {"tenant": tenant_id})
+            cursor.run("signal_with_sequence", _signal(work, base), on=cursor.other)
+        return bool(row[8])
+    finally:
+        cursor.close()
+
+
+def _signal(work: FreshInstall, base: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tenant": base["tenant"],
+        "signal_id": str(uuid.uuid4()),
+        "type": work.signal_type,
+        "source": work.signal_source,
+        "subject": canonical_slug(work.slug),
+        "now": base["now"],
+        "data": _dumps(work.signal_data),
+        "directive": base["directive"],
+    }
+
+
+def _write(
+    cursor: _Cursor,
+    work: FreshInstall,
+    base: dict[str, Any],
+    row: Any,
+    number: int,
+    deployed: Any,
+    config: dict[str, Any],
+    old_config: dict[str, Any],
+    checkpoint: Any,
+) -> None:
+    """Every write of a fresh install step, in order (one pipeline on PostgreSQL)."""
+    tenant_id, installation_id, now = base["tenant"], base["installation"], base["now"]
+    slug = canonical_slug(work.slug)
+    version_before = row[2]
+    if work.resources:
         cursor.run(
-            "installed",
-            {
-                "installation": installation_id,
-                "version": work.version,
-                "revision": number,
-                "config": _dumps(config),
-                "now": now,
-            },
-        )
-        audit = {**base, "from_version": version_before}
-        cursor.run(
-            "revision",
+            "resource",
             {},
             many=[
                 {
-                    **audit,
-                    "transition": "start_install",
-                    "from_status": lifecycle.QUEUED,
-                    "to_status": lifecycle.INSTALLING,
-                    "to_version": version_before,
-                    "config_diff": _dumps(config_changes(old_config, old_config)),
-                },
-                {
-                    **audit,
-                    "transition": "complete_install",
-                    "from_status": lifecycle.INSTALLING,
-                    "to_status": lifecycle.ACTIVE,
-                    "to_version": work.version,
-                    "config_diff": _dumps(config_changes(old_config, config)),
-                },
+                    "tenant": tenant_id,
+                    "installation": installation_id,
+                    "kind": kind,
+                    "name": name,
+                    "definition": _dumps(dict(definition or {})),
+                    "content": content,
+                    "now": now,
+                }
+                for kind, name, definition, content in work.resources
             ],
         )
-        cursor.run("stats", {"slug": slug})
-        if deployed is not None:
-            cursor.run("supersede", {"release": deployed[0]})
-        deployed_config = dict(cursor.json_in(deployed[4]) or {}) if deployed is not None else {}
-        cursor.run(
-            "release",
+    if checkpoint is not None:
+        checkpoint("resource-written")
+    cursor.run(
+        "installed",
+        {
+            "installation": installation_id,
+            "version": work.version,
+            "revision": number,
+            "config": _dumps(config),
+            "now": now,
+        },
+    )
+    audit = {**base, "from_version": version_before}
+    cursor.run(
+        "revision",
+        {},
+        many=[
             {
-                **base,
-                "slug": slug,
-                "number": number,
-                "action": work.release_action,
-                "version": work.version,
-                "previous_version": deployed[3] if deployed is not None else None,
-                "config": _dumps(config),
-                "config_diff": _dumps(config_changes(deployed_config, config)),
-                "sha256": work.sha256,
-                "manifest": _dumps(work.manifest),
-                "resources": _dumps(
-                    [
-                        {
-                            "kind": kind,
-                            "name": name,
-                            "definition": dict(definition or {}),
-                            "content": text,
-                        }
-                        for kind, name, definition, text in work.resources
-                    ]
-                ),
+                **audit,
+                "transition": "start_install",
+                "from_status": lifecycle.QUEUED,
+                "to_status": lifecycle.INSTALLING,
+                "to_version": version_before,
+                "config_diff": _dumps(config_changes(old_config, old_config)),
             },
-        )
-        cursor.run("step_done", {"step": work.step_id, "installation": installation_id, "now": now})
+            {
+                **audit,
+                "transition": "complete_install",
+                "from_status": lifecycle.INSTALLING,
+                "to_status": lifecycle.ACTIVE,
+                "to_version": work.version,
+                "config_diff": _dumps(config_changes(old_config, config)),
+            },
+        ],
+    )
+    cursor.run("stats", {"slug": slug})
+    if deployed is not None:
+        cursor.run("supersede", {"release": deployed[0]})
+    deployed_config = dict(cursor.json_in(deployed[4]) or {}) if deployed is not None else {}
+    cursor.run(
+        "release",
+        {
+            **base,
+            "slug": slug,
+            "number": number,
+            "action": work.release_action,
+            "version": work.version,
+            "previous_version": deployed[3] if deployed is not None else None,
+            "config": _dumps(config),
+            "config_diff": _dumps(config_changes(deployed_config, config)),
+            "sha256": work.sha256,
+            "manifest": _dumps(work.manifest),
+            "resources": _dumps(
+                [
+                    {
+                        "kind": kind,
+                        "name": name,
+                        "definition": dict(definition or {}),
+                        "content": text,
+                    }
+                    for kind, name, definition, text in work.resources
+                ]
+            ),
+        },
+    )
+    cursor.run("step_done", {"step": work.step_id, "installation": installation_id, "now": now})
+    if cursor.sqlite:
         sequence = cursor.run("next_sequence", {"tenant": tenant_id}).fetchone()
         if sequence is None:
             # The tenant's first signal: its counter row (as repository.signals does).
             cursor.run("counter", {"tenant": tenant_id})
             sequence = cursor.run("next_sequence", {"tenant": tenant_id}).fetchone()
-        cursor.run(
-            "signal",
-            {
-                "tenant": tenant_id,
-                "sequence": sequence[0],
-                "signal_id": str(uuid.uuid4()),
-                "type": work.signal_type,
-                "source": work.signal_source,
-                "subject": slug,
-                "now": now,
-                "data": _dumps(work.signal_data),
-                "directive": directive_id,
-            },
-        )
-        if work.finishing:
-            cursor.run("finish", {"directive": directive_id, "now": now})
-        return bool(row[8])
-    finally:
-        cursor.close()
+        cursor.run("signal", {**_signal(work, base), "sequence": sequence[0]})
+    else:
+        cursor.run("signal_with_sequence", _signal(work, base), on=cursor.other)
+    if work.finishing:
+        cursor.run("finish", {"directive": base["directive"], "now": now})
