@@ -4,7 +4,9 @@ Read commands (``list``, ``status``, ``history``, ``directives``,
 ``signals``, ``tenant list``, ``db status``, ``show``) and a no-op
 ``install`` answer from here without importing sqlmodel, SQLAlchemy or
 alembic (~450 ms of imports before the first row): SQLite through the stdlib
-``sqlite3``, PostgreSQL through ``psycopg`` directly.
+``sqlite3``, PostgreSQL through libpq itself (``store/libpq.py``, ctypes: no
+``import psycopg``, which alone costs ~130 ms), or through ``psycopg`` when no
+libpq can be loaded.
 
 A :class:`Reader` is one read-only connection holding one snapshot
 (SQLite ``BEGIN`` on a ``mode=ro`` file; PostgreSQL ``REPEATABLE READ``,
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
@@ -285,16 +288,20 @@ def _time(value: Any) -> datetime | None:
 class Reader:
     """One read-only connection to the state store, in one snapshot."""
 
-    def __init__(self, connection: Any, backend: str, where: str) -> None:
+    def __init__(self, connection: Any, backend: str, where: str, *, libpq: bool = False) -> None:
         self._connection = connection
         self.backend = backend
         self.where = where
+        # A store/libpq.py connection (``$1`` placeholders, rows decoded already).
+        self._libpq = libpq
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one parameterized SELECT (``?`` placeholders) and return its rows."""
-        if self.backend == "postgresql":
-            sql = sql.replace("%", "%%").replace("?", "%s")
         try:
+            if self._libpq:
+                return self._connection.execute(_numbered(sql), params)
+            if self.backend == "postgresql":
+                sql = sql.replace("%", "%%").replace("?", "%s")
             return list(self._connection.execute(sql, tuple(params)).fetchall())
         except Exception as exc:
             if not _is_driver_error(exc):
@@ -331,8 +338,10 @@ class Reader:
 
     def close(self) -> None:
         """End the snapshot and close the connection."""
-        with suppress(Exception):
-            self._connection.rollback()
+        if not self._libpq:
+            # libpq's close ends the transaction with the session (no round trip).
+            with suppress(Exception):
+                self._connection.rollback()
         self._connection.close()
 
     def __enter__(self) -> Reader:
@@ -342,11 +351,21 @@ class Reader:
         self.close()
 
 
+def _numbered(sql: str) -> str:
+    # ``?`` placeholders as libpq's ``$1, $2...`` (no query here has a literal ``?``).
+    parts = sql.split("?")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
 def _is_driver_error(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.Error):
         return True
-    psycopg = __import__("sys").modules.get("psycopg")
-    return psycopg is not None and isinstance(exc, psycopg.Error)
+    # Drivers are imported only when a PostgreSQL store is opened.
+    for module, error in (("fleetprompt_cli.store.libpq", "Error"), ("psycopg", "Error")):
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, error)):
+            return True
+    return False
 
 
 def _sqlite_path(url: str) -> Path:
@@ -387,20 +406,45 @@ def _connect(url: str) -> Reader:
             raise Fallback("unreadable", detail=_first_line(exc)) from None
         return Reader(connection, "sqlite", str(path))
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        from fleetprompt_cli.store import libpq
+
+        conninfo = urlunsplit(("postgresql", *urlsplit(url)[1:]))
         try:
-            import psycopg
-        except ImportError:
-            raise Fallback("unreadable") from None
-        try:
-            pg = psycopg.connect(
-                urlunsplit(("postgresql", *urlsplit(url)[1:])), connect_timeout=_CONNECT_TIMEOUT
-            )
-            pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            pg.read_only = True
-        except (psycopg.Error, ValueError) as exc:
+            connection = _libpq_snapshot(conninfo)
+        except libpq.Unavailable:
+            return Reader(_psycopg_snapshot(conninfo), "postgresql", _safe_pg(url))
+        except libpq.Error as exc:
             raise Fallback("unreadable", detail=_first_line(exc)) from None
-        return Reader(pg, "postgresql", _safe_pg(url))
+        return Reader(connection, "postgresql", _safe_pg(url), libpq=True)
     raise Fallback("unreadable")
+
+
+def _libpq_snapshot(conninfo: str) -> Any:
+    from fleetprompt_cli.store import libpq
+
+    connection = libpq.Connection(conninfo, connect_timeout=_CONNECT_TIMEOUT)
+    try:
+        # One snapshot for every query of the command, as psycopg's
+        # REPEATABLE READ, READ ONLY transaction below.
+        connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _psycopg_snapshot(conninfo: str) -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise Fallback("unreadable") from None
+    try:
+        pg = psycopg.connect(conninfo, connect_timeout=_CONNECT_TIMEOUT)
+        pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        pg.read_only = True
+    except (psycopg.Error, ValueError) as exc:
+        raise Fallback("unreadable", detail=_first_line(exc)) from None
+    return pg
 
 
 def _revision(reader: Reader) -> str | None:
@@ -409,7 +453,7 @@ def _revision(reader: Reader) -> str | None:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
         )
     else:
-        found = reader.rows("SELECT to_regclass(?)", (VERSION_TABLE,))
+        found = reader.rows("SELECT to_regclass(?)::text", (VERSION_TABLE,))
         found = [row for row in found if row[0] is not None]
     if not found:
         return None
