@@ -58,6 +58,10 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, default=BIN.parent)
     parser.add_argument("--database-url", default=None, help="default: SQLite under the home")
     args = parser.parse_args()
+    # As a user's install (pip compiles a wheel's modules to bytecode): with
+    # PYTHONDONTWRITEBYTECODE set, an editable checkout would compile every
+    # fleetprompt module on every run while pip's own are compiled already.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     bin_dir = args.venv / "bin"
     fp = str(bin_dir / "fleetprompt")
     home = tempfile.mkdtemp(prefix="fp-read-bench-")
