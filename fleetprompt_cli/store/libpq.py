@@ -22,10 +22,12 @@ from __future__ import annotations
 import ctypes
 import json
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.util import find_spec
 from pathlib import Path
+from select import select
 from struct import error as StructError
 from struct import unpack
 from typing import Any
@@ -42,7 +44,13 @@ class Unavailable(Exception):
 
 
 # libpq's constants (libpq-fe.h), stable since PostgreSQL 7.
-_CONNECTION_OK = 0
+_CONNECTION_BAD = 1
+_PGRES_POLLING_FAILED, _PGRES_POLLING_READING, _PGRES_POLLING_WRITING, _PGRES_POLLING_OK = (
+    0,
+    1,
+    2,
+    3,
+)
 _PGRES_COMMAND_OK = 1
 _PGRES_TUPLES_OK = 2
 _PG_DIAG_MESSAGE_PRIMARY = ord("M")
@@ -89,6 +97,11 @@ _DECODERS: dict[int, Any] = {
 }
 
 _LIBRARY: Any = None
+_NOTICE_PROCESSOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
+# Notices and warnings the server sends (even while connecting, e.g. a
+# collation version mismatch) are dropped, as psycopg drops them when no
+# handler is registered; libpq's default would print them to stderr.
+_IGNORE_NOTICE = _NOTICE_PROCESSOR(lambda _arg, _message: None)
 
 
 def _candidates() -> list[str]:
@@ -111,7 +124,10 @@ def _declare(lib: Any) -> Any:
     c_void_p, c_char_p, c_int = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
     strings = ctypes.POINTER(c_char_p)
     signatures: dict[str, tuple[Any, list[Any]]] = {
-        "PQconnectdbParams": (c_void_p, [strings, strings, c_int]),
+        "PQconnectStartParams": (c_void_p, [strings, strings, c_int]),
+        "PQconnectPoll": (c_int, [c_void_p]),
+        "PQsocket": (c_int, [c_void_p]),
+        "PQsetNoticeProcessor": (c_void_p, [c_void_p, _NOTICE_PROCESSOR, c_void_p]),
         "PQstatus": (c_int, [c_void_p]),
         "PQerrorMessage": (c_char_p, [c_void_p]),
         "PQfinish": (None, [c_void_p]),
@@ -174,14 +190,35 @@ class Connection:
         # what the decoders read.
         keywords = ["dbname", "connect_timeout", "client_encoding", None]
         values = [conninfo, str(connect_timeout), "UTF8", None]
-        self._pg = lib.PQconnectdbParams(_strings(keywords), _strings(values), 1)
+        self._pg = lib.PQconnectStartParams(_strings(keywords), _strings(values), 1)
         if not self._pg:
             raise Error("connection failed: out of memory")
-        if lib.PQstatus(self._pg) != _CONNECTION_OK:
-            # psycopg's words for the same failure, so messages stay the same.
-            detail = _message(lib.PQerrorMessage(self._pg), "unknown error")
+        lib.PQsetNoticeProcessor(self._pg, _IGNORE_NOTICE, None)
+        try:
+            self._finish_connecting(connect_timeout)
+        except BaseException:
             self.close()
-            raise Error(f"connection failed: {detail}")
+            raise
+
+    def _finish_connecting(self, timeout: float) -> None:
+        # libpq's asynchronous connection (what psycopg does too): the notice
+        # processor is in place before the server says anything, and the
+        # timeout is ours to keep (PQconnectPoll ignores connect_timeout).
+        lib, pg = self._lib, self._pg
+        deadline = time.monotonic() + timeout
+        state = _PGRES_POLLING_WRITING  # as libpq's documentation says to start
+        if lib.PQstatus(pg) == _CONNECTION_BAD:
+            state = _PGRES_POLLING_FAILED
+        while state != _PGRES_POLLING_OK:
+            if state == _PGRES_POLLING_FAILED:
+                # psycopg's words for the same failure, so messages stay the same.
+                detail = _message(lib.PQerrorMessage(pg), "unknown error")
+                raise Error(f"connection failed: {detail}")
+            socket, remaining = lib.PQsocket(pg), deadline - time.monotonic()
+            waiting = ([socket], []) if state == _PGRES_POLLING_READING else ([], [socket])
+            if socket < 0 or remaining <= 0 or not any(select(*waiting, [], remaining)):
+                raise Error("connection timeout expired")
+            state = lib.PQconnectPoll(pg)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (``$1``... placeholders) and return its rows."""

@@ -124,3 +124,22 @@ def test_a_closed_connection_refuses_statements(conninfo):
     opened.close()  # twice is fine
     with pytest.raises(libpq.Error, match="closed"):
         opened.execute("SELECT 1")
+
+
+def test_a_silent_server_times_out_as_psycopg_says():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts the TCP connection, never answers
+        url = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/postgres"
+        with pytest.raises(psycopg.Error) as expected:
+            psycopg.connect(url, connect_timeout=1)
+        with pytest.raises(libpq.Error) as failed:
+            libpq.Connection(url, connect_timeout=1)
+    assert str(failed.value) == str(expected.value) == "connection timeout expired"
+
+
+def test_server_notices_are_not_printed(connection, capfd):
+    # libpq's default would print them on stderr; psycopg drops them too.
+    connection.execute("DO $$ BEGIN RAISE WARNING 'a warning for nobody'; END $$")
+    assert connection.execute("SELECT 1") == [(1,)]
+    assert "a warning for nobody" not in capfd.readouterr().err
