@@ -1,4 +1,4 @@
-"""A read-only PostgreSQL connection through libpq itself, for the fast read path.
+"""A PostgreSQL connection through libpq itself, for the fast read path.
 
 Why not psycopg here: ``import psycopg`` costs ~130 ms (its adapters,
 typing_extensions, asyncio, importlib.metadata...), about half of what a read
@@ -45,12 +45,10 @@ class Unavailable(Exception):
 
 # libpq's constants (libpq-fe.h), stable since PostgreSQL 7.
 _CONNECTION_BAD = 1
-_PGRES_POLLING_FAILED, _PGRES_POLLING_READING, _PGRES_POLLING_WRITING, _PGRES_POLLING_OK = (
-    0,
-    1,
-    2,
-    3,
-)
+_PGRES_POLLING_FAILED = 0
+_PGRES_POLLING_READING = 1
+_PGRES_POLLING_WRITING = 2
+_PGRES_POLLING_OK = 3
 _PGRES_COMMAND_OK = 1
 _PGRES_TUPLES_OK = 2
 _PG_DIAG_MESSAGE_PRIMARY = ord("M")
