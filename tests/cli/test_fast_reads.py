@@ -128,9 +128,11 @@ def test_fast_reader_and_orm_give_equal_results(populated):
         store.dispose()
 
 
+# PostgreSQL only: SQLite reads through the stdlib.
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_without_libpq_the_fast_reader_uses_psycopg_with_equal_results(populated, monkeypatch):
-    if not populated.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite reads through the stdlib")
+    assert populated.startswith("postgresql")
     from fleetprompt_cli.store import libpq
 
     fast = StateSource(populated, _orm_refused)
