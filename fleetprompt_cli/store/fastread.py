@@ -4,7 +4,9 @@ Read commands (``list``, ``status``, ``history``, ``directives``,
 ``signals``, ``tenant list``, ``db status``, ``show``) and a no-op
 ``install`` answer from here without importing sqlmodel, SQLAlchemy or
 alembic (~450 ms of imports before the first row): SQLite through the stdlib
-``sqlite3``, PostgreSQL through ``psycopg`` directly.
+``sqlite3``, PostgreSQL through libpq itself (``store/libpq.py``, ctypes: no
+``import psycopg``, which alone costs ~130 ms), or through ``psycopg`` when no
+libpq can be loaded.
 
 A :class:`Reader` is one read-only connection holding one snapshot
 (SQLite ``BEGIN`` on a ``mode=ro`` file; PostgreSQL ``REPEATABLE READ``,
@@ -28,12 +30,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from fleetprompt_cli.core.names import canonical_slug
@@ -109,9 +111,11 @@ def _first_line(exc: BaseException) -> str:
 
 # -- rows ---------------------------------------------------------------------
 
+# Rows are named tuples rather than frozen dataclasses: a dataclass builds its
+# methods with exec() at import, ~9 ms for these eight on every read command.
 
-@dataclass(frozen=True)
-class TenantRow:
+
+class TenantRow(NamedTuple):
     """A tenant."""
 
     id: int
@@ -120,8 +124,7 @@ class TenantRow:
     created_at: datetime | None
 
 
-@dataclass(frozen=True)
-class InstallationRow:
+class InstallationRow(NamedTuple):
     """An installation (live, or a history row)."""
 
     id: int
@@ -137,8 +140,7 @@ class InstallationRow:
     installed_at: datetime | None
 
 
-@dataclass(frozen=True)
-class ResourceRow:
+class ResourceRow(NamedTuple):
     """An installed resource, without its definition and content."""
 
     id: int
@@ -147,8 +149,7 @@ class ResourceRow:
     name: str
 
 
-@dataclass(frozen=True)
-class DirectiveRow:
+class DirectiveRow(NamedTuple):
     """A directive of the command log (without its plan)."""
 
     id: str
@@ -167,8 +168,7 @@ class DirectiveRow:
     finished_at: datetime | None
 
 
-@dataclass(frozen=True)
-class StepRow:
+class StepRow(NamedTuple):
     """One step of a directive."""
 
     id: int
@@ -185,8 +185,7 @@ class StepRow:
     finished_at: datetime | None
 
 
-@dataclass(frozen=True)
-class RevisionRow:
+class RevisionRow(NamedTuple):
     """One recorded change of an installation."""
 
     id: int
@@ -202,8 +201,7 @@ class RevisionRow:
     config_diff: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
-class ReleaseRow:
+class ReleaseRow(NamedTuple):
     """One numbered revision of a package (its snapshot's resources as stored)."""
 
     slug: str
@@ -223,8 +221,7 @@ class ReleaseRow:
     error: str | None
 
 
-@dataclass(frozen=True)
-class SignalRow:
+class SignalRow(NamedTuple):
     """One persisted signal (every column of its envelope)."""
 
     sequence: int
@@ -242,7 +239,7 @@ class SignalRow:
 
 _Row = TypeVar("_Row")
 # How each column is decoded: SQLite keeps times as naive UTC text, JSON as
-# text and booleans as 0/1; psycopg returns them typed already.
+# text and booleans as 0/1; libpq.py and psycopg return them typed already.
 _TIMES = {
     "created_at",
     "installed_at",
@@ -255,7 +252,7 @@ _TIMES = {
 _JSONS = {"config", "arguments", "config_diff", "data", "resources"}
 _BOOLS = {"requested"}
 _COLUMNS: dict[type, str] = {
-    row_type: ", ".join(f.name for f in fields(row_type))
+    row_type: ", ".join(row_type._fields)
     for row_type in (
         TenantRow,
         InstallationRow,
@@ -285,16 +282,20 @@ def _time(value: Any) -> datetime | None:
 class Reader:
     """One read-only connection to the state store, in one snapshot."""
 
-    def __init__(self, connection: Any, backend: str, where: str) -> None:
+    def __init__(self, connection: Any, backend: str, where: str, *, libpq: bool = False) -> None:
         self._connection = connection
         self.backend = backend
         self.where = where
+        # A store/libpq.py connection (``$1`` placeholders, rows decoded already).
+        self._libpq = libpq
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one parameterized SELECT (``?`` placeholders) and return its rows."""
-        if self.backend == "postgresql":
-            sql = sql.replace("%", "%%").replace("?", "%s")
         try:
+            if self._libpq:
+                return self._connection.execute(_numbered(sql), params)
+            if self.backend == "postgresql":
+                sql = sql.replace("%", "%%").replace("?", "%s")
             return list(self._connection.execute(sql, tuple(params)).fetchall())
         except Exception as exc:
             if not _is_driver_error(exc):
@@ -305,7 +306,7 @@ class Reader:
         self, row_type: type[_Row], sql_after_select: str, params: Sequence[Any] = ()
     ) -> list[_Row]:
         """Rows of ``row_type`` (its fields are the selected columns, in order)."""
-        names = [f.name for f in fields(row_type)]  # type: ignore[arg-type]
+        names = row_type._fields  # type: ignore[attr-defined]
         sql = f"SELECT {_COLUMNS[row_type]} {sql_after_select}"
         sqlite = self.backend == "sqlite"
         out = []
@@ -331,8 +332,10 @@ class Reader:
 
     def close(self) -> None:
         """End the snapshot and close the connection."""
-        with suppress(Exception):
-            self._connection.rollback()
+        if not self._libpq:
+            # libpq's close ends the transaction with the session (no round trip).
+            with suppress(Exception):
+                self._connection.rollback()
         self._connection.close()
 
     def __enter__(self) -> Reader:
@@ -342,11 +345,21 @@ class Reader:
         self.close()
 
 
+def _numbered(sql: str) -> str:
+    # ``?`` placeholders as libpq's ``$1, $2...`` (no query here has a literal ``?``).
+    parts = sql.split("?")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
 def _is_driver_error(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.Error):
         return True
-    psycopg = __import__("sys").modules.get("psycopg")
-    return psycopg is not None and isinstance(exc, psycopg.Error)
+    # Drivers are imported only when a PostgreSQL store is opened.
+    for module, error in (("fleetprompt_cli.store.libpq", "Error"), ("psycopg", "Error")):
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, error)):
+            return True
+    return False
 
 
 def _sqlite_path(url: str) -> Path:
@@ -387,20 +400,45 @@ def _connect(url: str) -> Reader:
             raise Fallback("unreadable", detail=_first_line(exc)) from None
         return Reader(connection, "sqlite", str(path))
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        from fleetprompt_cli.store import libpq
+
+        conninfo = urlunsplit(("postgresql", *urlsplit(url)[1:]))
         try:
-            import psycopg
-        except ImportError:
-            raise Fallback("unreadable") from None
-        try:
-            pg = psycopg.connect(
-                urlunsplit(("postgresql", *urlsplit(url)[1:])), connect_timeout=_CONNECT_TIMEOUT
-            )
-            pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            pg.read_only = True
-        except (psycopg.Error, ValueError) as exc:
+            connection = _libpq_snapshot(conninfo)
+        except libpq.Unavailable:
+            return Reader(_psycopg_snapshot(conninfo), "postgresql", _safe_pg(url))
+        except libpq.Error as exc:
             raise Fallback("unreadable", detail=_first_line(exc)) from None
-        return Reader(pg, "postgresql", _safe_pg(url))
+        return Reader(connection, "postgresql", _safe_pg(url), libpq=True)
     raise Fallback("unreadable")
+
+
+def _libpq_snapshot(conninfo: str) -> Any:
+    from fleetprompt_cli.store import libpq
+
+    connection = libpq.Connection(conninfo, connect_timeout=_CONNECT_TIMEOUT)
+    try:
+        # One snapshot for every query of the command, as psycopg's
+        # REPEATABLE READ, READ ONLY transaction below.
+        connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _psycopg_snapshot(conninfo: str) -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise Fallback("unreadable") from None
+    try:
+        pg = psycopg.connect(conninfo, connect_timeout=_CONNECT_TIMEOUT)
+        pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        pg.read_only = True
+    except (psycopg.Error, ValueError) as exc:
+        raise Fallback("unreadable", detail=_first_line(exc)) from None
+    return pg
 
 
 def _revision(reader: Reader) -> str | None:
@@ -409,7 +447,7 @@ def _revision(reader: Reader) -> str | None:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
         )
     else:
-        found = reader.rows("SELECT to_regclass(?)", (VERSION_TABLE,))
+        found = reader.rows("SELECT to_regclass(?)::text", (VERSION_TABLE,))
         found = [row for row in found if row[0] is not None]
     if not found:
         return None
@@ -588,7 +626,7 @@ def list_releases(r: Reader, tenant_id: int, slug: str) -> list[ReleaseRow]:
 
 
 def _revision_row(r: Reader, raw: tuple[Any, ...]) -> RevisionRow:
-    names = [f.name for f in fields(RevisionRow)]
+    names = RevisionRow._fields
     values = dict(zip(names, raw, strict=True))
     values["at"] = _time(values["at"])
     if r.backend == "sqlite" and values["config_diff"] is not None:

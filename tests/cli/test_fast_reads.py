@@ -1,9 +1,10 @@
 """The fast read path (store/fastread.py): same answers as the ORM, without importing it.
 
 Every read command and a no-op install run in a subprocess on SQLite and on
-PostgreSQL and must not import sqlmodel, SQLAlchemy or alembic; the fast
-reader and the ORM path must return equal result objects over the same
-store; a store at another schema revision is refused on the fast path with
+PostgreSQL and must not import sqlmodel, SQLAlchemy or alembic, nor psycopg
+(the fast reader speaks to libpq itself); the fast reader (over libpq, and
+over psycopg when no libpq loads) and the ORM path must return equal result
+objects over the same store; a store at another schema revision is refused on the fast path with
 the ORM path's message and exit code; a missing store behaves as before.
 """
 
@@ -27,14 +28,14 @@ from fleetprompt_cli.store import fastread, open_store
 from fleetprompt_cli.store.schema_head import SCHEMA_HEAD, VERSION_TABLE
 from tests.helpers import run_cli
 
-_HEAVY = ("sqlmodel", "sqlalchemy", "alembic")
+_HEAVY = ("sqlmodel", "sqlalchemy", "alembic", "psycopg")
 _PROBE = (
     "import sys, runpy; sys.argv = ['fleetprompt'] + sys.argv[1:]\n"
     "code = 0\n"
     "try:\n    runpy.run_module('fleetprompt_cli', run_name='__main__')\n"
     "except SystemExit as exit:\n    code = exit.code\n"
-    "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-    f"{_HEAVY!r})\n"
+    "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+    f"{set(_HEAVY)!r})\n"
     "print('HEAVY', heavy, file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
@@ -127,6 +128,37 @@ def test_fast_reader_and_orm_give_equal_results(populated):
         store.dispose()
 
 
+# PostgreSQL only: SQLite reads through the stdlib.
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_without_libpq_the_fast_reader_uses_psycopg_with_equal_results(populated, monkeypatch):
+    assert populated.startswith("postgresql")
+    from fleetprompt_cli.store import libpq
+
+    fast = StateSource(populated, _orm_refused)
+    calls = [
+        lambda s: inspecting.list_installations(s, "default", include_all=True),
+        lambda s: inspecting.status(s, "default", "knowledge-base"),
+        lambda s: inspecting.installation_detail(s, "default", "knowledge-base"),
+        lambda s: inspecting.list_directives(s, "default"),
+        lambda s: inspecting.history(s, "default"),
+        lambda s: inspecting.list_signals(s, "default"),
+        lambda s: list_tenants(s),
+    ]
+    over_libpq = [call(fast) for call in calls]
+    with fastread.reader(populated) as reader:
+        assert reader._libpq
+    # No libpq to load (as without psycopg's binary wheel nor a system libpq5).
+    monkeypatch.setattr(libpq, "_LIBRARY", None)
+    monkeypatch.setattr(libpq, "_candidates", lambda: ["/nonexistent/libpq.so.5"])
+    with pytest.raises(libpq.Unavailable):
+        libpq.load()
+    with fastread.reader(populated) as reader:
+        assert not reader._libpq
+    assert [call(fast) for call in calls] == over_libpq
+    assert over_libpq[0].installations
+
+
 def test_installed_lists_live_rows(populated):
     rows = fastread.installed(populated, "default")
     assert [(r.slug, r.status, r.requested) for r in rows] == [
@@ -174,7 +206,12 @@ def test_read_commands_import_no_orm(populated, tmp_path):
     for args in commands:
         result = _run(home, populated, *args)
         assert result.returncode == 0, (args, result.stderr[-800:])
-        assert "HEAVY []" in result.stderr, (args, result.stderr[-800:])
+        heavy = "HEAVY []"
+        if args[0] == "show" and populated.startswith("postgresql"):
+            # show's package stats and reviews (store/stats_reader.py) are
+            # still read through psycopg; its installation comes from here.
+            heavy = "HEAVY ['psycopg']"
+        assert heavy in result.stderr, (args, result.stderr[-800:])
         # Same bytes as the in-process run (the suite's, which may take any path).
         in_process = run_cli(*args)
         assert result.stdout == in_process.stdout, args
@@ -269,3 +306,10 @@ def test_unreadable_sqlite_store_says_so_once(tmp_path, monkeypatch):
         assert "Traceback" not in result.stderr
         assert str(database) in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_placeholders_are_numbered_for_libpq():
+    assert fastread._numbered("SELECT 1") == "SELECT 1"
+    assert fastread._numbered("a = ? AND b IN (?, ?) LIMIT ?") == (
+        "a = $1 AND b IN ($2, $3) LIMIT $4"
+    )
