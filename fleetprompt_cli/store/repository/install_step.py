@@ -132,10 +132,19 @@ SELECT i.id, i.status, i.version, i.pending_version, i.pending_config, i.config,
 FROM installations i
 WHERE i.tenant_id = :tenant AND i.slug = :slug AND i.status NOT IN ({_FINISHED})
 {{lock}}""",
-    "mark_running": """
+    # The step, if its installation is fresh: queued at the step's version
+    # with nothing written for it yet (install_fresh checks the same again).
+    "mark_running": f"""
 UPDATE directive_steps SET status = 'running', attempts = 1,
   started_at = COALESCE(started_at, :now), finished_at = NULL, error_message = NULL
-WHERE id = :step AND status = 'pending' AND attempts = 0""",
+WHERE id = :step AND status = 'pending' AND attempts = 0 AND EXISTS (
+  SELECT 1 FROM installations i
+  WHERE i.tenant_id = :tenant AND i.slug = :slug AND i.status = '{lifecycle.QUEUED}'
+    AND i.pending_version = :version
+    AND NOT EXISTS (SELECT 1 FROM installed_resources r
+                    WHERE r.tenant_id = i.tenant_id AND r.installation_id = i.id)
+    AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                    WHERE s.tenant_id = i.tenant_id AND s.installation_id = i.id))""",
     "resource": """
 INSERT INTO installed_resources
   (tenant_id, installation_id, kind, name, definition, content, created_at, updated_at)
@@ -349,7 +358,11 @@ def claim_and_read(
     cursor = _Cursor(connection)
     try:
         params = {"tenant": tenant_id, "id": directive_id, "owner": owner}
-        row = cursor.run("claim", {**params, **_lease_clock(cursor, lease_seconds)}).fetchone()
+        with cursor.pipelined():
+            claimed = cursor.run("claim", {**params, **_lease_clock(cursor, lease_seconds)})
+            listed = cursor.run("steps", params, on=cursor.other)
+            row = claimed.fetchone()
+            step_rows = listed.fetchall()
         if row is None:
             return None
         directive = SimpleNamespace(
@@ -375,7 +388,7 @@ def claim_and_read(
                 attempts=r[6],
                 installation_id=r[7],
             )
-            for r in cursor.run("steps", params).fetchall()
+            for r in step_rows
         ]
         open_steps = [s for s in steps if s.status not in ("done", "cancelled", "undone")]
         first = open_steps[0] if open_steps else None
@@ -388,14 +401,18 @@ def claim_and_read(
             or not fast(directive, first)
         ):
             return Claimed(directive, steps, None)
-        found = cursor.run(
-            "installation", {"tenant": tenant_id, "slug": canonical_slug(first.slug)}
-        ).fetchone()
-        if not _fresh(found, first.version or ""):
-            return Claimed(directive, steps, None)
-        marked = cursor.run("mark_running", {"step": first.id, "now": cursor.time(utcnow())})
-        if marked.rowcount != 1:  # pragma: no cover - the claim holds the directive
-            return Claimed(directive, steps, None)
+        marked = cursor.run(
+            "mark_running",
+            {
+                "step": first.id,
+                "now": cursor.time(utcnow()),
+                "tenant": tenant_id,
+                "slug": canonical_slug(first.slug),
+                "version": first.version,
+            },
+        )
+        if marked.rowcount != 1:
+            return Claimed(directive, steps, None)  # Not a fresh installation.
         first.status, first.attempts = "running", 1
         return Claimed(directive, steps, first.id)
     finally:
