@@ -32,6 +32,8 @@ rows: busy).
 
 from __future__ import annotations
 
+import json
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,13 +41,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import JSON, Table
 from sqlalchemy.engine import Connection
 
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.configs import config_changes
 from fleetprompt_cli.core.names import canonical_slug
-from fleetprompt_cli.errors import InvalidInput, NotFound
+from fleetprompt_cli.errors import InvalidInput, NotFound, StoreUnavailable
 from fleetprompt_cli.store import fastread
 from fleetprompt_cli.store.engine import Store
 from fleetprompt_cli.store.fastread import InstallationRow, Reader, TenantRow
@@ -56,7 +58,7 @@ from fleetprompt_cli.store.models import (
     DirectiveStep,
     Installation,
     Revision,
-    Tenant,
+    UTCDateTime,
 )
 from fleetprompt_cli.store.repository._common import _now
 from fleetprompt_cli.store.repository.directives import StepSpec
@@ -74,35 +76,7 @@ __all__ = [
     "transaction",
 ]
 
-_TENANTS: Table = Tenant.__table__  # type: ignore[attr-defined]
 _INSTALLATIONS: Table = Installation.__table__  # type: ignore[attr-defined]
-_DIRECTIVES: Table = Directive.__table__  # type: ignore[attr-defined]
-_STEPS: Table = DirectiveStep.__table__  # type: ignore[attr-defined]
-_REVISIONS: Table = Revision.__table__  # type: ignore[attr-defined]
-
-# submit's lock on the tenant row (SQLite's compiler drops FOR UPDATE: its
-# write transaction already holds the database's one write lock).  On
-# PostgreSQL the same round trip reads the database clock (the transaction's
-# start time, what repository.database_now reads with a query of its own).
-_LOCK_TENANT = (
-    select(_TENANTS.c.id, _TENANTS.c.slug, _TENANTS.c.tier, _TENANTS.c.created_at)
-    .where(_TENANTS.c.id == bindparam("tenant_id"))
-    .with_for_update()
-)
-_LOCK_TENANT_NOW = (
-    select(
-        _TENANTS.c.id,
-        _TENANTS.c.slug,
-        _TENANTS.c.tier,
-        _TENANTS.c.created_at,
-        func.current_timestamp(type_=DateTime(timezone=True)),
-    )
-    .where(_TENANTS.c.id == bindparam("tenant_id"))
-    .with_for_update()
-)
-_INSERT_DIRECTIVE = insert(_DIRECTIVES)
-_INSERT_STEPS = insert(_STEPS)
-_INSERT_REVISIONS = insert(_REVISIONS)
 
 # The live statuses a new plan may start from: not changing, not finished
 # (lifecycle.changing without a pending version; the guarded UPDATE below
@@ -110,51 +84,67 @@ _INSERT_REVISIONS = insert(_REVISIONS)
 _STEADY = tuple(
     s for s in lifecycle.STATUSES if lifecycle.is_live(s) and not lifecycle.changing(s, None)
 )
-_PLAN_EXISTING = (
-    update(_INSTALLATIONS)
-    .where(
-        _INSTALLATIONS.c.tenant_id == bindparam("b_tenant_id"),
-        _INSTALLATIONS.c.id == bindparam("b_id"),
-        _INSTALLATIONS.c.status.in_(_STEADY),
-        _INSTALLATIONS.c.pending_version.is_(None),
-    )
-    .values(
-        pending_version=bindparam("b_pending_version"),
-        pending_config=bindparam("b_pending_config", type_=_INSTALLATIONS.c.pending_config.type),
-        requested=or_(_INSTALLATIONS.c.requested, bindparam("b_requested")),
-        updated_at=bindparam("b_updated_at", type_=_INSTALLATIONS.c.updated_at.type),
-    )
+# The partial unique index that keeps one live row per (tenant, slug): its
+# predicate, as the model (and the migration) spells it.
+_LIVE_PREDICATE = str(
+    next(
+        i for i in _INSTALLATIONS.indexes if i.name == "uq_installations_live_slug"
+    ).dialect_options["sqlite"]["where"]
 )
-# INSERT ... ON CONFLICT DO NOTHING RETURNING id per dialect, on the partial
-# unique index of live rows (its predicate read from the model's index).
-_PLAN_NEW: dict[str, Any] = {}
 
 
-def _plan_new(connection: Connection) -> Any:
-    dialect = connection.dialect.name
-    stmt = _PLAN_NEW.get(dialect)
-    if stmt is None:
-        index = next(i for i in _INSTALLATIONS.indexes if i.name == "uq_installations_live_slug")
-        where = index.dialect_options[dialect]["where"]
-        dialect_insert = _insert_for(dialect)
-        stmt = (
-            dialect_insert(_INSTALLATIONS)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "slug"], index_where=where)
-            .returning(_INSTALLATIONS.c.id)
-        )
-        _PLAN_NEW[dialect] = stmt
-    return stmt
+def _insert_sql(model: Any, *, returning: bool = False, conflict: str = "") -> tuple[str, tuple]:
+    """``INSERT INTO table (its columns) VALUES (?, ...)``, from the model.
+
+    Every column but a generated integer id (a directive's id is a uuid the
+    caller makes), so each row states every value, as the ORM's INSERT does.
+    """
+    table: Table = model.__table__
+    columns = tuple(c.name for c in table.columns if c.name != "id" or model is Directive)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)})"
+        f" VALUES ({', '.join('?' for _ in columns)}){conflict}"
+    )
+    return sql + (" RETURNING id" if returning else ""), columns
 
 
-def _insert_for(dialect: str) -> Any:
-    # ON CONFLICT lives in each dialect's own insert construct.
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
+_INSERT_DIRECTIVE, _DIRECTIVE_COLUMNS = _insert_sql(Directive)
+_INSERT_STEP, _STEP_COLUMNS = _insert_sql(DirectiveStep)
+_INSERT_REVISION, _REVISION_COLUMNS = _insert_sql(Revision)
+# A new live row, or none when one exists (RETURNING then gives no id).
+_INSERT_INSTALLATION, _INSTALLATION_COLUMNS = _insert_sql(
+    Installation,
+    returning=True,
+    conflict=f" ON CONFLICT (tenant_id, slug) WHERE {_LIVE_PREDICATE} DO NOTHING",
+)
+# A plan on the live row, only if it is still in the state it was read in.
+_PLAN_EXISTING = (
+    "UPDATE installations SET pending_version = ?, pending_config = ?,"
+    " requested = (requested OR ?), updated_at = ?"
+    " WHERE tenant_id = ? AND id = ?"
+    f" AND status IN ({', '.join('?' for _ in _STEADY)}) AND pending_version IS NULL"
+)
+# submit's lock on the tenant row (SQLite: its write transaction already
+# holds the database's one write lock).  On PostgreSQL the same round trip
+# reads the database clock (the transaction's start time, which
+# repository.database_now reads with a query of its own).
+_LOCK_TENANT = {
+    "sqlite": "SELECT id, slug, tier, created_at FROM tenants WHERE id = ?",
+    "postgresql": (
+        "SELECT id, slug, tier, created_at, CURRENT_TIMESTAMP FROM tenants WHERE id = ? FOR UPDATE"
+    ),
+}
+_WRITTEN: tuple[Table, ...] = (
+    Directive.__table__,  # type: ignore[attr-defined]
+    DirectiveStep.__table__,  # type: ignore[attr-defined]
+    _INSTALLATIONS,
+    Revision.__table__,  # type: ignore[attr-defined]
+)
+# How each column is bound (the ORM's column types, by name: one meaning per name).
+_JSON_COLUMNS = frozenset(c.name for t in _WRITTEN for c in t.columns if isinstance(c.type, JSON))
+_TIME_COLUMNS = frozenset(
+    c.name for t in _WRITTEN for c in t.columns if isinstance(c.type, UTCDateTime)
+)
 
 
 @dataclass
@@ -163,6 +153,8 @@ class Transaction:
 
     connection: Connection
     reader: Reader
+    # The DBAPI connection under both (sqlite3 or psycopg), in the same transaction.
+    driver: Any
     # Per tenant id, the live installations read in this transaction by slug
     # (what plan_installation plans from).
     live: dict[int, dict[str, InstallationRow]]
@@ -170,13 +162,63 @@ class Transaction:
     now: datetime | None = None
 
     @property
-    def dialect(self) -> str:
-        return self.connection.dialect.name
+    def backend(self) -> str:
+        return self.reader.backend
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement on the driver connection; its cursor."""
+        return self.executemany(sql, [params], many=False)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], *, many: bool = True) -> Any:
+        """Run one statement per row of parameters (one executemany)."""
+        if self.backend == "postgresql":
+            sql = sql.replace("?", "%s")
+        cursor = self.driver.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, rows)
+            else:
+                cursor.execute(sql, rows[0])
+        except Exception as exc:
+            raise _unavailable(exc, self.reader) or exc from None
+        return cursor
+
+    def values(self, names: Sequence[str], given: dict[str, Any]) -> tuple[Any, ...]:
+        """A row's parameters as the ORM's column types would bind them on this backend."""
+        return tuple(self.bind(name, given[name]) for name in names)
+
+    def bind(self, name: str, value: Any) -> Any:
+        if name in _JSON_COLUMNS:
+            # As SQLAlchemy's JSON type: None is stored as JSON null, not SQL NULL.
+            if self.backend == "postgresql":
+                from psycopg.types.json import Jsonb
+
+                return Jsonb(value)
+            return json.dumps(value)
+        if name in _TIME_COLUMNS and value is not None:
+            # As models.UTCDateTime: UTC; on SQLite naive, in SQLAlchemy's text format.
+            value = value.astimezone(UTC)
+            if self.backend == "sqlite":
+                return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value
+
+
+def _unavailable(exc: BaseException, reader: Reader) -> Exception | None:
+    # A store that went away (or is locked past the busy timeout) is
+    # StoreUnavailable, as on the ORM path; any other error is a bug.
+    import sqlite3
+
+    psycopg = sys.modules.get("psycopg")
+    if isinstance(exc, sqlite3.OperationalError) or (
+        psycopg is not None and isinstance(exc, psycopg.OperationalError)
+    ):
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return StoreUnavailable(f"cannot use the state store {reader.where}: {detail}")
+    return None
 
 
 def _reader(connection: Connection, store: Store) -> Reader:
-    driver = connection.connection.driver_connection
-    return Reader(driver, store.backend, store.url)
+    return Reader(connection.connection.driver_connection, store.backend, store.url)
 
 
 @contextmanager
@@ -196,7 +238,8 @@ def pooled_reader(store: Store) -> Iterator[Reader]:
 def transaction(store: Store) -> Iterator[Transaction]:
     """One write transaction (SQLite: ``BEGIN IMMEDIATE``); commits when the block ends."""
     with store.connection() as connection:
-        yield Transaction(connection, _reader(connection, store), {})
+        driver = connection.connection.driver_connection
+        yield Transaction(connection, _reader(connection, store), driver, {})
 
 
 # -- reads (as the repository's, over the transaction) -------------------------
@@ -204,15 +247,13 @@ def transaction(store: Store) -> Iterator[Transaction]:
 
 def lock_tenant(tx: Transaction, tenant_id: int) -> TenantRow:
     """Lock the tenant's row until the transaction ends (as ``repository.lock_tenant``)."""
-    postgres = tx.dialect == "postgresql"
-    row = tx.connection.execute(
-        _LOCK_TENANT_NOW if postgres else _LOCK_TENANT, {"tenant_id": tenant_id}
-    ).first()
-    if row is None:
+    rows = tx.reader.rows(_LOCK_TENANT[tx.backend], (tenant_id,))
+    if not rows:
         raise NotFound(f"no tenant with id {tenant_id}")
-    if postgres:
+    row = rows[0]
+    if tx.backend == "postgresql":
         tx.now = row[4].astimezone(UTC)
-    return TenantRow(row[0], row[1], row[2], row[3])
+    return TenantRow(row[0], row[1], row[2], fastread._time(row[3]))
 
 
 def list_installations(
@@ -243,10 +284,9 @@ class NewDirective:
 def _database_now(tx: Transaction) -> datetime:
     # As repository.database_now: PostgreSQL's transaction time (read with
     # the tenant lock, else here), or this host's clock at SQLite's precision.
-    if tx.dialect == "postgresql":
+    if tx.backend == "postgresql":
         if tx.now is None:
-            value = tx.connection.execute(select(func.current_timestamp())).scalar_one()
-            tx.now = value.astimezone(UTC)
+            tx.now = tx.reader.rows("SELECT CURRENT_TIMESTAMP")[0][0].astimezone(UTC)
         return tx.now
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -273,46 +313,47 @@ def create_directive(
             raise InvalidInput(f"unknown step action {spec.action!r}")
     created = _now(now) if now is not None else _database_now(tx)
     directive_id = str(uuid.uuid4())
-    tx.connection.execute(
-        _INSERT_DIRECTIVE,
-        {
-            "id": directive_id,
-            "tenant_id": tenant_id,
-            "actor": actor,
-            "created_at": created,
-            "kind": kind,
-            "command": command,
-            "arguments": dict(arguments or {}),
-            "plan": dict(plan or {}),
-            "atomic": atomic,
-            "status": "pending",
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "heartbeat_at": None,
-            "attempts": 0,
-            "error": None,
-            "error_kind": None,
-            "finished_at": None,
-        },
-    )
+    directive = {
+        "id": directive_id,
+        "tenant_id": tenant_id,
+        "actor": actor,
+        "created_at": created,
+        "kind": kind,
+        "command": command,
+        "arguments": dict(arguments or {}),
+        "plan": dict(plan or {}),
+        "atomic": atomic,
+        "status": "pending",
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "heartbeat_at": None,
+        "attempts": 0,
+        "error": None,
+        "error_kind": None,
+        "finished_at": None,
+    }
+    tx.execute(_INSERT_DIRECTIVE, tx.values(_DIRECTIVE_COLUMNS, directive))
     if steps:
-        tx.connection.execute(
-            _INSERT_STEPS,
+        tx.executemany(
+            _INSERT_STEP,
             [
-                {
-                    "tenant_id": tenant_id,
-                    "directive_id": directive_id,
-                    "position": position,
-                    "slug": canonical_slug(spec.slug),
-                    "version": spec.version,
-                    "action": spec.action,
-                    "installation_id": spec.installation_id,
-                    "status": "pending",
-                    "attempts": 0,
-                    "error_message": None,
-                    "started_at": None,
-                    "finished_at": None,
-                }
+                tx.values(
+                    _STEP_COLUMNS,
+                    {
+                        "tenant_id": tenant_id,
+                        "directive_id": directive_id,
+                        "position": position,
+                        "slug": canonical_slug(spec.slug),
+                        "version": spec.version,
+                        "action": spec.action,
+                        "installation_id": spec.installation_id,
+                        "status": "pending",
+                        "attempts": 0,
+                        "error_message": None,
+                        "started_at": None,
+                        "finished_at": None,
+                    },
+                )
                 for position, spec in enumerate(steps)
             ],
         )
@@ -348,16 +389,17 @@ def plan_installation(
     if current is not None:
         if lifecycle.changing(current.status, current.pending_version):
             raise lifecycle.busy([slug])
-        changed = tx.connection.execute(
+        changed = tx.execute(
             _PLAN_EXISTING,
-            {
-                "b_tenant_id": tenant_id,
-                "b_id": current.id,
-                "b_pending_version": version,
-                "b_pending_config": dict(config) if config is not None else None,
-                "b_requested": requested,
-                "b_updated_at": now,
-            },
+            (
+                version,
+                tx.bind("pending_config", dict(config) if config is not None else None),
+                requested,
+                tx.bind("updated_at", now),
+                tenant_id,
+                current.id,
+                *_STEADY,
+            ),
         ).rowcount
         if changed != 1:
             # Another directive moved the row since this transaction read it.
@@ -380,25 +422,24 @@ def plan_installation(
         "created_at": now,
         "updated_at": now,
     }
-    installation_id = tx.connection.execute(_plan_new(tx.connection), values).scalar()
-    if installation_id is None:
+    inserted = tx.execute(_INSERT_INSTALLATION, tx.values(_INSTALLATION_COLUMNS, values)).fetchone()
+    if inserted is None:
         # Another directive planned the same package since this transaction
         # read the tenant's rows (the partial unique index kept one live row).
         raise lifecycle.busy([slug])
-    tx.connection.execute(
-        _INSERT_REVISIONS,
-        {
-            "tenant_id": tenant_id,
-            "installation_id": installation_id,
-            "directive_id": directive_id,
-            "actor": actor,
-            "at": now,
-            "transition": "plan",
-            "from_status": None,
-            "to_status": lifecycle.QUEUED,
-            "from_version": None,
-            "to_version": version,
-            "config_diff": config_changes({}, new_config),
-        },
-    )
+    installation_id = inserted[0]
+    revision = {
+        "tenant_id": tenant_id,
+        "installation_id": installation_id,
+        "directive_id": directive_id,
+        "actor": actor,
+        "at": now,
+        "transition": "plan",
+        "from_status": None,
+        "to_status": lifecycle.QUEUED,
+        "from_version": None,
+        "to_version": version,
+        "config_diff": config_changes({}, new_config),
+    }
+    tx.execute(_INSERT_REVISION, tx.values(_REVISION_COLUMNS, revision))
     return int(installation_id)

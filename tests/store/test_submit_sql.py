@@ -11,6 +11,7 @@ ids, uuids and timestamps aside.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from fleetprompt_cli.errors import StateError, TierDenied
 from fleetprompt_cli.store import repository as repo
 from fleetprompt_cli.store import submit_sql
 from fleetprompt_cli.store.engine import open_store
-from fleetprompt_cli.store.models import metadata
+from fleetprompt_cli.store.models import UTCDateTime, metadata
 
 
 @dataclass
@@ -131,10 +132,19 @@ def _rows(store) -> dict[str, list[tuple]]:
             columns = [c.name for c in metadata.tables[table].columns if c.name not in ignored]
             refs = [r for r in ("directive_id", "installation_id") if r in ignored]
             selected = ", ".join([f"CAST({name} AS TEXT)" for name in columns] + refs)
+            times = [
+                c.name for c in metadata.tables[table].columns if isinstance(c.type, UTCDateTime)
+            ]
+            selected += "".join(f", CAST({name} AS TEXT)" for name in times)
             rows = []
             for raw in c.execute(text(f"SELECT {selected} FROM {table}")).all():
                 values = list(raw[: len(columns)])
-                named = dict(zip(refs, raw[len(columns) :], strict=True))
+                # Times differ run to run; how they are stored must not (on
+                # SQLite: naive UTC text in SQLAlchemy's format; NULL or not).
+                for value in raw[len(columns) + len(refs) :]:
+                    shape = None if value is None else re.sub(r"\d", "9", value)
+                    values.append(shape if store.backend == "sqlite" else value is None)
+                named = dict(zip(refs, raw[len(columns) : len(columns) + len(refs)], strict=True))
                 # A reference compares as what it points at: the directive's
                 # command (unique per plan here), the installation's slug.
                 values += [commands.get(named.get("directive_id"))]
