@@ -32,6 +32,7 @@ rows: busy).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import uuid
@@ -39,6 +40,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import JSON, Table
@@ -117,6 +119,25 @@ _INSERT_INSTALLATION, _INSTALLATION_COLUMNS = _insert_sql(
     returning=True,
     conflict=f" ON CONFLICT (tenant_id, slug) WHERE {_LIVE_PREDICATE} DO NOTHING",
 )
+# PostgreSQL runs a data-modifying CTE: the parent row's INSERT and its
+# children's in one statement (the foreign keys are checked at its end).
+_INSERT_INSTALLATION_WITH_REVISION = (
+    f"WITH installation AS ({_INSERT_INSTALLATION})"
+    f" INSERT INTO revisions ({', '.join(_REVISION_COLUMNS)}) SELECT "
+    + ", ".join("installation.id" if n == "installation_id" else "?" for n in _REVISION_COLUMNS)
+    + " FROM installation RETURNING installation_id"
+)
+
+
+@functools.cache
+def _directive_with_steps(count: int) -> str:
+    values = ", ".join(f"({', '.join('?' for _ in _STEP_COLUMNS)})" for _ in range(count))
+    return (
+        f"WITH directive AS ({_INSERT_DIRECTIVE})"
+        f" INSERT INTO directive_steps ({', '.join(_STEP_COLUMNS)}) VALUES {values}"
+    )
+
+
 # A plan on the live row, only if it is still in the state it was read in.
 _PLAN_EXISTING = (
     "UPDATE installations SET pending_version = ?, pending_config = ?,"
@@ -229,9 +250,30 @@ def pooled_reader(store: Store) -> Iterator[Reader]:
     a connection or re-reading the schema revision (the store was opened at
     the head).  ``fastread.Fallback`` from a body (the default tenant not
     created yet) passes through: the caller takes the ORM path.
+
+    The driver connection is taken from the pool without a SQLAlchemy
+    Connection around it (a third of a preview's read time went into that):
+    on SQLite a ``BEGIN`` holds one snapshot for every query, on PostgreSQL
+    psycopg begins at the first one (READ COMMITTED, as the ORM's read
+    sessions); returning it to the pool rolls back.  A write is never sent
+    on it: only the fast reader's SELECTs.
     """
-    with store.connection(readonly=True) as connection:
-        yield _reader(connection, store)
+    try:
+        pooled = store.engine.raw_connection()
+    except Exception:
+        # The pool could not connect: the Store's own path reports why, in
+        # its words (or, if it connects now, reads there).
+        with store.connection(readonly=True) as connection:
+            yield _reader(connection, store)
+        return
+    try:
+        driver = pooled.driver_connection
+        reader = Reader(driver, store.backend, store.url)
+        if store.backend == "sqlite":
+            reader.rows("BEGIN")
+        yield reader
+    finally:
+        pooled.close()
 
 
 @contextmanager
@@ -332,31 +374,34 @@ def create_directive(
         "error_kind": None,
         "finished_at": None,
     }
-    tx.execute(_INSERT_DIRECTIVE, tx.values(_DIRECTIVE_COLUMNS, directive))
-    if steps:
-        tx.executemany(
-            _INSERT_STEP,
-            [
-                tx.values(
-                    _STEP_COLUMNS,
-                    {
-                        "tenant_id": tenant_id,
-                        "directive_id": directive_id,
-                        "position": position,
-                        "slug": canonical_slug(spec.slug),
-                        "version": spec.version,
-                        "action": spec.action,
-                        "installation_id": spec.installation_id,
-                        "status": "pending",
-                        "attempts": 0,
-                        "error_message": None,
-                        "started_at": None,
-                        "finished_at": None,
-                    },
-                )
-                for position, spec in enumerate(steps)
-            ],
+    step_rows = [
+        tx.values(
+            _STEP_COLUMNS,
+            {
+                "tenant_id": tenant_id,
+                "directive_id": directive_id,
+                "position": position,
+                "slug": canonical_slug(spec.slug),
+                "version": spec.version,
+                "action": spec.action,
+                "installation_id": spec.installation_id,
+                "status": "pending",
+                "attempts": 0,
+                "error_message": None,
+                "started_at": None,
+                "finished_at": None,
+            },
         )
+        for position, spec in enumerate(steps)
+    ]
+    head = tx.values(_DIRECTIVE_COLUMNS, directive)
+    if tx.backend == "postgresql" and step_rows:
+        # One round trip: the steps' INSERT with the directive's as its CTE.
+        tx.execute(_directive_with_steps(len(step_rows)), [*head, *chain(*step_rows)])
+        return NewDirective(directive_id, created)
+    tx.execute(_INSERT_DIRECTIVE, head)
+    if step_rows:
+        tx.executemany(_INSERT_STEP, step_rows)
     return NewDirective(directive_id, created)
 
 
@@ -422,15 +467,9 @@ def plan_installation(
         "created_at": now,
         "updated_at": now,
     }
-    inserted = tx.execute(_INSERT_INSTALLATION, tx.values(_INSTALLATION_COLUMNS, values)).fetchone()
-    if inserted is None:
-        # Another directive planned the same package since this transaction
-        # read the tenant's rows (the partial unique index kept one live row).
-        raise lifecycle.busy([slug])
-    installation_id = inserted[0]
     revision = {
         "tenant_id": tenant_id,
-        "installation_id": installation_id,
+        "installation_id": None,  # The new row's, once it has one.
         "directive_id": directive_id,
         "actor": actor,
         "at": now,
@@ -441,5 +480,21 @@ def plan_installation(
         "to_version": version,
         "config_diff": config_changes({}, new_config),
     }
-    tx.execute(_INSERT_REVISION, tx.values(_REVISION_COLUMNS, revision))
-    return int(installation_id)
+    row = tx.values(_INSTALLATION_COLUMNS, values)
+    if tx.backend == "postgresql":
+        # One round trip: the revision's INSERT takes the id from the
+        # installation's (its CTE); no row inserted, no revision, no id.
+        rest = [n for n in _REVISION_COLUMNS if n != "installation_id"]
+        inserted = tx.execute(
+            _INSERT_INSTALLATION_WITH_REVISION, [*row, *tx.values(rest, revision)]
+        ).fetchone()
+    else:
+        inserted = tx.execute(_INSERT_INSTALLATION, row).fetchone()
+        if inserted is not None:
+            revision["installation_id"] = inserted[0]
+            tx.execute(_INSERT_REVISION, tx.values(_REVISION_COLUMNS, revision))
+    if inserted is None:
+        # Another directive planned the same package since this transaction
+        # read the tenant's rows (the partial unique index kept one live row).
+        raise lifecycle.busy([slug])
+    return int(inserted[0])
