@@ -468,8 +468,8 @@ def submit(
     from fleetprompt_cli.store import submit_sql
 
     plan_steps = preview.plan_steps()
-    # Core statements on one pooled connection (store/submit_sql.py), the
-    # same rows as the ORM repository functions would write.
+    # The store's write transaction with SQL built once (store/submit_sql.py):
+    # the same rows as the ORM repository functions write, in a fraction of the time.
     with submit_sql.transaction(store) as tx:
         directive_id = write_directive(
             tx, submit_sql, preview, plan_steps, actor=actor, command=command, atomic=atomic

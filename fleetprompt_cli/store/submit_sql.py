@@ -2,20 +2,24 @@
 
 ``install --no-wait`` (and ``bench/install_bench.py``, thousands of times)
 pays for ``preview_install`` + ``submit`` per directive.  Through the ORM
-that was about 15 statements' worth of SQLAlchemy overhead, four flushes and
-a fresh connection per session; here it is:
+that was ~15 statements' worth of SQLAlchemy overhead, four flushes and a
+session per read; here (``bench/enqueue_bench.py`` measures it):
 
 * **Reads** (the preview's tenant state, and the re-check under the tenant
   lock) go through the fast reader's functions (:mod:`store.fastread`: the
-  same SQL, rows and decoding as the read commands) over the driver
-  connection of a pooled SQLAlchemy connection, inside the store's own
-  transaction, so no connection is opened and no schema check is repeated
-  (``open_store`` checked it).
-* **Writes** are Core statements built once (module level, or once per
-  dialect for the upserts): the directive, its steps in one executemany, and
-  per planned package either one ``INSERT ... ON CONFLICT DO NOTHING
-  RETURNING id`` of a new ``queued`` row (with its ``plan`` revision) or one
-  guarded ``UPDATE`` of the live row.
+  same SQL, rows and decoding as the read commands) on the driver
+  connection of a pooled connection, so no connection is opened and no
+  schema check is repeated (``open_store`` checked it).
+* **Writes** run in the store's own write transaction (``Store.connection``:
+  SQLite's ``BEGIN IMMEDIATE``, its error messages), as SQL on the same
+  driver connection, each statement built once from the models' columns
+  and bound as the models' column types bind (JSON, UTC times).  Even Core
+  statements cost more to execute than SQLite takes to run them.  Per
+  directive: the directive, its steps (one executemany), and per planned
+  package either one ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of
+  a new ``queued`` row with its ``plan`` revision or one guarded ``UPDATE``
+  of the live row; on PostgreSQL each parent and its children are one
+  statement (a data-modifying CTE), to save round trips.
 
 The functions mirror the repository functions of the same names
 (``lock_tenant``, ``list_installations``, ``leaving_slugs``,
@@ -170,7 +174,7 @@ _TIME_COLUMNS = frozenset(
 
 @dataclass
 class Transaction:
-    """One write transaction of the store: its Core connection and a fast Reader over it."""
+    """One write transaction of the store: its connection, and a fast Reader and SQL over it."""
 
     connection: Connection
     reader: Reader
@@ -201,7 +205,10 @@ class Transaction:
             else:
                 cursor.execute(sql, rows[0])
         except Exception as exc:
-            raise _unavailable(exc, self.reader) or exc from None
+            mapped = _unavailable(exc, self.reader)
+            if mapped is None:
+                raise
+            raise mapped from None
         return cursor
 
     def values(self, names: Sequence[str], given: dict[str, Any]) -> tuple[Any, ...]:
