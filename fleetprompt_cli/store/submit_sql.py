@@ -260,10 +260,9 @@ def pooled_reader(store: Store) -> Iterator[Reader]:
 
     The driver connection is taken from the pool without a SQLAlchemy
     Connection around it (a third of a preview's read time went into that):
-    on SQLite a ``BEGIN`` holds one snapshot for every query, on PostgreSQL
-    psycopg begins at the first one (READ COMMITTED, as the ORM's read
-    sessions); returning it to the pool rolls back.  A write is never sent
-    on it: only the fast reader's SELECTs.
+    on SQLite a ``BEGIN`` holds one snapshot for every query (returning it
+    to the pool rolls back); on PostgreSQL the queries run in autocommit.
+    A write is never sent on it: only the fast reader's SELECTs.
     """
     try:
         pooled = store.engine.raw_connection()
@@ -273,13 +272,23 @@ def pooled_reader(store: Store) -> Iterator[Reader]:
         with store.connection(readonly=True) as connection:
             yield _reader(connection, store)
         return
+    driver: Any = pooled.driver_connection
+    postgres = store.backend == "postgresql"
     try:
-        driver = pooled.driver_connection
-        reader = Reader(driver, store.backend, store.url)
-        if store.backend == "sqlite":
-            reader.rows("BEGIN")
-        yield reader
+        if postgres:
+            # Each statement in its own transaction: at READ COMMITTED (the
+            # ORM's read sessions) each has its own snapshot anyway, and the
+            # BEGIN and ROLLBACK round trips are saved.
+            driver.autocommit = True
+        else:
+            driver.execute("BEGIN")
+        yield Reader(driver, store.backend, store.url)
     finally:
+        try:
+            if postgres:
+                driver.autocommit = False
+        except Exception:
+            pooled.invalidate()  # A broken connection is not pooled again.
         pooled.close()
 
 
