@@ -280,9 +280,10 @@ def pooled_reader(store: Store) -> Iterator[Reader]:
             # ORM's read sessions) each has its own snapshot anyway, and the
             # BEGIN and ROLLBACK round trips are saved.
             driver.autocommit = True
-        else:
-            driver.execute("BEGIN")
-        yield Reader(driver, store.backend, store.url)
+        reader = Reader(driver, store.backend, store.url)
+        if not postgres:
+            reader.rows("BEGIN")  # (A driver error is StoreUnavailable, as every read's.)
+        yield reader
     finally:
         try:
             if postgres:
