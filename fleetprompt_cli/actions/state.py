@@ -36,6 +36,8 @@ def read_tenant(
     source: Store | StateSource,
     tenant: str,
     body: Callable[[Any, ModuleType, int, str, str], T],
+    *,
+    pooled: bool = False,
 ) -> T:
     """Run ``body(s, repo, tenant_id, tenant_name, tier)`` in one read transaction.
 
@@ -45,6 +47,11 @@ def read_tenant(
     both.  A StateSource tries the fast reader first; a Store (or a fast
     reader that cannot answer) takes the ORM path, where ``default`` is
     created on first use and any other unknown tenant is NotFound.
+
+    ``pooled`` (with a Store): run the body over the fast reader's functions
+    on one of the store's pooled connections (``store.submit_sql``), no ORM
+    session and no new connection; the enqueue path (``preview_install``)
+    takes it.  Its bodies must only read what the fast reader's rows hold.
     """
 
     def slow(store: Store) -> T:
@@ -55,13 +62,22 @@ def read_tenant(
         with store.session(readonly=True) as s:
             return body(s, repo, tenant_id, name, tier)
 
-    if not isinstance(source, StateSource):
-        return slow(source)
-
     def fast(reader: Reader) -> T:
         from fleetprompt_cli.store import fastread
 
         record = fastread.get_tenant(reader, tenant)
         return body(reader, fastread, record.id, record.slug, record.tier)
+
+    if not isinstance(source, StateSource):
+        if pooled:
+            from fleetprompt_cli.store import fastread
+            from fleetprompt_cli.store.submit_sql import pooled_reader
+
+            try:
+                with pooled_reader(source) as reader:
+                    return fast(reader)
+            except fastread.Fallback:
+                pass  # The default tenant's first use: the ORM path creates it.
+        return slow(source)
 
     return source.read(fast, slow)
