@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.version import Version
 
-from fleetprompt_cli.actions.directive_runner import archive_source
 from fleetprompt_cli.actions.indexes import open_catalog
 from fleetprompt_cli.actions.planning import Plan, PlanStep, plan_request
 from fleetprompt_cli.actions.policy import policy_data, policy_gate
@@ -448,6 +447,9 @@ def wait_for_packages(
 
 def archive_source_for(roots: dict[str, str], entry: IndexEntry) -> str:
     """The archive of an entry as a path or URL any local process can fetch."""
+    # Imported here: a no-op install never loads the installer.
+    from fleetprompt_cli.actions.directive_runner import archive_source
+
     return archive_source(
         Path(roots.get(entry.index, ".")),
         entry.data["archive"],
@@ -463,8 +465,15 @@ def submit(
     actor: str,
     command: str,
     atomic: bool = False,
+    wake: bool = True,
 ) -> Submitted:
-    """Write the directive, its steps and installations in one transaction; wake the queue."""
+    """Write the directive, its steps and installations in one transaction; wake the queue.
+
+    ``wake=False``: the caller runs the directive itself at once (an inline
+    install).  Should it die before claiming it, a worker's sweep finds the
+    directive unclaimed after the claim grace; the wake-up would only have
+    been quicker, and costs the CLI the queue's imports (~250 ms).
+    """
     from fleetprompt_cli.store import submit_sql
 
     plan_steps = preview.plan_steps()
@@ -474,11 +483,13 @@ def submit(
         directive_id = write_directive(
             tx, submit_sql, preview, plan_steps, actor=actor, command=command, atomic=atomic
         )
-    from fleetprompt_cli.queue import wake
+    if not wake:
+        return Submitted(directive_id)
+    from fleetprompt_cli.queue import wake as wake_queue
 
     # The directive is safe in the store even if the queue is down; the
     # warning says that workers will then only find it by their sweep.
-    return Submitted(directive_id, wake(settings, preview.tenant_id, directive_id))
+    return Submitted(directive_id, wake_queue(settings, preview.tenant_id, directive_id))
 
 
 def write_directive(

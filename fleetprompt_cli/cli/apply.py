@@ -61,8 +61,15 @@ def apply_preview(
     if submit_with is not None:
         submitted = submit_with(settings, app.store, preview, actor=settings.actor, command=command)
     else:
+        # Run here at once: the queue is told only when workers are to run it.
         submitted = submit(
-            settings, app.store, preview, actor=settings.actor, command=command, atomic=atomic
+            settings,
+            app.store,
+            preview,
+            actor=settings.actor,
+            command=command,
+            atomic=atomic,
+            wake=no_wait,
         )
     directive_id = submitted.directive_id
     if submitted.warning:
