@@ -182,7 +182,11 @@ class _LeaseKeeper:
 
     ``hold(renew, period)`` calls ``renew()`` every ``period`` seconds until
     ``drop``; ``renew`` returning False (the lease was lost) or raising (the
-    store is down: the steps will say so) is not retried before the next period.
+    store is down: the steps will say so) is not retried before the next
+    period.  The thread runs only while some lease is held: the last
+    ``drop`` stops it and waits for it, so a process that ran a directive is
+    left with no thread of ours (the resolver pauses the garbage collector
+    only when it runs alone).
     """
 
     def __init__(self) -> None:
@@ -195,7 +199,7 @@ class _LeaseKeeper:
         with self._cond:
             token = next(self._tokens)
             self._held[token] = (time.monotonic() + period, renew, period)
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="lease-keeper", daemon=True)
                 self._thread.start()
             self._cond.notify()
@@ -204,10 +208,20 @@ class _LeaseKeeper:
     def drop(self, token: int) -> None:
         with self._cond:
             self._held.pop(token, None)
+            thread = self._thread
+            if self._held or thread is None:
+                return
+            self._thread = None  # Its loop sees it is no longer the keeper and ends.
+            self._cond.notify()
+        if thread is not threading.current_thread():
+            thread.join()
 
     def _loop(self) -> None:
+        me = threading.current_thread()
         while True:
             with self._cond:
+                if self._thread is not me:
+                    return
                 now = time.monotonic()
                 due = [(t, renew) for t, (at, renew, _) in self._held.items() if at <= now]
                 for token, _ in due:
@@ -223,7 +237,8 @@ class _LeaseKeeper:
                 except Exception:
                     continue  # The store is down: the steps will say so.
                 if not alive:
-                    self.drop(token)
+                    with self._cond:
+                        self._held.pop(token, None)  # Its runner finds out and drops it.
 
 
 _keeper = _LeaseKeeper()

@@ -186,3 +186,20 @@ def test_a_fast_attempt_that_fails_is_retried_by_the_general_path(backend, fx_en
     assert [(p["slug"], p["version"], p["status"]) for p in listed["installations"]] == [
         ("fx-base", "1.0.0", "active")
     ]
+
+
+def test_the_lease_keeper_renews_while_held_and_leaves_no_thread():
+    import threading
+
+    keeper = directive_runner._LeaseKeeper()
+    renewed = threading.Event()
+    token = keeper.hold(lambda: renewed.set() is None, 0.01)
+    assert renewed.wait(10)  # Renewed in the background while held.
+    assert any(t.name == "lease-keeper" for t in threading.enumerate())
+    keeper.drop(token)
+    # The last drop stops the thread and waits for it.
+    assert keeper._thread is None
+    assert not any(
+        t.name == "lease-keeper" and t.is_alive() and t is not directive_runner._keeper._thread
+        for t in threading.enumerate()
+    )
