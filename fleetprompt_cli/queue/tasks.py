@@ -175,8 +175,36 @@ def _sqlite_storage() -> type:
 
 
 @functools.cache
+def _huey_class() -> type:
+    """huey without task revocation, which fleetprompt never uses.
+
+    huey reads a task's revocation keys before running it and deletes its
+    own afterwards: two more queue operations per wake-up (a write
+    transaction each on a SQLite queue).  A wake-up is never revoked here: a
+    directive is cancelled in the store, and a wake-up for it then does nothing.
+    """
+    from huey import Huey
+
+    class NoRevokeHuey(Huey):
+        def is_revoked(self, task: Any, timestamp: Any = None, peek: bool = True) -> bool:
+            return False
+
+        def delete(self, key: Any) -> Any:
+            # Only _execute deletes, and only the task's revocation key ("r:<id>").
+            if isinstance(key, str) and key.startswith("r:"):
+                return False
+            return super().delete(key)
+
+        def revoke(self, *args: Any, **kwargs: Any) -> Any:
+            raise TypeError("fleetprompt wake-ups are not revoked: cancel the directive")
+
+        revoke_all = revoke_by_id = revoke
+
+    return NoRevokeHuey
+
+
+@functools.cache
 def _huey(queue_url: str, name: str) -> Any:
-    from huey import Huey, RedisHuey
 
     backend = queue_backend(queue_url)  # An unusable URL: InvalidInput naming the variable.
     # results=False: the state store keeps the results; a wake-up carries ids only.
@@ -187,8 +215,11 @@ def _huey(queue_url: str, name: str) -> Any:
         "utc": True,
         "serializer": json_serializer(),
     }
+    Huey = _huey_class()
     if backend == "redis":
-        huey = RedisHuey(name, url=queue_url, **options)
+        from huey.storage import RedisStorage
+
+        huey = Huey(name, storage_class=RedisStorage, url=queue_url, **options)
     elif backend == "postgres":
         from fleetprompt_cli.queue.pgstorage import PostgresStorage
 
