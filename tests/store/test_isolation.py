@@ -22,6 +22,7 @@ GLOBAL = {
     "resolve_tenant",
     "saved_id",
     "set_tier",
+    "subscribed_tenants",
 }
 
 
