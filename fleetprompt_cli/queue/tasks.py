@@ -11,12 +11,13 @@ huey's default pickle serializer they could run code in every worker.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from fleetprompt_cli.queue import TASK_DISPATCH, TASK_RUN, TASK_SWEEP
 from fleetprompt_cli.settings import DEFAULT_QUEUE_NAME as SETTINGS_QUEUE_NAME
 from fleetprompt_cli.settings import Settings, queue_backend, safe_url
 from fleetprompt_cli.settings import queue_name as settings_queue_name
+from fleetprompt_cli.walmode import begin_quickly
 
 __all__ = [
     "DEFAULT_QUEUE_NAME",
@@ -170,6 +172,33 @@ def _sqlite_storage() -> type:
             conn = super()._create_connection()
             conn.execute("pragma synchronous=NORMAL")
             return conn
+
+        @contextlib.contextmanager
+        def db(self, commit: bool = False, close: bool = False) -> Iterator[Any]:
+            # huey's own, but its BEGIN EXCLUSIVE waits for another process's
+            # enqueue or dequeue in short steps (walmode.begin_quickly), not
+            # in SQLite's millisecond sleeps.
+            if not commit:
+                with super().db(commit, close) as cursor:
+                    yield cursor
+                return
+            with self.lock:
+                conn = self.conn
+                if not begin_quickly(conn, self._timeout, self.begin_sql):
+                    conn.execute(self.begin_sql)
+                cursor = conn.cursor()
+                try:
+                    yield cursor
+                except Exception:
+                    conn.rollback()
+                    raise
+                else:
+                    conn.commit()
+                finally:
+                    cursor.close()
+                    if close:
+                        conn.close()
+                        self._conn = None
 
     return Storage
 

@@ -16,7 +16,6 @@ Every failure to reach, lock or recognise the store is a
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -40,7 +39,7 @@ from sqlmodel import Session
 from fleetprompt_cli.errors import StoreUnavailable
 from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, metadata
 from fleetprompt_cli.store.schema_head import refusal
-from fleetprompt_cli.walmode import enable_wal
+from fleetprompt_cli.walmode import begin_quickly, enable_wal
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -196,52 +195,14 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         if info.get(_READONLY) is not readonly:
             connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if readonly else 'OFF'}")
             info[_READONLY] = readonly
-        if readonly or not _begin_quickly(connection.connection.dbapi_connection, busy_timeout):
+        dbapi_connection = connection.connection.dbapi_connection
+        if readonly or not begin_quickly(dbapi_connection, busy_timeout, "BEGIN IMMEDIATE"):
             # Read-only, or still locked after the quick tries: SQLite's own
             # busy handler waits (up to busy_timeout) and a failure is an
             # OperationalError like any other.
             connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
-
-
-# How long a writer retries BEGIN IMMEDIATE in short steps before it leaves
-# the wait to SQLite's busy handler.
-_QUICK_BEGIN_SECONDS = 0.25
-
-
-def _begin_quickly(dbapi_connection: Any, busy_timeout: float) -> bool:
-    """``BEGIN IMMEDIATE``, retried every 50-2000 us while another writer holds the lock.
-
-    SQLite's busy handler sleeps 1, 2, 5, 10, 15... ms between its tries, so
-    a writer that waits for another one's sub-millisecond transaction loses
-    milliseconds: two workers sharing a store were slower than one.  Retrying
-    in short steps (with the handler off for the try) takes the lock soon
-    after it is free.  False when the lock stayed taken: the caller then
-    waits the usual way.
-    """
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA busy_timeout = 0")
-        try:
-            deadline = time.monotonic() + min(_QUICK_BEGIN_SECONDS, busy_timeout)
-            delay = 0.00005
-            while True:
-                try:
-                    cursor.execute("BEGIN IMMEDIATE")
-                    return True
-                except sqlite3.OperationalError as exc:
-                    message = str(exc)
-                    if "locked" not in message and "busy" not in message:
-                        return False  # Not a lock: the usual path reports it.
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(delay)
-                delay = min(delay * 1.5, 0.002)
-        finally:
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-    finally:
-        cursor.close()
 
 
 def _postgres_engine(url: URL) -> Engine:
