@@ -157,7 +157,7 @@ def test_a_sqlite_store_older_than_the_code_reads_as_no_reviews(tmp_path):
     assert read_reviews(f"sqlite:///{path}", "crm") == []
 
 
-# PostgreSQL only: SQLite reads through the stdlib either way.
+# PostgreSQL only (SQLite reads through the stdlib either way): libpq and psycopg.
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_postgres_reads_through_libpq_as_through_psycopg(store_url, store, tenants, monkeypatch):
@@ -179,7 +179,7 @@ def test_postgres_reads_through_libpq_as_through_psycopg(store_url, store, tenan
     assert [read() for read in reads] == over_libpq
 
 
-# PostgreSQL only: SQLite reads through the stdlib either way.
+# PostgreSQL only: a session's time zone.
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_review_times_read_as_a_utc_session_printed_them(store_url, store, tenants, monkeypatch):
@@ -224,7 +224,7 @@ def test_slugs_go_to_postgres_as_one_text_array(postgres_admin_url):
         connection.close()
 
 
-# PostgreSQL only: SQLite reads through the stdlib either way.
+# PostgreSQL only: SQLite binds each slug (at most 32,766 variables).
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_a_search_of_more_slugs_than_postgres_takes_parameters(store_url, store, tenants):
