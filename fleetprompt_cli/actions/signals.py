@@ -99,22 +99,8 @@ def event_of(row: Any, tenant: str) -> dict[str, Any]:
     """A stored signal (model or plain row) in its CloudEvents JSON form."""
     from fleetprompt_cli.core import signals as core
 
-    return core.cloudevent(
-        core.SignalEnvelope.model_construct(
-            specversion=row.specversion,
-            id=row.id,
-            source=row.source,
-            type=row.type,
-            subject=row.subject,
-            time=row.time,
-            datacontenttype=row.datacontenttype,
-            data=row.data,
-            tenant=tenant,
-            sequence=row.sequence,
-            correlation_id=row.correlation_id,
-            causation_id=row.causation_id,
-        )
-    )
+    # No envelope model per row: reading the log imports no pydantic.
+    return core.stored_cloudevent(row, tenant)
 
 
 @dataclass(frozen=True)

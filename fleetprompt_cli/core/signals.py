@@ -12,6 +12,11 @@ Types are lower-case dot-separated segments ``[a-z0-9_]+``, at least two
 (``field_service.job.completed``); the ``fleetprompt.`` namespace is the
 tool's own.  A subscription pattern is a type, or a prefix ending in ``.*``
 that matches every type with one or more further segments.
+
+Reading the log never imports pydantic (~80 ms, most of a ``signals`` run):
+:func:`stored_cloudevent` builds a stored signal's JSON form from its row,
+and :class:`SignalEnvelope`, the validating model, is defined (and pydantic
+imported) the first time something asks for it.
 """
 
 from __future__ import annotations
@@ -20,9 +25,8 @@ import json
 import math
 import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fleetprompt_cli.errors import InvalidInput
 
@@ -32,7 +36,7 @@ __all__ = [
     "MAX_SUBJECT",
     "MAX_TYPE",
     "RESERVED_PREFIX",
-    "SignalEnvelope",
+    "SignalEnvelope",  # noqa: F822 - defined on first use (__getattr__ below)
     "check_pattern",
     "check_type",
     "cloudevent",
@@ -40,6 +44,7 @@ __all__ = [
     "matches",
     "matches_any",
     "parse_data",
+    "stored_cloudevent",
 ]
 
 RESERVED_PREFIX = "fleetprompt."
@@ -137,59 +142,89 @@ def _rfc3339(value: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
-class SignalEnvelope(BaseModel):
-    """One signal as written: CloudEvents 1.0 attributes plus fleetprompt's extensions."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-    specversion: Literal["1.0"] = "1.0"
-    id: str = Field(min_length=1, max_length=MAX_ID)
-    source: str = Field(min_length=1, max_length=MAX_SOURCE)
-    type: str
-    subject: str | None = Field(default=None, max_length=MAX_SUBJECT)
-    time: datetime
-    datacontenttype: str = "application/json"
-    data: Any = None
-    tenant: str
-    sequence: int = Field(ge=1)
-    correlation_id: str | None = Field(default=None, max_length=MAX_ID)
-    causation_id: str | None = Field(default=None, max_length=MAX_ID)
-
-    @field_validator("type")
-    @classmethod
-    def _type(cls, value: str) -> str:
-        try:
-            return check_type(value)
-        except InvalidInput as error:
-            raise ValueError(str(error)) from None
-
-    @field_validator("time")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("time must be timezone-aware")
-        return value.astimezone(UTC)
-
-    def to_cloudevent(self) -> dict[str, Any]:
-        """The CloudEvents JSON form (structured mode), extensions included."""
-        return cloudevent(self)
+def cloudevent(envelope: Any) -> dict[str, Any]:
+    """CloudEvents 1.0 JSON of a SignalEnvelope: required attributes, optional ones when set,
+    our extensions."""
+    return stored_cloudevent(envelope, envelope.tenant)
 
 
-def cloudevent(envelope: SignalEnvelope) -> dict[str, Any]:
-    """CloudEvents 1.0 JSON: required attributes, optional ones when set, our extensions."""
+def stored_cloudevent(row: Any, tenant: str) -> dict[str, Any]:
+    """A stored signal (an ORM model or a plain row) in its CloudEvents JSON form.
+
+    What :func:`cloudevent` makes of the signal's envelope, without building
+    the model (nor importing pydantic): the row was checked when it was
+    written.  ``row`` has the envelope's attributes but ``tenant``; rows carry
+    the tenant's id, the document its name.
+    """
     document: dict[str, Any] = {
-        "specversion": envelope.specversion,
-        "id": envelope.id,
-        "source": envelope.source,
-        "type": envelope.type,
+        "specversion": row.specversion,
+        "id": row.id,
+        "source": row.source,
+        "type": row.type,
     }
-    if envelope.subject is not None:
-        document["subject"] = envelope.subject
-    document["time"] = _rfc3339(envelope.time)
-    document["datacontenttype"] = envelope.datacontenttype
-    document["data"] = envelope.data
-    document["tenant"] = envelope.tenant
-    document["sequence"] = envelope.sequence
-    document["correlationid"] = envelope.correlation_id
-    document["causationid"] = envelope.causation_id
+    if row.subject is not None:
+        document["subject"] = row.subject
+    document["time"] = _rfc3339(row.time)
+    document["datacontenttype"] = row.datacontenttype
+    document["data"] = row.data
+    document["tenant"] = tenant
+    document["sequence"] = row.sequence
+    document["correlationid"] = row.correlation_id
+    document["causationid"] = row.causation_id
     return document
+
+
+@cache
+def _envelope_model() -> type:
+    # Imported here, on first use only: see the module's docstring.
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+    class SignalEnvelope(BaseModel):
+        """One signal as written: CloudEvents 1.0 attributes plus fleetprompt's extensions."""
+
+        model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+        specversion: Literal["1.0"] = "1.0"
+        id: str = Field(min_length=1, max_length=MAX_ID)
+        source: str = Field(min_length=1, max_length=MAX_SOURCE)
+        type: str
+        subject: str | None = Field(default=None, max_length=MAX_SUBJECT)
+        time: datetime
+        datacontenttype: str = "application/json"
+        data: Any = None
+        tenant: str
+        sequence: int = Field(ge=1)
+        correlation_id: str | None = Field(default=None, max_length=MAX_ID)
+        causation_id: str | None = Field(default=None, max_length=MAX_ID)
+
+        @field_validator("type")
+        @classmethod
+        def _type(cls, value: str) -> str:
+            try:
+                return check_type(value)
+            except InvalidInput as error:
+                raise ValueError(str(error)) from None
+
+        @field_validator("time")
+        @classmethod
+        def _aware(cls, value: datetime) -> datetime:
+            if value.tzinfo is None:
+                raise ValueError("time must be timezone-aware")
+            return value.astimezone(UTC)
+
+        def to_cloudevent(self) -> dict[str, Any]:
+            """The CloudEvents JSON form (structured mode), extensions included."""
+            return cloudevent(self)
+
+    # Named as if defined at the top of this module (reprs, pickling).
+    SignalEnvelope.__module__, SignalEnvelope.__qualname__ = __name__, "SignalEnvelope"
+    return SignalEnvelope
+
+
+def __getattr__(name: str) -> Any:
+    # ``core.signals.SignalEnvelope`` (and ``from ... import SignalEnvelope``)
+    # define the model on first use (PEP 562), so that only code that builds
+    # or validates an envelope pays for pydantic.
+    if name == "SignalEnvelope":
+        return _envelope_model()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

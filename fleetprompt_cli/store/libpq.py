@@ -251,6 +251,12 @@ def _param(value: Any) -> str | None:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        # An array literal (``slug = ANY($1)``): every element double-quoted,
+        # backslashes and quotes escaped, so a comma, a brace, a space or the
+        # word NULL in a string stays that string.
+        quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in value)
+        return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
     raise TypeError(f"unsupported parameter type {type(value).__name__}")
 
 

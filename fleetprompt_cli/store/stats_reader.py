@@ -2,18 +2,23 @@
 
 ``search`` and ``show`` must stay fast and must work before anything was ever
 installed, so this reads ``package_stats`` with the plain drivers (stdlib
-``sqlite3``; ``psycopg`` for PostgreSQL, imported only then) and treats a
+``sqlite3``; for PostgreSQL libpq itself through ``store/libpq.py``, as the
+fast reader does, or ``psycopg`` when no libpq can be loaded) and treats a
 store that does not exist yet as having no stats.  It never creates,
 migrates or locks anything: SQLite is opened read-only, and in WAL mode a
 reader does not wait for writers.
+
+Statements are written once, with ``?`` placeholders, for every driver.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from fleetprompt_cli.errors import StoreUnavailable
@@ -72,7 +77,7 @@ def _sqlite_path(url: str) -> Path:
     return Path(unquote(rest[3:].split("?", 1)[0]))
 
 
-def _fetch_sqlite(path: Path, table: str, sql: str, params: list) -> list[tuple]:
+def _fetch_sqlite(path: Path, sql: str, params: Sequence[Any]) -> list[tuple]:
     if not path.exists():
         return []
     try:
@@ -93,57 +98,86 @@ def _fetch_sqlite(path: Path, table: str, sql: str, params: list) -> list[tuple]
         connection.close()
 
 
-def _psycopg_conninfo(url: str) -> str:
+def _pg_conninfo(url: str) -> str:
     # postgresql+psycopg://... is SQLAlchemy's spelling; libpq wants postgresql://.
     parts = urlsplit(url)
     return urlunsplit(("postgresql", *parts[1:]))
 
 
-def _fetch_postgres(url: str, table: str, sql: str, params: tuple) -> list[tuple]:
+def _unavailable(url: str, exc: BaseException) -> StoreUnavailable:
+    text = str(exc).strip()
+    detail = text.splitlines()[0] if text else type(exc).__name__
+    safe = urlunsplit(urlsplit(url)._replace(netloc=urlsplit(url).netloc.split("@")[-1]))
+    return StoreUnavailable(f"cannot read the state store at {safe}: {detail}")
+
+
+def _fetch_postgres(url: str, table: str, sql: str, params: Sequence[Any]) -> list[tuple]:
+    # libpq through ctypes, as store/fastread.py reads: ``import psycopg``
+    # alone would cost ~130 ms of a ``show`` (store/libpq.py says why).
+    from fleetprompt_cli.store import libpq
+    from fleetprompt_cli.store.fastread import _numbered  # ``?`` as ``$1, $2...``
+
+    try:
+        libpq.load()
+    except libpq.Unavailable:
+        return _fetch_psycopg(url, table, sql, params)
+    try:
+        connection = libpq.Connection(_pg_conninfo(url), connect_timeout=int(_READ_TIMEOUT))
+    except libpq.Error as exc:
+        raise _unavailable(url, exc) from None
+    try:
+        if not connection.execute("SELECT to_regclass($1) IS NOT NULL", [table])[0][0]:
+            return []
+        return connection.execute(_numbered(sql), params)
+    except libpq.Error as exc:
+        raise _unavailable(url, exc) from None
+    finally:
+        connection.close()
+
+
+def _fetch_psycopg(url: str, table: str, sql: str, params: Sequence[Any]) -> list[tuple]:
     try:
         import psycopg
     except ImportError:
         raise StoreUnavailable(
             "a PostgreSQL state store needs psycopg: pip install 'fleetprompt[postgres]'"
         ) from None
-    conninfo = _psycopg_conninfo(url)
+    conninfo = _pg_conninfo(url)
     try:
         with psycopg.connect(conninfo, connect_timeout=int(_READ_TIMEOUT)) as connection:
             exists = connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()
             if exists is None or exists[0] is None:
                 return []
-            return connection.execute(sql, params).fetchall()
+            sql = sql.replace("%", "%%").replace("?", "%s")
+            return connection.execute(sql, tuple(params)).fetchall()
     except psycopg.Error as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        safe = urlunsplit(urlsplit(url)._replace(netloc=urlsplit(url).netloc.split("@")[-1]))
-        raise StoreUnavailable(f"cannot read the state store at {safe}: {detail}") from None
+        raise _unavailable(url, exc) from None
 
 
-def _fetch(
-    url: str, table: str, sqlite_sql: str, sqlite_params: list, pg_sql: str, pg_params: tuple
-) -> list[tuple]:
-    backend = url.split(":", 1)[0].lower().split("+", 1)[0]
+def _backend(url: str) -> str:
+    return url.split(":", 1)[0].lower().split("+", 1)[0]
+
+
+def _fetch(url: str, table: str, sql: str, params: Sequence[Any]) -> list[tuple]:
+    backend = _backend(url)
     if backend == "sqlite":
-        return _fetch_sqlite(_sqlite_path(url), table, sqlite_sql, sqlite_params)
+        return _fetch_sqlite(_sqlite_path(url), sql, params)
     if backend in ("postgresql", "postgres"):
-        return _fetch_postgres(url, table, pg_sql, pg_params)
+        return _fetch_postgres(url, table, sql, params)
     raise StoreUnavailable(f"unsupported state store URL {url!r}")
 
 
 def read_stats(url: str, slugs: Iterable[str]) -> dict[str, PackageFigures]:
     """Figures of the given (canonical) slugs that have any; {} before the store exists."""
-    wanted = sorted(set(slugs))
+    wanted: list[Any] = sorted(set(slugs))
     if not wanted:
         return {}
-    marks = ", ".join("?" for _ in wanted)
-    rows = _fetch(
-        url,
-        "package_stats",
-        f"SELECT {_COLUMNS} FROM package_stats WHERE slug IN ({marks})",
-        wanted,
-        f"SELECT {_COLUMNS} FROM package_stats WHERE slug = ANY(%s)",
-        (wanted,),
-    )
+    # PostgreSQL takes one array parameter, however many slugs a search shows.
+    where, params = "slug = ANY(?)", [wanted]
+    if _backend(url) == "sqlite":
+        where, params = f"slug IN ({', '.join('?' for _ in wanted)})", wanted
+    sql = f"SELECT {_COLUMNS} FROM package_stats WHERE {where}"
+    rows = _fetch(url, "package_stats", sql, params)
     return {row[0]: PackageFigures(*row) for row in rows}
 
 
@@ -179,19 +213,28 @@ def read_reviews(url: str, slug: str, limit: int = 5, sort: str = "helpful") -> 
         "reviews",
         f"SELECT {columns} FROM reviews WHERE slug = ? {order} LIMIT ?",
         [slug, limit],
-        f"SELECT {columns} FROM reviews WHERE slug = %s {order} LIMIT %s",
-        (slug, limit),
     )
     return [
-        ReviewRow(row[0], row[1], row[2], row[3], row[4], row[5], str(row[6]), row[7])
+        ReviewRow(row[0], row[1], row[2], row[3], row[4], row[5], _time_text(row[6]), row[7])
         for row in rows
     ]
 
 
+def _time_text(value: str | datetime) -> str:
+    # SQLite keeps naive UTC text, shown as stored.  PostgreSQL's timestamptz
+    # is shown as ``str()`` of the aware value in UTC (``... 12:00:00.5+00:00``):
+    # psycopg used to give it in the session's time zone, so this is the text
+    # it printed for a UTC session, now whatever the session's zone and
+    # whichever driver read it (libpq's binary results are in UTC already).
+    if isinstance(value, datetime):
+        return str(value.astimezone(UTC))
+    return str(value)
+
+
 def read_histogram(url: str, slug: str) -> dict[int, int]:
     """How many reviews of ``slug`` gave 5, 4, 3, 2 and 1 stars (5 first)."""
-    sql = "SELECT rating, COUNT(*) FROM reviews WHERE slug = {0} GROUP BY rating"
-    rows = _fetch(url, "reviews", sql.format("?"), [slug], sql.format("%s"), (slug,))
+    sql = "SELECT rating, COUNT(*) FROM reviews WHERE slug = ? GROUP BY rating"
+    rows = _fetch(url, "reviews", sql, [slug])
     counts = dict(rows)
     return {stars: int(counts.get(stars, 0)) for stars in range(5, 0, -1)}
 
@@ -200,12 +243,10 @@ def read_installation(url: str, tenant: str, slug: str) -> tuple[str | None, str
     """(version, status) of the tenant's live installation of ``slug``, or None."""
     sql = (
         "SELECT i.version, i.status FROM installations i JOIN tenants t ON t.id = i.tenant_id"
-        " WHERE t.slug = {0} AND i.slug = {0} AND i.status NOT IN ('uninstalled', 'cancelled')"
+        " WHERE t.slug = ? AND i.slug = ? AND i.status NOT IN ('uninstalled', 'cancelled')"
         " ORDER BY i.id DESC LIMIT 1"
     )
-    rows = _fetch(
-        url, "installations", sql.format("?"), [tenant, slug], sql.format("%s"), (tenant, slug)
-    )
+    rows = _fetch(url, "installations", sql, [tenant, slug])
     return (rows[0][0], rows[0][1]) if rows else None
 
 
@@ -213,7 +254,7 @@ def read_installed_slugs(url: str, tenant: str) -> list[str]:
     """Slugs the tenant has installed (live installations), for shell completion."""
     sql = (
         "SELECT DISTINCT i.slug FROM installations i JOIN tenants t ON t.id = i.tenant_id"
-        " WHERE t.slug = {0} AND i.status NOT IN ('uninstalled', 'cancelled') ORDER BY i.slug"
+        " WHERE t.slug = ? AND i.status NOT IN ('uninstalled', 'cancelled') ORDER BY i.slug"
     )
-    rows = _fetch(url, "installations", sql.format("?"), [tenant], sql.format("%s"), (tenant,))
+    rows = _fetch(url, "installations", sql, [tenant])
     return [row[0] for row in rows]
