@@ -33,6 +33,10 @@ SCENARIO = [
     ("install", "fx-base==1.0.0", "--tenant", "zeta", "--yes"),
     ("uninstall", "fx-base", "--tenant", "zeta", "--yes"),
     ("install", "fx-base==1.0.0", "--tenant", "zeta", "--yes"),
+    # A config: the installation's, the revisions' and the release's diffs.
+    ("install", "needs-config", "--config", "region=eu", "--yes"),
+    ("uninstall", "needs-config", "--yes"),
+    ("install", "needs-config", "--config", "region=us", "--config", "limit=3", "--yes"),
 ]
 
 TABLES = [
@@ -146,7 +150,10 @@ def test_fast_and_general_paths_write_the_same_rows(
     run_scenario()
     fast = dump()
     # Every fresh first step went the fast way (the acme install's first step too).
-    assert taken == ["fx-base", "fx-mid", "fx-top", "fx-top", "fx-base", "fx-base", "fx-base"]
+    assert taken == [
+        *("fx-base", "fx-mid", "fx-top", "fx-top", "fx-base", "fx-base", "fx-base"),
+        *("needs-config", "needs-config"),
+    ]
 
     # The same commands on a new store, without the fast path.
     monkeypatch.setattr(directive_runner, "FAST_PATH", False)
@@ -164,7 +171,8 @@ def test_fast_and_general_paths_write_the_same_rows(
     for table in TABLES:
         assert fast[table] == general[table], table
     # The comparison compared something.
-    assert len(fast["releases"]) == 9 and len(fast["revisions"]) > 20
+    assert len(fast["releases"]) == 11 and len(fast["revisions"]) > 20
+    assert any('"region": "us"' in row for row in fast["releases"])
 
 
 def test_a_fast_attempt_that_fails_is_retried_by_the_general_path(backend, fx_env, monkeypatch):
