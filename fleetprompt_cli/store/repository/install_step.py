@@ -4,19 +4,22 @@ Most directives a worker runs are a first install of a package: one step,
 an installation row that is ``queued``, no resources or subscriptions yet.
 The general runner moves such a step through four transactions and some
 forty ORM statements (claim, mark running, start the transition, write the
-result).  This module does the same in two transactions of SQLAlchemy Core
-statements written out once per dialect and run on the driver's own
-cursor (``?``/``%s`` parameters, no statement compilation, no ORM objects;
-psycopg prepares them on the server after a few runs):
+result).  This module does the same in two transactions of SQL written out
+once per dialect and run on the driver's own cursor (no statement
+compilation, no ORM objects; psycopg prepares them on the server after a
+few runs, and on PostgreSQL each batch of statements that does not wait for
+a result goes out in one pipeline):
 
 * :func:`claim_and_read`: the conditional claim ``UPDATE ... RETURNING`` the
-  directive, its steps, and, when its first open step is such an install,
-  the step marked ``running`` (counting the attempt, as the general runner
-  does in a transaction of its own: an attempt whose process dies counts).
-* :func:`install_fresh`: in one transaction, the lease renewal, the
-  installation row locked and re-checked, the resources, both lifecycle
-  transitions with their audit rows, the package counters, the numbered
-  revision, the step done, the ``installed`` signal and the directive's end.
+  directive, its steps, and, when its first open step is such an install
+  and its installation is still fresh, the step marked ``running``
+  (counting the attempt, as the general runner does in a transaction of its
+  own: an attempt whose process dies counts).
+* :func:`install_fresh`: after the caller renewed the lease
+  (:func:`renew_lease`) in the same transaction, the installation row
+  locked and re-checked, the resources, both lifecycle transitions with
+  their audit rows, the package counters, the numbered revision, the step
+  done, the ``installed`` signal and the directive's end.
 
 It writes exactly the rows the general path writes (``tests/store/
 test_install_step.py`` compares every column of every table the two paths
