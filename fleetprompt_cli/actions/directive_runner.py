@@ -44,6 +44,8 @@ from fleetprompt_cli.settings import Settings
 from fleetprompt_cli.settings import lease_seconds as settings_lease_seconds
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from fleetprompt_cli.core.install_rules import Resource
     from fleetprompt_cli.store.engine import Session, Store
     from fleetprompt_cli.store.models import Directive, DirectiveStep
@@ -67,6 +69,8 @@ UNEXPECTED = "error"
 # The fast path (store/repository/install_step.py) for a fresh install step;
 # tests turn it off to compare what the general path writes.
 FAST_PATH = True
+# ... and, when this process already read its archive, in one (see _at_once).
+AT_ONCE = True
 
 # Archive texts by sha256, for the next install of the same version in this
 # process (a worker installs the same few packages into many tenants): the
@@ -274,6 +278,8 @@ class _Runner:
         self.finished = False
         # Whether the tenant may have subscribers to deliver this run's signals to.
         self.dispatch: bool | None = None
+        # A fresh one-step install may be written in the claim's transaction.
+        self.at_once = AT_ONCE
 
     # -- plumbing -------------------------------------------------------------
 
@@ -728,18 +734,39 @@ class _Runner:
         # path: see _fast).
         from fleetprompt_cli.store.repository import install_step
 
-        with self.store.connection() as connection:
-            claimed = install_step.claim_and_read(
-                connection,
-                self.tenant_id,
-                self.directive_id,
-                self.owner,
-                lease_seconds=self.lease,
-                fast=self._fast_allowed if FAST_PATH else None,
-            )
+        at_once: bool | None = None
+        try:
+            with self.store.connection() as connection:
+                claimed = install_step.claim_and_read(
+                    connection,
+                    self.tenant_id,
+                    self.directive_id,
+                    self.owner,
+                    lease_seconds=self.lease,
+                    fast=self._fast_allowed if FAST_PATH else None,
+                )
+                if claimed is not None and claimed.fast_step is not None and self.at_once:
+                    at_once = self._at_once(connection, claimed)
+        except (StoreUnavailable, _LeaseLost):
+            raise
+        except Exception:
+            if at_once is not None or not self.at_once:
+                raise
+            # The write in the claim's transaction failed: nothing was
+            # committed, not even the claim.  Again, the usual way.
+            self.at_once = False
+            self.events.clear()
+            return self.run()
         if claimed is None:
             return RunOutcome(self.directive_id, "busy")
         faults.checkpoint("claimed")
+        if at_once:
+            faults.checkpoint("after-commit")
+            step = next(s for s in claimed.steps if s.id == claimed.fast_step)
+            self.emit(step, "active")
+            return RunOutcome(
+                self.directive_id, "succeeded", events=self.events, dispatch=bool(self.dispatch)
+            )
         try:
             with self._heartbeats():
                 outcome = self._steps(claimed.directive, claimed.steps, claimed.fast_step)
@@ -770,6 +797,63 @@ class _Runner:
             and not signals.subscription_specs(manifest)
         )
 
+    def _fresh_work(self, step: Any, info: dict[str, Any], files: dict[str, str]) -> Any:
+        """What install_step.install_fresh writes for this step."""
+        from fleetprompt_cli.store.repository import install_step
+
+        resources = resources_of(info["manifest"], files)
+        action = "install" if self.kind not in ("sync", "rollback") else self.kind
+        return install_step.FreshInstall(
+            step_id=self.repo.saved_id(step),
+            slug=step.slug,
+            version=info["version"],
+            resources=[(r.kind, r.name, r.definition, r.content) for r in resources],
+            manifest=info.get("manifest"),
+            sha256=info.get("sha256"),
+            actor=self.actor,
+            release_action=action,
+            signal_type="fleetprompt.package.installed",
+            signal_source=signals.INSTALLER_SOURCE,
+            signal_data={"slug": step.slug, "version": info.get("version"), "action": step.action},
+            finishing=self.finishing,
+        )
+
+    def _at_once(self, connection: Connection, claimed: Any) -> bool:
+        """A one-step fresh install whose archive this process has read: in the claim's transaction.
+
+        The archive's risky part (fetching, decompressing, extracting) is
+        behind this process already, so the step is written in the claim's
+        own transaction, one write transaction fewer.  Should the process
+        die in it, nothing is committed, not even the claim, and the next
+        process, which remembers no archive, runs the step the usual way,
+        counting its attempts.  False (nothing written) when it does not apply.
+        """
+        from fleetprompt_cli.store.repository import install_step
+
+        open_steps = [s for s in claimed.steps if s.status not in ("done", "cancelled", "undone")]
+        if len(open_steps) != 1 or open_steps[0].id != claimed.fast_step:
+            return False
+        step = open_steps[0]
+        info = self.plan_step(claimed.directive, step)
+        files = _remembered(info["sha256"])
+        if files is None or not (self.settings.data_dir / "packages" / info["sha256"]).is_dir():
+            return False
+        self.actor, self.kind = claimed.directive.actor, claimed.directive.kind
+        self.finishing = True
+        self.emit(step, "installing")
+        for point in ("step-started", "fetched", "extracted"):
+            faults.checkpoint(point)
+        subscribers = install_step.install_fresh(
+            connection,
+            self.tenant_id,
+            self.directive_id,
+            self._fresh_work(step, info, files),
+            checkpoint=faults.checkpoint,
+        )
+        faults.checkpoint("before-commit")
+        self.dispatch = subscribers
+        return True
+
     def _fast(self, step: DirectiveStep, info: dict[str, Any]) -> tuple[str | None, str | None]:
         """A fresh install step in one transaction (store/repository/install_step.py).
 
@@ -784,26 +868,7 @@ class _Runner:
         self.emit(step, "installing")
         try:
             faults.checkpoint("step-started")
-            resources = resources_of(info["manifest"], self.package_files(info))
-            action = "install" if self.kind not in ("sync", "rollback") else self.kind
-            work = install_step.FreshInstall(
-                step_id=self.repo.saved_id(step),
-                slug=step.slug,
-                version=info["version"],
-                resources=[(r.kind, r.name, r.definition, r.content) for r in resources],
-                manifest=info.get("manifest"),
-                sha256=info.get("sha256"),
-                actor=self.actor,
-                release_action=action,
-                signal_type="fleetprompt.package.installed",
-                signal_source=signals.INSTALLER_SOURCE,
-                signal_data={
-                    "slug": step.slug,
-                    "version": info.get("version"),
-                    "action": step.action,
-                },
-                finishing=self.finishing,
-            )
+            work = self._fresh_work(step, info, self.package_files(info))
             with self.store.connection() as connection:
                 alive = install_step.renew_lease(
                     connection,

@@ -211,3 +211,60 @@ def test_the_lease_keeper_renews_while_held_and_leaves_no_thread():
         t.name == "lease-keeper" and t.is_alive() and t is not directive_runner._keeper._thread
         for t in threading.enumerate()
     )
+
+
+def test_an_archive_this_process_read_installs_in_the_claims_transaction(
+    backend, fx_env, monkeypatch
+):
+    at_once: list[bool] = []
+    real = directive_runner._Runner._at_once
+
+    def watching(self: Any, connection: Any, claimed: Any) -> bool:
+        at_once.append(real(self, connection, claimed))
+        return at_once[-1]
+
+    monkeypatch.setattr(directive_runner._Runner, "_at_once", watching)
+    assert run_cli("install", "fx-base==1.0.0", "--yes").exit_code == 0
+    # The first read of the archive was in this process: the usual two transactions.
+    assert at_once == [False]
+    assert run_cli("tenant", "create", "acme").exit_code == 0
+    assert run_cli("install", "fx-base==1.0.0", "--tenant", "acme", "--yes").exit_code == 0
+    assert at_once == [False, True]
+    from tests.queue.support import snapshot
+
+    assert snapshot("acme")["installations"] == snapshot("default")["installations"]
+
+
+def test_a_write_in_the_claims_transaction_that_fails_is_run_again_the_usual_way(
+    backend, fx_env, monkeypatch
+):
+    assert run_cli("install", "fx-base==1.0.0", "--yes").exit_code == 0
+    assert run_cli("tenant", "create", "acme").exit_code == 0
+    calls = []
+    real = install_step.install_fresh
+
+    def failing_once(*args: Any, **kwargs: Any) -> bool:
+        calls.append(args[3].slug)
+        if len(calls) == 1:
+            raise install_step.NotFresh("fx-base: changed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(install_step, "install_fresh", failing_once)
+    result = run_cli("install", "fx-base==1.0.0", "--tenant", "acme", "--yes")
+    assert result.exit_code == 0, result.stderr
+    # Tried in the claim's transaction (rolled back whole, the claim too),
+    # then claimed again and written the usual way: one attempt on record.
+    assert calls == ["fx-base", "fx-base"]
+    from fleetprompt_cli.store import repository as repo
+    from tests.queue.support import store_for
+
+    store = store_for()
+    try:
+        with store.session(readonly=True) as s:
+            tenant = repo.get_tenant(s, "acme")
+            (directive,) = repo.list_directives(s, tenant.id)
+            (step,) = repo.list_steps(s, tenant.id, directive.id)
+            assert (directive.status, directive.attempts) == ("succeeded", 1)
+            assert (step.status, step.attempts) == ("done", 1)
+    finally:
+        store.dispose()
