@@ -44,8 +44,6 @@ from fleetprompt_cli.settings import Settings
 from fleetprompt_cli.settings import lease_seconds as settings_lease_seconds
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from fleetprompt_cli.core.install_rules import Resource
     from fleetprompt_cli.store.engine import Session, Store
     from fleetprompt_cli.store.models import Directive, DirectiveStep
@@ -818,7 +816,7 @@ class _Runner:
             finishing=self.finishing,
         )
 
-    def _at_once(self, connection: Connection, claimed: Any) -> bool:
+    def _at_once(self, connection: Any, claimed: Any) -> bool:
         """A one-step fresh install whose archive this process has read: in the claim's transaction.
 
         The archive's risky part (fetching, decompressing, extracting) is
