@@ -54,6 +54,7 @@ __all__ = [
     "Claimed",
     "FreshInstall",
     "NotFresh",
+    "claim",
     "claim_and_read",
     "install_fresh",
     "renew_lease",
@@ -232,11 +233,20 @@ def _dialect_sql(dialect: str) -> dict[str, str]:
         fill.update(json_null="'null'", now=":lease_now", expires=":expires", lock="")
     statements = {}
     for key, text in _SQL.items():
-        text = " ".join(text.format(**fill).split())
-        if dialect == "postgresql":
-            text = re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"%(\1)s", text)
-        statements[key] = text
+        statements[key] = _paramstyle(dialect, text.format(**fill))
+    # The lease statements at a clock the caller gives (tests, and
+    # repository.claim_directive/heartbeat with ``now``), on either backend.
+    for key in ("claim", "beat"):
+        bound = {**fill, "now": ":lease_now", "expires": ":expires"}
+        statements[f"{key}@now"] = _paramstyle(dialect, _SQL[key].format(**bound))
     return statements
+
+
+def _paramstyle(dialect: str, text: str) -> str:
+    text = " ".join(text.split())
+    if dialect == "postgresql":
+        text = re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"%(\1)s", text)
+    return text
 
 
 _STATEMENTS = {name: _dialect_sql(name) for name in ("sqlite", "postgresql")}
@@ -316,14 +326,21 @@ class _Cursor:
         self.other.close()
 
 
-def _lease_clock(cursor: _Cursor, lease_seconds: float) -> dict[str, Any]:
-    """Bind values of the lease clock: SQLite reads this host's clock, PostgreSQL its own."""
-    if not cursor.sqlite:
-        return {"seconds": float(lease_seconds)}
-    # As database_now: this host's clock, at SQLite's millisecond precision.
-    now = datetime.now(UTC)
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    return {
+def _lease_clock(
+    cursor: _Cursor, lease_seconds: float, now: datetime | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The suffix of the lease statements to run and their clock's bound values.
+
+    SQLite reads this host's clock (as ``database_now``, at SQLite's
+    millisecond precision), PostgreSQL its own inside the statement; a
+    ``now`` the caller gives is bound on either.
+    """
+    if now is None and not cursor.sqlite:
+        return "", {"seconds": float(lease_seconds)}
+    if now is None:
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return "@now", {
         "lease_now": cursor.time(now),
         "expires": cursor.time(now + timedelta(seconds=lease_seconds)),
     }
@@ -361,8 +378,9 @@ def claim_and_read(
     cursor = _Cursor(connection)
     try:
         params = {"tenant": tenant_id, "id": directive_id, "owner": owner}
+        suffix, clock = _lease_clock(cursor, lease_seconds)
         with cursor.pipelined():
-            claimed = cursor.run("claim", {**params, **_lease_clock(cursor, lease_seconds)})
+            claimed = cursor.run("claim" + suffix, {**params, **clock})
             listed = cursor.run("steps", params, on=cursor.other)
             row = claimed.fetchone()
             step_rows = listed.fetchall()
@@ -422,15 +440,43 @@ def claim_and_read(
         cursor.close()
 
 
-def renew_lease(
-    connection: Connection, tenant_id: int, directive_id: str, owner: str, *, lease_seconds: float
+def claim(
+    connection: Connection,
+    tenant_id: int,
+    directive_id: str,
+    owner: str,
+    *,
+    lease_seconds: float,
+    now: datetime | None = None,
 ) -> bool:
-    """Extend ``owner``'s lease (as ``repository.heartbeat``); False if it lost it."""
+    """Take the lease on an open directive if it is free or expired (``claim_directive``).
+
+    The same conditional UPDATE as :func:`claim_and_read`'s, without the reads.
+    """
     cursor = _Cursor(connection)
     try:
-        params = {"tenant": tenant_id, "id": directive_id, "owner": owner}
-        result = cursor.run("beat", {**params, **_lease_clock(cursor, lease_seconds)})
-        return bool(result.rowcount == 1)
+        suffix, clock = _lease_clock(cursor, lease_seconds, now)
+        params = {"tenant": tenant_id, "id": directive_id, "owner": owner, **clock}
+        return cursor.run("claim" + suffix, params).fetchone() is not None
+    finally:
+        cursor.close()
+
+
+def renew_lease(
+    connection: Connection,
+    tenant_id: int,
+    directive_id: str,
+    owner: str,
+    *,
+    lease_seconds: float,
+    now: datetime | None = None,
+) -> bool:
+    """Extend ``owner``'s lease (``repository.heartbeat``); False if it lost it."""
+    cursor = _Cursor(connection)
+    try:
+        suffix, clock = _lease_clock(cursor, lease_seconds, now)
+        params = {"tenant": tenant_id, "id": directive_id, "owner": owner, **clock}
+        return bool(cursor.run("beat" + suffix, params).rowcount == 1)
     finally:
         cursor.close()
 

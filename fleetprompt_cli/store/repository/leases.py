@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, and_, bindparam, case, func, or_, update
+from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.settings import DEFAULT_CLAIM_GRACE_SECONDS
 from fleetprompt_cli.store.models import Directive
-from fleetprompt_cli.store.repository._common import _lease_now
+from fleetprompt_cli.store.repository import install_step
+from fleetprompt_cli.store.repository._common import _lease_now, _now
 
 # A directive nobody has claimed this long after it was written is presumed
 # orphaned (its CLI died between the commit and the claim) and is swept.
@@ -44,32 +45,18 @@ def claim_directive(
     One conditional UPDATE, so two claimers can never both win: PostgreSQL
     re-checks the WHERE clause against the row a concurrent winner committed,
     and SQLite serialises writers with BEGIN IMMEDIATE.  An owner re-claiming
-    its own live lease renews it without counting an attempt.
+    its own live lease renews it without counting an attempt.  The statement
+    is the installer's own (``install_step.claim``), on this session's
+    connection.
     """
-    now = _lease_now(session, now)
-    renewing = and_(col(Directive.lease_owner) == owner, col(Directive.lease_expires_at) > now)
-    result = session.exec(
-        update(Directive)
-        .where(
-            col(Directive.tenant_id) == tenant_id,
-            col(Directive.id) == directive_id,
-            col(Directive.status).in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
-            or_(
-                col(Directive.lease_owner).is_(None),
-                col(Directive.lease_expires_at) <= now,
-                col(Directive.lease_owner) == owner,
-            ),
-        )
-        .values(
-            status="running",
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            heartbeat_at=now,
-            attempts=case((renewing, Directive.attempts), else_=Directive.attempts + 1),
-        )
-        .execution_options(synchronize_session=False)
+    return install_step.claim(
+        session.connection(),
+        tenant_id,
+        directive_id,
+        owner,
+        lease_seconds=lease_seconds,
+        now=None if now is None else _now(now),
     )
-    return result.rowcount == 1
 
 
 def heartbeat(
@@ -87,57 +74,16 @@ def heartbeat(
     a claim changes the owner, and a claim is one conditional UPDATE, so
     renewing it here can never overlap another holder.  (A slow step, or a
     lease of 0 s in tests, then does not make the owner give up for nothing.)
+    The statement is the installer's own (``install_step.renew_lease``).
     """
-    if now is None and session.get_bind().dialect.name == "postgresql":
-        # The database's clock inside the UPDATE itself: one round trip.
-        result = session.connection().execute(
-            _HEARTBEAT_PG,
-            {
-                "b_tenant": tenant_id,
-                "b_id": directive_id,
-                "b_owner": owner,
-                "b_seconds": float(lease_seconds),
-            },
-        )
-        return result.rowcount == 1
-    now = _lease_now(session, now)
-    result = session.connection().execute(
-        _HEARTBEAT,
-        {
-            "b_tenant": tenant_id,
-            "b_id": directive_id,
-            "b_owner": owner,
-            "b_expires": now + timedelta(seconds=lease_seconds),
-            "b_now": now,
-        },
+    return install_step.renew_lease(
+        session.connection(),
+        tenant_id,
+        directive_id,
+        owner,
+        lease_seconds=lease_seconds,
+        now=None if now is None else _now(now),
     )
-    return result.rowcount == 1
-
-
-# Every transaction of a runner opens with a heartbeat: the statement is built
-# once (a Core UPDATE with bound parameters), not per call.
-_DIRECTIVES = Directive.__table__  # type: ignore[attr-defined]
-_HEARTBEAT_WHERE = (
-    _DIRECTIVES.c.tenant_id == bindparam("b_tenant"),
-    _DIRECTIVES.c.id == bindparam("b_id"),
-    _DIRECTIVES.c.lease_owner == bindparam("b_owner"),
-    _DIRECTIVES.c.status.in_(lifecycle.DIRECTIVE_OPEN_STATUSES),
-)
-_HEARTBEAT = (
-    update(_DIRECTIVES)
-    .where(*_HEARTBEAT_WHERE)
-    .values(lease_expires_at=bindparam("b_expires"), heartbeat_at=bindparam("b_now"))
-)
-# PostgreSQL: CURRENT_TIMESTAMP is the transaction's start, what database_now reads.
-_HEARTBEAT_PG = (
-    update(_DIRECTIVES)
-    .where(*_HEARTBEAT_WHERE)
-    .values(
-        lease_expires_at=func.current_timestamp()
-        + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("b_seconds", type_=Float)),
-        heartbeat_at=func.current_timestamp(),
-    )
-)
 
 
 def release(session: Session, tenant_id: int, directive_id: str, owner: str) -> bool:
