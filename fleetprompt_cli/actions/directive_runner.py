@@ -42,8 +42,11 @@ from fleetprompt_cli.indexio.fetch import ArchiveCache
 from fleetprompt_cli.settings import DEFAULT_LEASE_SECONDS as SETTINGS_LEASE_SECONDS
 from fleetprompt_cli.settings import Settings
 from fleetprompt_cli.settings import lease_seconds as settings_lease_seconds
+from fleetprompt_cli.store.driverstore import driver_transaction
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from fleetprompt_cli.core.install_rules import Resource
     from fleetprompt_cli.store.engine import Session, Store
     from fleetprompt_cli.store.models import Directive, DirectiveStep
@@ -64,7 +67,7 @@ _WORKING = {"uninstall": "uninstalling", "upgrade": "upgrading", "downgrade": "u
 DEFAULT_LEASE_SECONDS = SETTINGS_LEASE_SECONDS
 # The kind kept on a directive that failed with anything but a FleetPromptError.
 UNEXPECTED = "error"
-# The fast path (store/repository/install_step.py) for a fresh install step;
+# The fast path (store/install_step.py) for a fresh install step;
 # tests turn it off to compare what the general path writes.
 FAST_PATH = True
 # ... and, when this process already read its archive, in one (see _at_once).
@@ -256,9 +259,6 @@ class _Runner:
         owner: str,
         progress: Progress | None,
     ) -> None:
-        from fleetprompt_cli.store import repository
-
-        self.repo = repository
         self.settings = settings
         self.store = store
         self.tenant_id = tenant_id
@@ -278,8 +278,17 @@ class _Runner:
         self.dispatch: bool | None = None
         # A fresh one-step install may be written in the claim's transaction.
         self.at_once = AT_ONCE
+        # Whether a step of this run took the fast path (the next may too).
+        self.fast_ran = False
 
     # -- plumbing -------------------------------------------------------------
+
+    @property
+    def repo(self) -> ModuleType:
+        """The ORM repository, imported only when the general path runs."""
+        from fleetprompt_cli.store import repository
+
+        return repository
 
     def emit(self, step: DirectiveStep, status: str, message: str = "") -> None:
         event = StepEvent(step.position, step.slug, step.version, step.action, status, message)
@@ -730,13 +739,13 @@ class _Runner:
         # transaction (one round trip fewer); the rows read are the claimed
         # ones.  A fresh install step is marked running in it too (the fast
         # path: see _fast).
-        from fleetprompt_cli.store.repository import install_step
+        from fleetprompt_cli.store import install_step
 
         at_once: bool | None = None
         try:
-            with self.store.connection() as connection:
+            with driver_transaction(self.store) as tx:
                 claimed = install_step.claim_and_read(
-                    connection,
+                    tx,
                     self.tenant_id,
                     self.directive_id,
                     self.owner,
@@ -744,7 +753,7 @@ class _Runner:
                     fast=self._fast_allowed if FAST_PATH else None,
                 )
                 if claimed is not None and claimed.fast_step is not None and self.at_once:
-                    at_once = self._at_once(connection, claimed)
+                    at_once = self._at_once(tx, claimed)
         except (StoreUnavailable, _LeaseLost):
             raise
         except Exception:
@@ -797,12 +806,12 @@ class _Runner:
 
     def _fresh_work(self, step: Any, info: dict[str, Any], files: dict[str, str]) -> Any:
         """What install_step.install_fresh writes for this step."""
-        from fleetprompt_cli.store.repository import install_step
+        from fleetprompt_cli.store import install_step
 
         resources = resources_of(info["manifest"], files)
         action = "install" if self.kind not in ("sync", "rollback") else self.kind
         return install_step.FreshInstall(
-            step_id=self.repo.saved_id(step),
+            step_id=step.id,
             slug=step.slug,
             version=info["version"],
             resources=[(r.kind, r.name, r.definition, r.content) for r in resources],
@@ -816,7 +825,7 @@ class _Runner:
             finishing=self.finishing,
         )
 
-    def _at_once(self, connection: Any, claimed: Any) -> bool:
+    def _at_once(self, tx: Any, claimed: Any) -> bool:
         """A one-step fresh install whose archive this process has read: in the claim's transaction.
 
         The archive's risky part (fetching, decompressing, extracting) is
@@ -826,7 +835,7 @@ class _Runner:
         process, which remembers no archive, runs the step the usual way,
         counting its attempts.  False (nothing written) when it does not apply.
         """
-        from fleetprompt_cli.store.repository import install_step
+        from fleetprompt_cli.store import install_step
 
         open_steps = [s for s in claimed.steps if s.status not in ("done", "cancelled", "undone")]
         if len(open_steps) != 1 or open_steps[0].id != claimed.fast_step:
@@ -842,7 +851,7 @@ class _Runner:
         for point in ("step-started", "fetched", "extracted"):
             faults.checkpoint(point)
         subscribers = install_step.install_fresh(
-            connection,
+            tx,
             self.tenant_id,
             self.directive_id,
             self._fresh_work(step, info, files),
@@ -853,7 +862,7 @@ class _Runner:
         return True
 
     def _fast(self, step: DirectiveStep, info: dict[str, Any]) -> tuple[str | None, str | None]:
-        """A fresh install step in one transaction (store/repository/install_step.py).
+        """A fresh install step in one transaction (store/install_step.py).
 
         The claim marked the step running, counting this attempt, after
         checking that its installation is a fresh queued row and that the
@@ -861,15 +870,15 @@ class _Runner:
         general path.  Anything that goes wrong is a failed attempt: the step
         goes back to pending and the general path retries it.
         """
-        from fleetprompt_cli.store.repository import install_step
+        from fleetprompt_cli.store import install_step
 
         self.emit(step, "installing")
         try:
             faults.checkpoint("step-started")
             work = self._fresh_work(step, info, self.package_files(info))
-            with self.store.connection() as connection:
+            with driver_transaction(self.store) as tx:
                 alive = install_step.renew_lease(
-                    connection,
+                    tx,
                     self.tenant_id,
                     self.directive_id,
                     self.owner,
@@ -878,7 +887,7 @@ class _Runner:
                 if not alive:
                     raise _LeaseLost()
                 subscribers = install_step.install_fresh(
-                    connection,
+                    tx,
                     self.tenant_id,
                     self.directive_id,
                     work,
@@ -898,10 +907,40 @@ class _Runner:
             return self._attempts(step, info)
         if self.dispatch is None:
             self.dispatch = subscribers
+        self.fast_ran = True
         self.finished = self.finishing
         faults.checkpoint("after-commit")
         self.emit(step, "active")
         return None, None
+
+    def _start_fast(self, directive: Directive, step: DirectiveStep) -> bool:
+        """Whether a later step of a fast directive takes the fast path too.
+
+        A directive of several fresh installs (a package and its new
+        dependencies) takes it step after step: the step is marked running
+        in a transaction of its own, counting its attempt, as the claim
+        marks the first (``install_step.start_fresh``).
+        """
+        from fleetprompt_cli.store import install_step
+
+        if not (
+            self.fast_ran
+            and isinstance(step.id, int)
+            and step.status == "pending"
+            and step.attempts == 0
+            and step.action == "install"
+            and self._fast_allowed(directive, step)
+        ):
+            return False
+        with driver_transaction(self.store) as tx:
+            started = install_step.start_fresh(
+                tx, self.tenant_id, self.directive_id, self.owner, step, lease_seconds=self.lease
+            )
+        if started is None:
+            raise _LeaseLost()
+        if started:
+            step.status, step.attempts = "running", 1
+        return started
 
     @contextmanager
     def _heartbeats(self) -> Iterator[None]:
@@ -920,8 +959,10 @@ class _Runner:
         ids = (self.tenant_id, self.directive_id, self.owner)
 
         def renew() -> bool:
-            with self.store.session() as s:
-                return bool(self.repo.heartbeat(s, *ids, lease_seconds=self.lease))
+            from fleetprompt_cli.store import install_step
+
+            with driver_transaction(self.store) as tx:
+                return install_step.renew_lease(tx, *ids, lease_seconds=self.lease)
 
         token = _keeper.hold(renew, self.lease / 3)
         try:
@@ -943,7 +984,7 @@ class _Runner:
             self.finishing = index == todo[-1]
             # No separate lease renewal here: every path of _attempts opens
             # with a held() transaction, whose first statement renews it.
-            if step.id is not None and step.id == fast_step:
+            if step.id is not None and (step.id == fast_step or self._start_fast(directive, step)):
                 error, kind = self._fast(step, info)
             else:
                 error, kind = self._attempts(step, info)
@@ -1065,7 +1106,7 @@ def archive_source(index_root: Path, archive: str, where: str = "the index") -> 
     The index is untrusted: an absolute path, a ``file://`` URL, ``..`` or a
     symlink that leads outside the index folder is refused.
     """
-    from fleetprompt_cli.core.indexline import check_archive_path
+    from fleetprompt_cli.core.archive import check_archive_path
 
     reason = check_archive_path(archive)
     if reason is None and "://" in archive:

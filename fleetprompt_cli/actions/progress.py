@@ -19,6 +19,7 @@ from fleetprompt_cli.actions.directive_runner import RunOutcome, exit_code_of
 from fleetprompt_cli.errors import ExitCode
 
 if TYPE_CHECKING:
+    from fleetprompt_cli.store.driverstore import DriverStore
     from fleetprompt_cli.store.engine import Store
     from fleetprompt_cli.store.models import Directive, DirectiveStep
 
@@ -58,9 +59,17 @@ def _read(
     return directive, steps, now
 
 
-def planned_rows(store: Store, tenant_id: int, directive_id: str) -> list[StepRow]:
-    """Each package of the directive, ``queued``: the board before a run starts."""
-    _, steps, _ = _read(store, tenant_id, directive_id)
+def planned_rows(store: Store | DriverStore, tenant_id: int, directive_id: str) -> list[StepRow]:
+    """Each package of the directive, ``queued``: the board before a run starts.
+
+    Read with the fast reader's SQL on one of the store's connections (the
+    inline install then imports no ORM before it runs).
+    """
+    from fleetprompt_cli.store import fastread
+    from fleetprompt_cli.store.submit_sql import pooled_reader
+
+    with pooled_reader(store) as reader:
+        steps = fastread.list_steps(reader, tenant_id, directive_id)
     return [StepRow(step.slug, step.version, "queued") for step in steps]
 
 

@@ -203,7 +203,7 @@ def emit_package_event(
 def subscription_specs(manifest: dict[str, Any]) -> list[Any]:
     """The manifest's subscriptions grouped by handler, with each handler's kind."""
     from fleetprompt_cli.core import signals as core
-    from fleetprompt_cli.store.repository import SubscriptionSpec
+    from fleetprompt_cli.store.records import SubscriptionSpec
 
     kinds: dict[str, str] = {}
     for kind in ("tools", "skills", "workflows", "agents"):  # agents win a shared name

@@ -17,10 +17,11 @@ from fleetprompt_cli.settings import Settings
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from fleetprompt_cli.store.driverstore import DriverStore
     from fleetprompt_cli.store.engine import Store
     from fleetprompt_cli.store.fastread import Reader
 
-__all__ = ["StateSource", "open_state", "read_tenant"]
+__all__ = ["StateSource", "open_quick", "open_state", "read_tenant"]
 
 T = TypeVar("T")
 
@@ -30,6 +31,23 @@ def open_state(settings: Settings) -> Store:
     from fleetprompt_cli.store import open_store
 
     return open_store(settings.database_url)
+
+
+def open_quick(settings: Settings) -> Store | DriverStore:
+    """The state store on its plain drivers when it is at this code's schema, else the ORM's.
+
+    A :class:`~fleetprompt_cli.store.driverstore.DriverStore` runs the
+    install path's SQL without importing the ORM and opens the ORM store
+    the first time a use case asks for it; a store that must be created,
+    migrated or refused is opened by the ORM at once (its usual messages).
+    """
+    from fleetprompt_cli.store import fastread
+    from fleetprompt_cli.store.driverstore import open_driver_store
+
+    try:
+        return open_driver_store(settings.database_url)
+    except fastread.Fallback:
+        return open_state(settings)
 
 
 def read_tenant(

@@ -67,11 +67,15 @@ class App:
 
     @property
     def store(self) -> Any:
-        """The state store, opened (and migrated, for SQLite) on first use."""
-        if self._store is None:
-            from fleetprompt_cli.actions.state import open_state
+        """The state store, opened (and migrated, for SQLite) on first use.
 
-            self._store = open_state(self.settings)
+        On its plain drivers when it is at this code's schema (the install
+        path then imports no ORM); the ORM store behind it opens on demand.
+        """
+        if self._store is None:
+            from fleetprompt_cli.actions.state import open_quick
+
+            self._store = open_quick(self.settings)
         return self._store
 
     def close(self) -> None:

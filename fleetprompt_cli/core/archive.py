@@ -38,6 +38,7 @@ __all__ = [
     "ArchiveInfo",
     "ExtractLimits",
     "build_archive",
+    "check_archive_path",
     "check_package_files",
     "extract_archive",
     "file_kind",
@@ -589,3 +590,23 @@ def _corrupt(archive: Path, reason: str) -> IntegrityError:
         f"archive {archive} is corrupt: {reason}",
         details={"archive": str(archive), "reason": reason},
     )
+
+
+def check_archive_path(archive: str) -> str | None:
+    """Why an index line's ``archive`` is refused, or None when it is acceptable.
+
+    An archive is an ``http(s)://`` URL or a relative path inside the index:
+    no absolute path, no ``file://`` URL, no ``..``, no backslash, no NUL.
+    """
+    if "://" in archive:
+        scheme = archive.split("://", 1)[0].lower()
+        if scheme in ("http", "https"):
+            return None
+        return f"{scheme}:// URLs are not allowed (use a path inside the index or an http(s) URL)"
+    if not archive or "\x00" in archive or "\\" in archive:
+        return "must be a relative path inside the index (no NUL or backslash)"
+    if archive.startswith("/") or re.match(r"^[A-Za-z]:", archive):
+        return "is an absolute path: archives must be inside the index"
+    if any(part == ".." for part in archive.split("/")):
+        return "points outside the index ('..')"
+    return None

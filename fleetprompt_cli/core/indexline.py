@@ -19,10 +19,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fleetprompt_cli.core.archive import check_archive_path
 from fleetprompt_cli.core.names import SLUG_PATTERN
 from fleetprompt_cli.core.vocab import LIMITS
 
-__all__ = ["check_archive_path", "validate_line"]
+__all__ = ["validate_line"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -31,26 +32,6 @@ Url = Annotated[str, Field(max_length=LIMITS.url)]
 Slug = Annotated[str, Field(max_length=LIMITS.slug, pattern=SLUG_PATTERN)]
 Spec = Annotated[str, Field(max_length=LIMITS.specifier)]
 Finite = Annotated[float, Field(allow_inf_nan=False, ge=0)]
-
-
-def check_archive_path(archive: str) -> str | None:
-    """Why an index line's ``archive`` is refused, or None when it is acceptable.
-
-    An archive is an ``http(s)://`` URL or a relative path inside the index:
-    no absolute path, no ``file://`` URL, no ``..``, no backslash, no NUL.
-    """
-    if "://" in archive:
-        scheme = archive.split("://", 1)[0].lower()
-        if scheme in ("http", "https"):
-            return None
-        return f"{scheme}:// URLs are not allowed (use a path inside the index or an http(s) URL)"
-    if not archive or "\x00" in archive or "\\" in archive:
-        return "must be a relative path inside the index (no NUL or backslash)"
-    if archive.startswith("/") or re.match(r"^[A-Za-z]:", archive):
-        return "is an absolute path: archives must be inside the index"
-    if any(part == ".." for part in archive.split("/")):
-        return "points outside the index ('..')"
-    return None
 
 
 class _Strict(BaseModel):

@@ -370,8 +370,7 @@ class _ArchivePlace:
     def problem(self, entry: IndexEntry) -> str | None:
         import stat
 
-        from fleetprompt_cli.core.archive import sha256_file
-        from fleetprompt_cli.core.indexline import check_archive_path
+        from fleetprompt_cli.core.archive import check_archive_path, sha256_file
 
         archive = entry.data.get("archive", "")
         reason = check_archive_path(archive)

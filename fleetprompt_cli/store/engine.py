@@ -37,6 +37,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from fleetprompt_cli.errors import StoreUnavailable
+from fleetprompt_cli.store.drivertx import DEFAULT_BUSY_TIMEOUT, DriverTx, describe
 from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, metadata
 from fleetprompt_cli.store.schema_head import refusal
 from fleetprompt_cli.walmode import begin_quickly, enable_wal
@@ -48,13 +49,12 @@ __all__ = [
     "SchemaStatus",
     "Session",  # what Store.session() yields, for annotations outside store/
     "Store",
+    "driver_tx",
     "open_store",
     "schema_status",
     "upgrade_store",
 ]
 
-# How long a SQLite writer waits for another writer before giving up.
-DEFAULT_BUSY_TIMEOUT = 30.0
 # How long a PostgreSQL migration waits for the advisory lock (another
 # process migrating) or a table lock before giving up.
 _PG_LOCK_TIMEOUT = 300
@@ -126,22 +126,12 @@ def _parse_url(url: str) -> URL:
 
 def _describe(exc: BaseException, url: URL, busy_timeout: float) -> StoreUnavailable:
     """One readable line for a driver error (no SQLAlchemy dump)."""
-    detail = _first_line(exc)
-    if url.get_backend_name() == "sqlite":
-        if "locked" in detail or "busy" in detail:
-            return StoreUnavailable(
-                f"the state store {url.database} is locked by another process "
-                f"(waited {busy_timeout:g} s); try again when it has finished"
-            )
-        return StoreUnavailable(f"cannot use the state store {url.database}: {detail}")
-    if detail.startswith("connection failed") or "could not connect" in detail:
-        # Only a refused or timed-out connection suggests a server that is down.
-        down = "refused" in detail.lower() or "timeout" in detail.lower()
-        hint = " (is PostgreSQL running there?)" if down else ""
-        return StoreUnavailable(
-            f"cannot connect to the state store at {_safe(url)}{hint}: {detail}"
-        )
-    return StoreUnavailable(f"cannot use the state store at {_safe(url)}: {detail}")
+    return describe(_first_line(exc), url.get_backend_name(), _where(url), busy_timeout)
+
+
+def _where(url: URL) -> str:
+    # How messages name the store: its path (SQLite) or URL without password.
+    return (url.database or "") if url.get_backend_name() == "sqlite" else _safe(url)
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -165,7 +155,9 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     engine = create_engine(url, connect_args={"timeout": busy_timeout})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # What driver_tx() names in its messages.
+        record.info["busy_timeout"] = busy_timeout
         # Take transaction control away from pysqlite (whose implicit BEGIN is
         # deferred and skipped for SELECT and DDL): _on_begin emits our own.
         dbapi_connection.isolation_level = None
@@ -228,6 +220,20 @@ def _make_engine(url: URL, busy_timeout: float) -> Engine:
     return _postgres_engine(url)
 
 
+def driver_tx(connection: Connection) -> DriverTx:
+    """The driver connection under a Core connection, in its transaction, as a DriverTx.
+
+    For the SQL paths (``store/install_step.py``) run inside an ORM
+    session's transaction (``repository.claim_directive``).
+    """
+    return DriverTx(
+        connection.connection.driver_connection,
+        connection.dialect.name,
+        _where(connection.engine.url),
+        connection.connection.info.get("busy_timeout", DEFAULT_BUSY_TIMEOUT),
+    )
+
+
 class Store:
     """An open state store: an engine plus the transaction boundary."""
 
@@ -246,6 +252,11 @@ class Store:
     def url(self) -> str:
         """The store's URL with any password hidden."""
         return _safe(self._url)
+
+    @property
+    def where(self) -> str:
+        """How messages name the store: its path (SQLite) or URL without password."""
+        return _where(self._url)
 
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:

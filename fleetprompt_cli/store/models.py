@@ -14,7 +14,7 @@ and the migrated schema agree.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from fleetprompt_cli.core import vocab
+from fleetprompt_cli.store.records import utcnow
 from fleetprompt_cli.store.schema_head import SCHEMA_HEAD, VERSION_TABLE
 
 __all__ = [
@@ -101,15 +102,6 @@ NAMING_CONVENTION = {
 # alone; the naming convention must be set before the first table is defined.
 metadata: MetaData = SQLModel.metadata
 metadata.naming_convention = NAMING_CONVENTION
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (as this host's clock says: see faults.clock_offset)."""
-    from fleetprompt_cli.faults import clock_offset
-
-    offset = clock_offset()
-    now = datetime.now(UTC)
-    return now + timedelta(seconds=offset) if offset else now
 
 
 class UTCDateTime(TypeDecorator):

@@ -38,36 +38,28 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any
-
-from sqlalchemy import JSON, Table
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any
 
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.configs import config_changes
 from fleetprompt_cli.core.names import canonical_slug
-from fleetprompt_cli.errors import InvalidInput, NotFound, StoreUnavailable
+from fleetprompt_cli.core.vocab import DIRECTIVE_KINDS, STEP_ACTIONS
+from fleetprompt_cli.errors import InvalidInput, NotFound
 from fleetprompt_cli.store import fastread
-from fleetprompt_cli.store.engine import Store
+from fleetprompt_cli.store.driverstore import DriverStore, driver_transaction
+from fleetprompt_cli.store.drivertx import DriverTx, unavailable
 from fleetprompt_cli.store.fastread import InstallationRow, Reader, TenantRow
-from fleetprompt_cli.store.models import (
-    DIRECTIVE_KINDS,
-    STEP_ACTIONS,
-    Directive,
-    DirectiveStep,
-    Installation,
-    Revision,
-    UTCDateTime,
-)
-from fleetprompt_cli.store.repository._common import _now
-from fleetprompt_cli.store.repository.directives import StepSpec
+from fleetprompt_cli.store.records import StepSpec
+from fleetprompt_cli.store.records import aware_now as _now
+
+if TYPE_CHECKING:
+    from fleetprompt_cli.store.engine import Store
 
 __all__ = [
     "NewDirective",
@@ -82,8 +74,6 @@ __all__ = [
     "transaction",
 ]
 
-_INSTALLATIONS: Table = Installation.__table__  # type: ignore[attr-defined]
-
 # The live statuses a new plan may start from: not changing, not finished
 # (lifecycle.changing without a pending version; the guarded UPDATE below
 # also requires ``pending_version IS NULL``, its other half).
@@ -91,35 +81,58 @@ _STEADY = tuple(
     s for s in lifecycle.STATUSES if lifecycle.is_live(s) and not lifecycle.changing(s, None)
 )
 # The partial unique index that keeps one live row per (tenant, slug): its
-# predicate, as the model (and the migration) spells it.
-_LIVE_PREDICATE = str(
-    next(
-        i for i in _INSTALLATIONS.indexes if i.name == "uq_installations_live_slug"
-    ).dialect_options["sqlite"]["where"]
-)
+# predicate, as the models (and the migration) spell it.
+_LIVE_PREDICATE = "status NOT IN ('uninstalled', 'cancelled')"
+# The columns each INSERT states (every column but a generated integer id:
+# a directive's id is a uuid the caller makes), as the ORM's INSERT does.
+# tests/store/test_submit_sql.py checks them against the models.
+_COLUMNS = {
+    "directives": (
+        "id", "tenant_id", "actor", "created_at", "kind", "command", "arguments", "plan",
+        "atomic", "status", "lease_owner", "lease_expires_at", "heartbeat_at", "attempts",
+        "error", "error_kind", "finished_at",
+    ),
+    "directive_steps": (
+        "tenant_id", "directive_id", "position", "slug", "version", "action",
+        "installation_id", "status", "attempts", "error_message", "started_at", "finished_at",
+    ),
+    "revisions": (
+        "tenant_id", "installation_id", "directive_id", "actor", "at", "transition",
+        "from_status", "to_status", "from_version", "to_version", "config_diff",
+    ),
+    "installations": (
+        "tenant_id", "slug", "version", "revision", "pending_version", "pending_config",
+        "status", "previous_status", "config", "requested", "error_message", "installed_at",
+        "created_at", "updated_at",
+    ),
+}  # fmt: skip
+# How each column is bound (the models' column types, by name: one meaning
+# per name): JSON, and models.UTCDateTime.  Checked against the models too.
+_JSON_COLUMNS = frozenset({"arguments", "config", "config_diff", "pending_config", "plan"})
+_TIME_COLUMNS = frozenset(
+    {
+        "at", "created_at", "finished_at", "heartbeat_at", "installed_at",
+        "lease_expires_at", "started_at", "updated_at",
+    }
+)  # fmt: skip
 
 
-def _insert_sql(model: Any, *, returning: bool = False, conflict: str = "") -> tuple[str, tuple]:
-    """``INSERT INTO table (its columns) VALUES (?, ...)``, from the model.
-
-    Every column but a generated integer id (a directive's id is a uuid the
-    caller makes), so each row states every value, as the ORM's INSERT does.
-    """
-    table: Table = model.__table__
-    columns = tuple(c.name for c in table.columns if c.name != "id" or model is Directive)
+def _insert_sql(table: str, *, returning: bool = False, conflict: str = "") -> tuple[str, tuple]:
+    """``INSERT INTO table (its columns) VALUES (?, ...)``."""
+    columns = _COLUMNS[table]
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)})"
+        f"INSERT INTO {table} ({', '.join(columns)})"
         f" VALUES ({', '.join('?' for _ in columns)}){conflict}"
     )
     return sql + (" RETURNING id" if returning else ""), columns
 
 
-_INSERT_DIRECTIVE, _DIRECTIVE_COLUMNS = _insert_sql(Directive)
-_INSERT_STEP, _STEP_COLUMNS = _insert_sql(DirectiveStep)
-_INSERT_REVISION, _REVISION_COLUMNS = _insert_sql(Revision)
+_INSERT_DIRECTIVE, _DIRECTIVE_COLUMNS = _insert_sql("directives")
+_INSERT_STEP, _STEP_COLUMNS = _insert_sql("directive_steps")
+_INSERT_REVISION, _REVISION_COLUMNS = _insert_sql("revisions")
 # A new live row, or none when one exists (RETURNING then gives no id).
 _INSERT_INSTALLATION, _INSTALLATION_COLUMNS = _insert_sql(
-    Installation,
+    "installations",
     returning=True,
     conflict=f" ON CONFLICT (tenant_id, slug) WHERE {_LIVE_PREDICATE} DO NOTHING",
 )
@@ -159,24 +172,13 @@ _LOCK_TENANT = {
         "SELECT id, slug, tier, created_at, CURRENT_TIMESTAMP FROM tenants WHERE id = ? FOR UPDATE"
     ),
 }
-_WRITTEN: tuple[Table, ...] = (
-    Directive.__table__,  # type: ignore[attr-defined]
-    DirectiveStep.__table__,  # type: ignore[attr-defined]
-    _INSTALLATIONS,
-    Revision.__table__,  # type: ignore[attr-defined]
-)
-# How each column is bound (the ORM's column types, by name: one meaning per name).
-_JSON_COLUMNS = frozenset(c.name for t in _WRITTEN for c in t.columns if isinstance(c.type, JSON))
-_TIME_COLUMNS = frozenset(
-    c.name for t in _WRITTEN for c in t.columns if isinstance(c.type, UTCDateTime)
-)
 
 
 @dataclass
 class Transaction:
     """One write transaction of the store: its connection, and a fast Reader and SQL over it."""
 
-    connection: Connection
+    tx: DriverTx
     reader: Reader
     # The DBAPI connection under both (sqlite3 or psycopg), in the same transaction.
     driver: Any
@@ -205,7 +207,7 @@ class Transaction:
             else:
                 cursor.execute(sql, rows[0])
         except Exception as exc:
-            mapped = _unavailable(exc, self.reader)
+            mapped = unavailable(exc, self.tx)
             if mapped is None:
                 raise
             raise mapped from None
@@ -231,26 +233,12 @@ class Transaction:
         return value
 
 
-def _unavailable(exc: BaseException, reader: Reader) -> Exception | None:
-    # A store that went away (or is locked past the busy timeout) is
-    # StoreUnavailable, as on the ORM path; any other error is a bug.
-    import sqlite3
-
-    psycopg = sys.modules.get("psycopg")
-    if isinstance(exc, sqlite3.OperationalError) or (
-        psycopg is not None and isinstance(exc, psycopg.OperationalError)
-    ):
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return StoreUnavailable(f"cannot use the state store {reader.where}: {detail}")
-    return None
-
-
-def _reader(connection: Connection, store: Store) -> Reader:
+def _reader(connection: Any, store: Store) -> Reader:
     return Reader(connection.connection.driver_connection, store.backend, store.url)
 
 
 @contextmanager
-def pooled_reader(store: Store) -> Iterator[Reader]:
+def pooled_reader(store: Store | DriverStore) -> Iterator[Reader]:
     """A fast Reader over one of the store's pooled connections, in one read-only transaction.
 
     The same functions and rows as :func:`fastread.reader`, without opening
@@ -262,8 +250,13 @@ def pooled_reader(store: Store) -> Iterator[Reader]:
     Connection around it (a third of a preview's read time went into that):
     on SQLite a ``BEGIN`` holds one snapshot for every query (returning it
     to the pool rolls back); on PostgreSQL the queries run in autocommit.
-    A write is never sent on it: only the fast reader's SELECTs.
+    A write is never sent on it: only the fast reader's SELECTs.  (A
+    :class:`DriverStore` reads on its own connection the same way.)
     """
+    if isinstance(store, DriverStore):
+        with store.reader() as reader:
+            yield reader
+        return
     try:
         pooled = store.engine.raw_connection()
     except Exception:
@@ -294,11 +287,10 @@ def pooled_reader(store: Store) -> Iterator[Reader]:
 
 
 @contextmanager
-def transaction(store: Store) -> Iterator[Transaction]:
+def transaction(store: Store | DriverStore) -> Iterator[Transaction]:
     """One write transaction (SQLite: ``BEGIN IMMEDIATE``); commits when the block ends."""
-    with store.connection() as connection:
-        driver = connection.connection.driver_connection
-        yield Transaction(connection, _reader(connection, store), driver, {})
+    with driver_transaction(store) as tx:
+        yield Transaction(tx, Reader(tx.driver, tx.backend, tx.where), tx.driver, {})
 
 
 # -- reads (as the repository's, over the transaction) -------------------------

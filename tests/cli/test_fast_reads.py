@@ -310,3 +310,30 @@ def test_placeholders_are_numbered_for_libpq():
     assert fastread._numbered("a = ? AND b IN (?, ?) LIMIT ?") == (
         "a = $1 AND b IN ($2, $3) LIMIT $4"
     )
+
+
+def test_install_of_fresh_packages_imports_no_orm(populated):
+    """``install --yes`` on a store at the head: previewed, written and installed on
+    the plain drivers (store/driverstore.py), a package and its new dependency
+    alike; psycopg is the one driver it loads, on PostgreSQL.  (A package that
+    subscribes to signals takes the general installer, which uses the ORM.)"""
+    home = Path(os.environ["FLEETPROMPT_HOME"])
+    allowed = {"psycopg"} if populated.startswith("postgresql") else set()
+    assert run_cli("install", "code-review", "--yes").exit_code == 0
+    assert run_cli("uninstall", "code-review", "--yes").exit_code == 0
+    assert run_cli("tenant", "create", "beta").exit_code == 0
+    for args in (
+        ["install", "code-review", "--yes"],  # its archive cached
+        ["install", "code-review", "--yes", "--tenant", "beta"],  # core-skills with it
+    ):
+        result = _run(home, populated, *args)
+        assert result.returncode == 0, (args, result.stderr[-800:])
+        heavy = result.stderr.rsplit("HEAVY ", 1)[1].strip()
+        assert set(json.loads(heavy.replace("'", '"'))) <= allowed, (args, heavy)
+    for tenant, expected in (
+        ("default", {"code-review", "core-skills", "data-connectors"}),
+        ("beta", {"code-review", "core-skills"}),
+    ):
+        listed = json.loads(run_cli("list", "--tenant", tenant, "--json").stdout)
+        live = {i["slug"] for i in listed["installations"] if i["status"] == "active"}
+        assert expected <= live, tenant

@@ -23,6 +23,7 @@ from fleetprompt_cli.actions.preview import tenant_basis, write_directive
 from fleetprompt_cli.errors import StateError, TierDenied
 from fleetprompt_cli.store import repository as repo
 from fleetprompt_cli.store import submit_sql
+from fleetprompt_cli.store.driverstore import open_driver_store
 from fleetprompt_cli.store.engine import open_store
 from fleetprompt_cli.store.models import UTCDateTime, metadata
 
@@ -62,9 +63,13 @@ def step(slug, version, action="install", *, requested=True, config=None, **extr
     }
 
 
-@pytest.fixture
+@pytest.fixture(params=["engine", "drivers"])
 def stores(store_url, request, tmp_path) -> Iterator[tuple[Any, Any]]:
-    """Two migrated stores of the backend: (ORM path, Core path)."""
+    """Two migrated stores of the backend: (ORM path, SQL path).
+
+    The SQL path's store is the ORM store (its pooled driver connections)
+    or a DriverStore (its own), as the CLI opens it.
+    """
     if store_url.startswith("sqlite"):
         from fleetprompt_cli.store.engine import upgrade_store
 
@@ -78,7 +83,11 @@ def stores(store_url, request, tmp_path) -> Iterator[tuple[Any, Any]]:
             request.getfixturevalue("postgres_admin_url"),
             request.getfixturevalue("_postgres_template"),
         )
-    orm, core = open_store(store_url, busy_timeout=5.0), open_store(next(urls), busy_timeout=5.0)
+    orm = open_store(store_url, busy_timeout=5.0)
+    if request.param == "drivers":
+        core: Any = open_driver_store(next(urls), busy_timeout=5.0)
+    else:
+        core = open_store(next(urls), busy_timeout=5.0)
     try:
         yield orm, core
     finally:
@@ -248,10 +257,13 @@ def test_the_database_refuses_a_row_planned_since_the_transaction_read(stores):
     # UPDATE matches nothing.
     with pytest.raises(StateError, match="changing crm"), submit_sql.transaction(store) as tx:
         submit_sql.list_installations(tx, tenant_id)
-        with store.connection() if store.backend == "postgresql" else _same(tx) as other:
-            other.execute(
-                text("UPDATE installations SET pending_version = '2.0.0' WHERE slug = 'crm'")
-            )
+        change = "UPDATE installations SET pending_version = '2.0.0' WHERE slug = 'crm'"
+        if store.backend == "postgresql":
+            with store.connection() as other:
+                other.execute(text(change))
+        else:
+            # SQLite has one writer: the "other" change is made in the same transaction.
+            tx.execute(change)
         submit_sql.plan_installation(tx, tenant_id, "crm", "1.1.0", actor="ann")
     with store.session(readonly=True) as s:
         row = repo.get_installation(s, tenant_id, "crm")
@@ -259,16 +271,3 @@ def test_the_database_refuses_a_row_planned_since_the_transaction_read(stores):
     # it was part of the refused transaction and rolled back with it.)
     assert row.pending_version == ("2.0.0" if store.backend == "postgresql" else None)
     assert _rows(store)["revisions"] == before
-
-
-class _same:
-    """SQLite has one writer: the "other" change is made in the same transaction."""
-
-    def __init__(self, tx):
-        self.tx = tx
-
-    def __enter__(self):
-        return self.tx.connection
-
-    def __exit__(self, *exc_info):
-        return False

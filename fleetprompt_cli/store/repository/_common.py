@@ -9,15 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from fleetprompt_cli.store.models import PackageStats, utcnow
-
-
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return utcnow()
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now
+from fleetprompt_cli.store.models import PackageStats
+from fleetprompt_cli.store.records import aware_now as _now
 
 
 def database_now(session: Session) -> datetime:

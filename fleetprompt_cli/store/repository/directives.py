@@ -7,7 +7,6 @@ Which moves a step or directive may make is decided in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,17 +16,8 @@ from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.names import canonical_slug
 from fleetprompt_cli.errors import InvalidInput, NotFound, StateError
 from fleetprompt_cli.store.models import DIRECTIVE_KINDS, STEP_ACTIONS, Directive, DirectiveStep
+from fleetprompt_cli.store.records import StepSpec
 from fleetprompt_cli.store.repository._common import _lease_now, _now
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    """One step of a plan, as the planner hands it over (dependencies first)."""
-
-    slug: str
-    action: str
-    version: str | None = None
-    installation_id: int | None = None
 
 
 def create_directive(

@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.settings import DEFAULT_CLAIM_GRACE_SECONDS
+from fleetprompt_cli.store import install_step
+from fleetprompt_cli.store.engine import driver_tx
 from fleetprompt_cli.store.models import Directive
-from fleetprompt_cli.store.repository import install_step
 from fleetprompt_cli.store.repository._common import _lease_now, _now
 
 # A directive nobody has claimed this long after it was written is presumed
@@ -50,7 +51,7 @@ def claim_directive(
     connection.
     """
     return install_step.claim(
-        session.connection(),
+        driver_tx(session.connection()),
         tenant_id,
         directive_id,
         owner,
@@ -77,7 +78,7 @@ def heartbeat(
     The statement is the installer's own (``install_step.renew_lease``).
     """
     return install_step.renew_lease(
-        session.connection(),
+        driver_tx(session.connection()),
         tenant_id,
         directive_id,
         owner,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from fleetprompt_cli.errors import NotFound
 from fleetprompt_cli.store.models import Delivery, Signal, Subscription, saved_id
+from fleetprompt_cli.store.records import SubscriptionSpec
 from fleetprompt_cli.store.repository._common import _insert, _now
 from fleetprompt_cli.store.repository.signals import last_sequence
 
@@ -30,15 +30,6 @@ __all__ = [
     "set_subscriptions_status",
     "update_delivery",
 ]
-
-
-@dataclass(frozen=True)
-class SubscriptionSpec:
-    """One handler of a package and the signal type patterns it takes."""
-
-    handler: str
-    kind: str
-    patterns: tuple[str, ...]
 
 
 def replace_subscriptions(

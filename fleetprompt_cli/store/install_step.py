@@ -41,14 +41,13 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
-
 from fleetprompt_cli.core import lifecycle
 from fleetprompt_cli.core.configs import config_changes
 from fleetprompt_cli.core.names import canonical_slug
+from fleetprompt_cli.core.vocab import RESOURCE_KINDS
 from fleetprompt_cli.errors import FleetPromptError
-from fleetprompt_cli.store.models import RESOURCE_KINDS, utcnow
+from fleetprompt_cli.store.drivertx import DriverTx, unavailable
+from fleetprompt_cli.store.records import utcnow
 
 __all__ = [
     "Claimed",
@@ -58,6 +57,7 @@ __all__ = [
     "claim_and_read",
     "install_fresh",
     "renew_lease",
+    "start_fresh",
 ]
 
 
@@ -257,20 +257,19 @@ class _Cursor:
 
     SQLite stores times as naive UTC text and JSON as text, exactly as the
     ORM's column types write them; psycopg takes aware datetimes and JSON
-    text cast to jsonb.  A driver error is raised as SQLAlchemy's (so the
-    store turns a lost server into StoreUnavailable, as everywhere).
+    text cast to jsonb.  A driver error that means the store is gone or
+    locked is raised as :class:`StoreUnavailable` (as on the ORM path);
+    any other passes through.
     """
 
-    def __init__(self, connection: Connection) -> None:
-        self.dialect = connection.dialect
-        self.sqlite = self.dialect.name == "sqlite"
+    def __init__(self, tx: DriverTx) -> None:
+        self.tx = tx
+        self.sqlite = tx.sqlite
         self.sql = _STATEMENTS["sqlite" if self.sqlite else "postgresql"]
-        dbapi_connection = connection.connection.dbapi_connection
-        assert dbapi_connection is not None
-        self.dbapi = dbapi_connection
-        self.cursor = dbapi_connection.cursor()
+        self.dbapi = tx.driver
+        self.cursor = tx.driver.cursor()
         # A second result set, read at the same time as the first (pipelines).
-        self.other = dbapi_connection.cursor()
+        self.other = tx.driver.cursor()
 
     @contextmanager
     def pipelined(self) -> Iterator[None]:
@@ -286,10 +285,12 @@ class _Cursor:
         try:
             with self.dbapi.pipeline():
                 yield
-        except self.dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(
-                "(pipeline)", None, error, self.dialect.loaded_dbapi.Error, dialect=self.dialect
-            ) from None
+        except Exception as error:
+            raise self._mapped(error) from None
+
+    def _mapped(self, error: Exception) -> Exception:
+        mapped = unavailable(error, self.tx)
+        return error if mapped is None else mapped
 
     def time(self, value: datetime) -> Any:
         if self.sqlite:
@@ -315,10 +316,8 @@ class _Cursor:
                 cursor.executemany(sql, many)
             else:
                 cursor.execute(sql, params)
-        except self.dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(
-                sql, params, error, self.dialect.loaded_dbapi.Error, dialect=self.dialect
-            ) from None
+        except Exception as error:
+            raise self._mapped(error) from None
         return cursor
 
     def close(self) -> None:
@@ -358,7 +357,7 @@ def _fresh(row: Any, version: str) -> bool:
 
 
 def claim_and_read(
-    connection: Connection,
+    tx: DriverTx,
     tenant_id: int,
     directive_id: str,
     owner: str,
@@ -375,7 +374,7 @@ def claim_and_read(
     may, its installation is fresh (:func:`install_fresh`'s precondition)
     and it has never run, it is marked running here, counting its attempt.
     """
-    cursor = _Cursor(connection)
+    cursor = _Cursor(tx)
     try:
         params = {"tenant": tenant_id, "id": directive_id, "owner": owner}
         suffix, clock = _lease_clock(cursor, lease_seconds)
@@ -441,7 +440,7 @@ def claim_and_read(
 
 
 def claim(
-    connection: Connection,
+    tx: DriverTx,
     tenant_id: int,
     directive_id: str,
     owner: str,
@@ -453,7 +452,7 @@ def claim(
 
     The same conditional UPDATE as :func:`claim_and_read`'s, without the reads.
     """
-    cursor = _Cursor(connection)
+    cursor = _Cursor(tx)
     try:
         suffix, clock = _lease_clock(cursor, lease_seconds, now)
         params = {"tenant": tenant_id, "id": directive_id, "owner": owner, **clock}
@@ -463,7 +462,7 @@ def claim(
 
 
 def renew_lease(
-    connection: Connection,
+    tx: DriverTx,
     tenant_id: int,
     directive_id: str,
     owner: str,
@@ -472,11 +471,46 @@ def renew_lease(
     now: datetime | None = None,
 ) -> bool:
     """Extend ``owner``'s lease (``repository.heartbeat``); False if it lost it."""
-    cursor = _Cursor(connection)
+    cursor = _Cursor(tx)
     try:
         suffix, clock = _lease_clock(cursor, lease_seconds, now)
         params = {"tenant": tenant_id, "id": directive_id, "owner": owner, **clock}
         return bool(cursor.run("beat" + suffix, params).rowcount == 1)
+    finally:
+        cursor.close()
+
+
+def start_fresh(
+    tx: DriverTx,
+    tenant_id: int,
+    directive_id: str,
+    owner: str,
+    step: Any,
+    *,
+    lease_seconds: float,
+) -> bool | None:
+    """Mark a later pending install step running, as :func:`claim_and_read` marks the first.
+
+    In one transaction: the lease renewed (None when it was lost), then the
+    step marked running, counting its attempt, if it never ran and its
+    installation is fresh (True); False when it is not (the general path
+    runs it).
+    """
+    if not renew_lease(tx, tenant_id, directive_id, owner, lease_seconds=lease_seconds):
+        return None
+    cursor = _Cursor(tx)
+    try:
+        marked = cursor.run(
+            "mark_running",
+            {
+                "step": step.id,
+                "now": cursor.time(utcnow()),
+                "tenant": tenant_id,
+                "slug": canonical_slug(step.slug),
+                "version": step.version,
+            },
+        )
+        return bool(marked.rowcount == 1)
     finally:
         cursor.close()
 
@@ -487,7 +521,7 @@ def _dumps(value: Any) -> str:
 
 
 def install_fresh(
-    connection: Connection,
+    tx: DriverTx,
     tenant_id: int,
     directive_id: str,
     work: FreshInstall,
@@ -507,7 +541,7 @@ def install_fresh(
         if kind not in RESOURCE_KINDS:
             raise FleetPromptError(f"unknown resource kind {kind!r}")
     slug = canonical_slug(work.slug)
-    cursor = _Cursor(connection)
+    cursor = _Cursor(tx)
     try:
         with cursor.pipelined():
             found = cursor.run("installation", {"tenant": tenant_id, "slug": slug})
