@@ -801,7 +801,6 @@ class _Runner:
             and isinstance(manifest, dict)
             and info.get("version") == step.version
             and isinstance(info.get("sha256"), str)
-            and not signals.subscription_specs(manifest)
         )
 
     def _fresh_work(self, step: Any, info: dict[str, Any], files: dict[str, str]) -> Any:
@@ -823,6 +822,10 @@ class _Runner:
             signal_source=signals.INSTALLER_SOURCE,
             signal_data={"slug": step.slug, "version": info.get("version"), "action": step.action},
             finishing=self.finishing,
+            subscriptions=tuple(
+                (spec.handler, spec.kind, spec.patterns)
+                for spec in signals.subscription_specs(info["manifest"])
+            ),
         )
 
     def _at_once(self, tx: Any, claimed: Any) -> bool:

@@ -96,6 +96,8 @@ class FreshInstall:
     signal_source: str
     signal_data: dict[str, Any]
     finishing: bool
+    # The manifest's subscribers: (handler, handler kind, signal type patterns).
+    subscriptions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 def _quoted(values: Any) -> str:
@@ -184,6 +186,15 @@ INSERT INTO releases (tenant_id, slug, number, installation_id, directive_id, ac
 VALUES (:tenant, :slug, :number, :installation, :directive, :actor, :now,
   :action, 'deployed', :version, :previous_version, NULL, {config}, {config_diff}, :sha256,
   {manifest}, {resources}, NULL)""",
+    # A fresh installation's subscribers (as repository.replace_subscriptions
+    # writes them): each starts after the tenant's latest signal, read here,
+    # before this step's own signal is numbered.
+    "subscription": """
+INSERT INTO subscriptions (tenant_id, installation_id, slug, name, handler_kind, handler,
+  patterns, status, "offset", generation, created_at, updated_at)
+VALUES (:tenant, :installation, :slug, :name, :handler_kind, :handler, {patterns}, 'active',
+  COALESCE((SELECT signal_sequence FROM tenant_counters WHERE tenant_id = :tenant), 0), 1,
+  :now, :now)""",
     "step_done": """
 UPDATE directive_steps SET status = 'done', error_message = NULL,
   installation_id = :installation, finished_at = :now
@@ -214,7 +225,15 @@ UPDATE directives SET status = 'succeeded', error = NULL, error_kind = NULL,
 WHERE id = :directive AND status IN ({_OPEN})""",
 }
 
-_JSON_COLUMNS = ("definition", "config", "config_diff", "manifest", "resources", "data")
+_JSON_COLUMNS = (
+    "definition",
+    "config",
+    "config_diff",
+    "manifest",
+    "resources",
+    "data",
+    "patterns",
+)
 # A JSON column set to None holds JSON null, not SQL NULL, as the ORM writes it
 # (SQLAlchemy's JSON type with none_as_null=False).
 
@@ -570,7 +589,8 @@ def install_fresh(
             # The tenant's first signal: its counter row, then the signal again.
             cursor.run("counter", {"tenant": tenant_id})
             cursor.run("signal_with_sequence", _signal(work, base), on=cursor.other)
-        return bool(row[8])
+        # The tenant has subscribers: some before, or this package's own.
+        return bool(row[8]) or bool(work.subscriptions)
     finally:
         cursor.close()
 
@@ -685,6 +705,24 @@ def _write(
             ),
         },
     )
+    if work.subscriptions:
+        cursor.run(
+            "subscription",
+            {},
+            many=[
+                {
+                    "tenant": tenant_id,
+                    "installation": installation_id,
+                    "slug": slug,
+                    "name": f"{slug}:{handler}",
+                    "handler_kind": kind,
+                    "handler": handler,
+                    "patterns": _dumps(list(patterns)),
+                    "now": now,
+                }
+                for handler, kind, patterns in work.subscriptions
+            ],
+        )
     cursor.run("step_done", {"step": work.step_id, "installation": installation_id, "now": now})
     if cursor.sqlite:
         sequence = cursor.run("next_sequence", {"tenant": tenant_id}).fetchone()

@@ -177,6 +177,65 @@ def test_fast_and_general_paths_write_the_same_rows(
     assert any('"region": "us"' in row for row in fast["releases"])
 
 
+# Packages of the bundled index that subscribe to signals, with and
+# without subscribers before them in the tenant (offsets after signals).
+SUBSCRIBERS = [
+    ("install", "customer-support", "--yes"),
+    ("install", "knowledge-base", "--yes"),  # two handlers; two dependencies first
+    ("uninstall", "customer-support", "--yes"),
+    ("install", "customer-support", "--yes"),
+    ("tenant", "create", "acme"),
+    ("install", "employee-onboarding", "--tenant", "acme", "--yes"),
+]
+
+
+TAKEN = [
+    ("customer-support", 1),
+    *(("core-skills", 0), ("data-connectors", 0), ("knowledge-base", 2)),
+    ("customer-support", 1),
+    *(("core-skills", 0), ("comms-skills", 0), ("data-connectors", 0)),
+    *(("knowledge-base", 2), ("employee-onboarding", 1)),
+]
+
+
+def test_subscribing_packages_take_the_fast_path_with_the_same_rows(
+    backend, monkeypatch, tmp_path, request
+):
+    taken = []
+    real = install_step.install_fresh
+
+    def counting(*args: Any, **kwargs: Any) -> bool:
+        taken.append((args[3].slug, len(args[3].subscriptions)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(install_step, "install_fresh", counting)
+    monkeypatch.setenv("FLEETPROMPT_ACTOR", "tester")
+    for command in SUBSCRIBERS:
+        result = run_cli(*command)
+        assert result.exit_code == 0, (command, result.stderr)
+    fast = dump()
+    # Every step of every install went the fast way, subscribers with theirs.
+    assert taken == TAKEN, taken
+
+    monkeypatch.setattr(directive_runner, "FAST_PATH", False)
+    monkeypatch.setenv("FLEETPROMPT_HOME", str(tmp_path / "general-home"))
+    if backend.startswith("postgresql"):
+        second = request.getfixturevalue("postgres_store_url")
+    else:
+        second = f"sqlite:///{tmp_path / 'general.db'}"
+    monkeypatch.setenv("FLEETPROMPT_DATABASE_URL", second)
+    taken.clear()
+    for command in SUBSCRIBERS:
+        assert run_cli(*command).exit_code == 0, command
+    assert taken == []
+    general = dump()
+    for table in TABLES:
+        assert fast[table] == general[table], table
+    # The comparison compared subscribers that started at different offsets.
+    offsets = {json.loads(row)["offset"] for row in fast["subscriptions"]}
+    assert len(fast["subscriptions"]) == 6 and len(offsets) > 1
+
+
 def test_a_fast_attempt_that_fails_is_retried_by_the_general_path(backend, fx_env, monkeypatch):
     calls = []
 
