@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,11 @@ from fleetprompt_cli.walmode import begin_quickly, enable_wal
 if TYPE_CHECKING:
     from fleetprompt_cli.store.engine import Session, Store
 
-__all__ = ["DriverStore", "driver_transaction", "open_driver_store"]
+__all__ = ["IDLE_CHECK_SECONDS", "DriverStore", "driver_transaction", "open_driver_store"]
+
+# A PostgreSQL connection unused this long is checked before it is used
+# again (SQLAlchemy's pool_pre_ping checks on every checkout).
+IDLE_CHECK_SECONDS = 10.0
 
 
 @contextmanager
@@ -122,6 +127,22 @@ class DriverStore:
 
     def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)
+        now = time.monotonic()
+        if (
+            connection is not None
+            and self.backend == "postgresql"
+            and now - getattr(self._local, "used_at", now) > IDLE_CHECK_SECONDS
+        ):
+            # Idle for a while (a worker between bursts): the server may have
+            # restarted or dropped it meanwhile.  One round trip says; a dead
+            # connection is replaced now rather than failing the next work.
+            try:
+                connection.execute("SELECT 1")
+                connection.rollback()
+            except Exception:
+                self._drop(connection)
+                connection = None
+        self._local.used_at = now
         if connection is None:
             tx = DriverTx(None, self.backend, self.where, self.busy_timeout)
             with mapped(tx):
@@ -130,7 +151,7 @@ class DriverStore:
         return connection
 
     def _drop(self, connection: Any) -> None:
-        # A connection whose transaction could not end is not used again.
+        # A connection that broke is not used again: the next one is new.
         self._local.connection = None
         with self._lock:
             if connection in self._connections:
@@ -149,17 +170,12 @@ class DriverStore:
                 connection.execute("BEGIN IMMEDIATE")  # SQLite's busy handler waits.
             try:
                 yield tx
-            except BaseException:
-                try:
-                    connection.rollback()
-                except Exception:
-                    self._drop(connection)
-                raise
-            try:
                 connection.commit()
             except BaseException:
                 with suppress(Exception):
                     connection.rollback()
+                if getattr(connection, "broken", False) or getattr(connection, "closed", False):
+                    self._drop(connection)  # (psycopg's: a server gone.)
                 raise
 
     @contextmanager

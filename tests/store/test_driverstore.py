@@ -177,6 +177,27 @@ def test_a_postgres_connection_killed_between_transactions(postgres_store_url):
         store.dispose()
 
 
+def test_an_idle_postgres_connection_is_checked_before_use(postgres_store_url, monkeypatch):
+    import psycopg
+
+    from fleetprompt_cli.store import driverstore
+
+    store = open_driver_store(postgres_store_url)
+    try:
+        with driver_transaction(store) as tx:
+            pid = tx.driver.execute("SELECT pg_backend_pid()").fetchone()[0]
+        conninfo = "postgresql" + postgres_store_url[len("postgresql+psycopg") :]
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # Idle past the check (a worker between bursts): the dead connection
+        # is replaced before the work, which then succeeds.
+        monkeypatch.setattr(driverstore, "IDLE_CHECK_SECONDS", -1.0)
+        with driver_transaction(store) as tx:
+            assert tx.driver.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+    finally:
+        store.dispose()
+
+
 def test_each_thread_has_its_own_connection(store_url):
     store = open_driver_store(store_url)
     seen: list[int] = []
