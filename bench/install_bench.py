@@ -120,11 +120,12 @@ def create_tenants(slugs: list[str]) -> None:
 def enqueue_all(tenants: int, packages: int = PACKAGES) -> tuple[float, int]:
     """Write every tenant's --no-wait installs; return (seconds, directives)."""
     from fleetprompt_cli.actions.preview import preview_install, submit
-    from fleetprompt_cli.actions.state import open_state
+    from fleetprompt_cli.actions.state import open_quick
     from fleetprompt_cli.settings import load_settings
 
+    # The store as the CLI opens it (install --no-wait): on its plain drivers.
     settings = load_settings()
-    store = open_state(settings)
+    store = open_quick(settings)
     count = 0
     started = time.perf_counter()
     try:

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from fleetprompt_cli.core.install_rules import Resource
+    from fleetprompt_cli.store.driverstore import DriverStore
     from fleetprompt_cli.store.engine import Session, Store
     from fleetprompt_cli.store.models import Directive, DirectiveStep
 
@@ -253,7 +254,7 @@ class _Runner:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: Store | DriverStore,
         tenant_id: int,
         directive_id: str,
         owner: str,
@@ -1090,7 +1091,7 @@ def _describe(error: BaseException) -> str:
 
 def run_directive(
     settings: Settings,
-    store: Store,
+    store: Store | DriverStore,
     tenant_id: int,
     directive_id: str,
     *,

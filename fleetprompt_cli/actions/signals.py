@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from fleetprompt_cli.actions.source import StateSource
+    from fleetprompt_cli.store.driverstore import DriverStore
     from fleetprompt_cli.store.engine import Session, Store
     from fleetprompt_cli.store.models import Delivery, Signal, Subscription
 
@@ -538,7 +539,7 @@ class DispatchResult:
 
 
 def _dispatch_tenant(
-    store: Store,
+    store: Store | DriverStore,
     tenant_id: int,
     tenant_name: str,
     result: DispatchResult,
@@ -628,7 +629,7 @@ def dispatch(
     return result
 
 
-def dispatch_tenant_id(store: Store, tenant_id: int) -> DispatchResult:
+def dispatch_tenant_id(store: Store | DriverStore, tenant_id: int) -> DispatchResult:
     """Dispatch one tenant by id (a worker's wake-up)."""
     from fleetprompt_cli.store.models import Tenant
 
@@ -644,7 +645,7 @@ def dispatch_tenant_id(store: Store, tenant_id: int) -> DispatchResult:
     return result
 
 
-def dispatch_all(store: Store) -> DispatchResult:
+def dispatch_all(store: Store | DriverStore) -> DispatchResult:
     """Dispatch every tenant that has an active subscriber (a worker's sweep)."""
     from fleetprompt_cli.store import repository as repo
 

@@ -39,6 +39,7 @@ from fleetprompt_cli.settings import (
 from fleetprompt_cli.settings import Settings, claim_grace_seconds, sweep_seconds
 
 if TYPE_CHECKING:
+    from fleetprompt_cli.store.driverstore import DriverStore
     from fleetprompt_cli.store.engine import Store
 
 __all__ = [
@@ -147,7 +148,8 @@ class WorkerContext:
     """
 
     settings: Settings
-    store: Store
+    # The ORM store, or (as the worker opens it) a DriverStore in front of it.
+    store: Store | DriverStore
     stats: WorkerStats = field(default_factory=WorkerStats)
     on_outcome: Callable[[int, str, Any], None] | None = None
     queue: WorkQueue | None = None
@@ -175,11 +177,11 @@ def _current() -> WorkerContext:
     global _context
     with _context_lock:
         if _context is None:
-            from fleetprompt_cli.actions.state import open_state
+            from fleetprompt_cli.actions.state import open_quick
             from fleetprompt_cli.settings import load_settings
 
             settings = load_settings()
-            _context = WorkerContext(settings, open_state(settings))
+            _context = WorkerContext(settings, open_quick(settings))
         return _context
 
 
@@ -386,11 +388,11 @@ def run_worker(
     leaves nothing behind).  ``details``: log lines carry the tenant's name,
     the directive's kind and attempts (one more read per directive).
     """
-    from fleetprompt_cli.actions.state import open_state
+    from fleetprompt_cli.actions.state import open_quick
 
     if not 1 <= workers <= MAX_WORKERS:
         raise InvalidInput(f"--workers must be from 1 to {MAX_WORKERS}, not {workers}")
-    store = open_state(settings)
+    store = open_quick(settings)
     context = WorkerContext(settings, store, on_outcome=on_outcome, queue=queue, details=details)
     work = context.work_queue()
     _install(context)
