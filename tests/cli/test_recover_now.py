@@ -57,10 +57,12 @@ def test_recover_explains_a_running_directive_and_now_takes_it_over():
     assert "No directives to recover." in text.stderr
     assert f"directive {running['id']} (tenant default) is running: cli@" in text.stderr
     assert "'fleetprompt recover --now' takes it over at once" in text.stderr
-    # Nothing was touched.
+    # Nothing was touched.  (fx-mid's step is running, its attempt counted;
+    # on the fast path its installation stays queued until the step's one
+    # write transaction.)
     assert {s: st for s, _, st, *_ in snapshot()["installations"]} == {
         "fx-base": "active",
-        "fx-mid": "installing",
+        "fx-mid": "queued",
         "fx-top": "queued",
     }
     taken = run_cli("recover", "--now", running["id"][:8])
