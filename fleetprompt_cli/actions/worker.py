@@ -389,10 +389,15 @@ def run_worker(
     the directive's kind and attempts (one more read per directive).
     """
     from fleetprompt_cli.actions.state import open_quick
+    from fleetprompt_cli.store.driverstore import DriverStore
 
     if not 1 <= workers <= MAX_WORKERS:
         raise InvalidInput(f"--workers must be from 1 to {MAX_WORKERS}, not {workers}")
     store = open_quick(settings)
+    if isinstance(store, DriverStore):
+        # A worker lives long and its sweep needs the ORM store at once:
+        # import and open it now, not while the first directives run.
+        store.open_orm()
     context = WorkerContext(settings, store, on_outcome=on_outcome, queue=queue, details=details)
     work = context.work_queue()
     _install(context)

@@ -216,6 +216,10 @@ class DriverStore:
             self._orm = open_store(self._url, busy_timeout=self.busy_timeout)
         return self._orm
 
+    def open_orm(self) -> Store:
+        """Open the ORM store now (a long-lived process: not in the middle of its work)."""
+        return self.orm
+
     @property
     def engine(self) -> Any:
         return self.orm.engine
