@@ -10,7 +10,9 @@ installs each package (500 directives), written in-process exactly as
 enqueue side alone.  Reported per backend: enqueues/s and ms per enqueue
 (median of ``--rounds`` rounds, each into a fresh store), and beside it, from
 the same run, the queue's own floor: the wake-up alone (``queue.wake``) for
-as many directives, which every enqueue pays.  ``postgres`` is PostgreSQL
+as many directives, which every enqueue pays.  ``--stores drivers,engine``
+(the default) times both ways of opening the store, alternating in each
+round: as the CLI opens it (a DriverStore) and the ORM store.  ``postgres`` is PostgreSQL
 with the Redis queue (FLEETPROMPT_BENCH_DATABASE_URL / _REDIS_URL, as
 install_bench.py: a scratch database is created and dropped).
 """
@@ -35,14 +37,20 @@ from install_bench import PACKAGES, backend_env, cli, create_tenants, write_pack
 TENANTS = 100
 
 
-def enqueue(tenants: list[str], packages: int, profiler: cProfile.Profile | None) -> float:
-    """Seconds to write every tenant's installs (one directive each)."""
+def enqueue(
+    tenants: list[str], packages: int, profiler: cProfile.Profile | None, kind: str = "drivers"
+) -> float:
+    """Seconds to write every tenant's installs (one directive each).
+
+    ``kind``: the store as the CLI opens it (``drivers``: a DriverStore) or
+    the ORM store (``engine``), for comparison.
+    """
     from fleetprompt_cli.actions.preview import preview_install, submit
-    from fleetprompt_cli.actions.state import open_state
+    from fleetprompt_cli.actions.state import open_quick, open_state
     from fleetprompt_cli.settings import load_settings
 
     settings = load_settings()
-    store = open_state(settings)
+    store = open_quick(settings) if kind == "drivers" else open_state(settings)
     try:
         if profiler is not None:
             profiler.enable()
@@ -72,31 +80,43 @@ def wake_only(count: int) -> float:
     return time.perf_counter() - started
 
 
-def run_backend(backend: str, root: Path, index: Path, rounds: int, profile: bool) -> None:
+def run_backend(
+    backend: str, root: Path, index: Path, rounds: int, profile: bool, kinds: list[str]
+) -> None:
     total = PACKAGES * TENANTS
-    times, wakes = [], []
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    wakes = []
     profiler = cProfile.Profile() if profile else None
     saved = dict(os.environ)
     for round_ in range(rounds):
-        env, drop = backend_env(backend, root / f"{backend}-{round_}", index)
-        try:
-            os.environ.update(env)
-            tenants = [f"t{t}" for t in range(TENANTS)]
-            create_tenants([*tenants, "warm-up"])
-            # One untimed enqueue per round: imports, the catalog, pools.
-            enqueue(["warm-up"], 1, None)
-            times.append(enqueue(tenants, PACKAGES, profiler if round_ == 0 else None))
-            wakes.append(wake_only(total))
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-            drop()
-    best = statistics.median(times)
+        # The store kinds alternate within a round, each into a fresh store.
+        for kind in kinds:
+            env, drop = backend_env(backend, root / f"{backend}-{round_}-{kind}", index)
+            try:
+                os.environ.update(env)
+                tenants = [f"t{t}" for t in range(TENANTS)]
+                create_tenants([*tenants, "warm-up"])
+                # One untimed enqueue per round: imports, the catalog, pools.
+                enqueue(["warm-up"], 1, None, kind)
+                watched = profiler if round_ == 0 and kind == kinds[0] else None
+                times[kind].append(enqueue(tenants, PACKAGES, watched, kind))
+                if kind == kinds[0]:
+                    wakes.append(wake_only(total))
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+                drop()
+    for kind in kinds:
+        best = statistics.median(times[kind])
+        rounds_text = ", ".join(f"{t:.2f}" for t in times[kind])
+        print(
+            f"{backend:<9} {kind:<8} {total} enqueues in {best:6.2f} s = {total / best:7.1f}/s "
+            f"({best / total * 1000:5.2f} ms each; rounds {rounds_text} s)",
+            flush=True,
+        )
     floor = statistics.median(wakes)
     print(
-        f"{backend:<9} {total} enqueues in {best:6.2f} s = {total / best:7.1f}/s "
-        f"({best / total * 1000:5.2f} ms each; rounds {', '.join(f'{t:.2f}' for t in times)} s)"
-        f"\n          queue wake-up alone: {total / floor:7.1f}/s "
+        f"{backend:<9} queue wake-up alone: {total / floor:7.1f}/s "
         f"({floor / total * 1000:5.2f} ms each)",
         flush=True,
     )
@@ -110,6 +130,11 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres", help="sqlite,postgres")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile of the first round")
+    parser.add_argument(
+        "--stores",
+        default="drivers,engine",
+        help="drivers (a DriverStore, as the CLI opens it), engine (the ORM store)",
+    )
     args = parser.parse_args()
     # SIGTERM unwinds like ^C, so the scratch database is dropped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -126,7 +151,7 @@ def main() -> None:
             flush=True,
         )
         for backend in args.backends.split(","):
-            run_backend(backend, root, index, args.rounds, args.profile)
+            run_backend(backend, root, index, args.rounds, args.profile, args.stores.split(","))
 
 
 if __name__ == "__main__":
