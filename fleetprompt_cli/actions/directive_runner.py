@@ -868,10 +868,10 @@ class _Runner:
     def _fast(self, step: DirectiveStep, info: dict[str, Any]) -> tuple[str | None, str | None]:
         """A fresh install step in one transaction (store/install_step.py).
 
-        The claim marked the step running, counting this attempt, after
-        checking that its installation is a fresh queued row and that the
-        manifest subscribes to nothing.  The same checkpoints fire as on the
-        general path.  Anything that goes wrong is a failed attempt: the step
+        The claim (or, for a later step, :meth:`_start_fast`) marked the step
+        running, counting this attempt, after checking that its installation
+        is a fresh queued row.  The same checkpoints fire as on the general
+        path.  Anything that goes wrong is a failed attempt: the step
         goes back to pending and the general path retries it.
         """
         from fleetprompt_cli.store import install_step
@@ -909,8 +909,8 @@ class _Runner:
                 )
             step.status, step.attempts = "pending", 1
             return self._attempts(step, info)
-        if self.dispatch is None:
-            self.dispatch = subscribers
+        # (True stays True: an earlier step may have added the first subscriber.)
+        self.dispatch = bool(self.dispatch) or subscribers
         self.fast_ran = True
         self.finished = self.finishing
         faults.checkpoint("after-commit")

@@ -329,3 +329,36 @@ def test_a_write_in_the_claims_transaction_that_fails_is_run_again_the_usual_way
             assert (step.status, step.attempts) == ("done", 1)
     finally:
         store.dispose()
+
+
+def test_a_directive_whose_later_step_adds_the_first_subscriber_asks_for_dispatch(backend):
+    """knowledge-base (it subscribes) after its two new dependencies, all fast:
+    the tenant had no subscriber before, so only the last step's write says
+    the worker should deliver the directive's signals now."""
+    from fleetprompt_cli.actions.state import open_quick
+    from fleetprompt_cli.settings import load_settings
+    from fleetprompt_cli.store import fastread
+
+    result = run_cli("install", "knowledge-base", "--yes", "--no-wait", "--json")
+    assert result.exit_code == 0, result.stderr
+    directive = json.loads(result.stdout)["directive"]
+    settings = load_settings()
+    store = open_quick(settings)
+    try:
+        with fastread.reader(settings.database_url) as reader:
+            tenant_id = fastread.get_tenant(reader, "default").id
+        taken: list[str] = []
+        real = install_step.install_fresh
+
+        def counting(*args: Any, **kwargs: Any) -> bool:
+            taken.append(args[3].slug)
+            return real(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(install_step, "install_fresh", counting)
+            outcome = directive_runner.run_directive(settings, store, tenant_id, directive)
+    finally:
+        store.dispose()
+    assert outcome.status == "succeeded", outcome.error
+    assert taken == ["core-skills", "data-connectors", "knowledge-base"]
+    assert outcome.dispatch is True
