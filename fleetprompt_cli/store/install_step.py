@@ -18,8 +18,11 @@ a result goes out in one pipeline):
 * :func:`install_fresh`: after the caller renewed the lease
   (:func:`renew_lease`) in the same transaction, the installation row
   locked and re-checked, the resources, both lifecycle transitions with
-  their audit rows, the package counters, the numbered revision, the step
-  done, the ``installed`` signal and the directive's end.
+  their audit rows, the package counters, the numbered revision, the
+  package's subscribers, the step done, the ``installed`` signal and the
+  directive's end.
+* :func:`start_fresh`: a later install step of the same directive marked
+  ``running`` as the claim marks the first.
 
 It writes exactly the rows the general path writes (``tests/store/
 test_install_step.py`` compares every column of every table the two paths

@@ -10,10 +10,12 @@ session per read; here (``bench/enqueue_bench.py`` measures it):
   same SQL, rows and decoding as the read commands) on the driver
   connection of a pooled connection, so no connection is opened and no
   schema check is repeated (``open_store`` checked it).
-* **Writes** run in the store's own write transaction (``Store.connection``:
-  SQLite's ``BEGIN IMMEDIATE``, its error messages), as SQL on the same
-  driver connection, each statement built once from the models' columns
-  and bound as the models' column types bind (JSON, UTC times).  Even Core
+* **Writes** run in the store's own write transaction
+  (``driverstore.driver_transaction``: the ORM store's or a DriverStore's;
+  SQLite's ``BEGIN IMMEDIATE``, the engine's error messages), as SQL on the
+  same driver connection, each statement built once from column lists
+  written out here (``tests/store/test_driverstore.py`` checks them against
+  the models) and bound as the models' column types bind (JSON, UTC times).  Even Core
   statements cost more to execute than SQLite takes to run them.  Per
   directive: the directive, its steps (one executemany), and per planned
   package either one ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` of
