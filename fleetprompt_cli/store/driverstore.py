@@ -291,6 +291,13 @@ def open_driver_store(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -
     except StoreUnavailable as exc:
         store.dispose()
         raise fastread.Fallback("unreadable", detail=exc.message) from None
+    except Exception as exc:
+        store.dispose()
+        if isinstance(exc, ValueError) or fastread._is_driver_error(exc):
+            # A URL the driver refuses (an unknown option, a bad port): the
+            # ORM store names it, in its words.
+            raise fastread.Fallback("unreadable", detail=fastread._first_line(exc)) from None
+        raise
     except BaseException:
         store.dispose()
         raise

@@ -37,6 +37,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from fleetprompt_cli.errors import StoreUnavailable
+from fleetprompt_cli.store import fastread
 from fleetprompt_cli.store.drivertx import DEFAULT_BUSY_TIMEOUT, DriverTx, describe
 from fleetprompt_cli.store.models import SCHEMA_HEAD, VERSION_TABLE, metadata
 from fleetprompt_cli.store.schema_head import refusal
@@ -101,10 +102,10 @@ def _first_line(exc: BaseException) -> str:
 def _parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # (ValueError: a port that is not a number)
         raise StoreUnavailable(
-            f"invalid state store URL {url!r}: expected sqlite:///PATH or "
-            "postgresql+psycopg://USER@HOST/DB"
+            f"invalid state store URL {fastread._safe_pg(url)!r}: expected sqlite:///PATH "
+            "or postgresql+psycopg://USER@HOST/DB"
         ) from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite" and driver in ("", "pysqlite"):
@@ -116,12 +117,28 @@ def _parse_url(url: str) -> URL:
             )
         return parsed.set(drivername="sqlite")
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        _check_options(parsed)
         # psycopg 3 is the one PostgreSQL driver we ship support for.
         return parsed.set(drivername="postgresql+psycopg")
     raise StoreUnavailable(
         f"unsupported state store URL {_safe(parsed)!r}: use sqlite:///PATH or "
         "postgresql+psycopg://USER@HOST/DB"
     )
+
+
+def _check_options(url: URL) -> None:
+    """Refuse a PostgreSQL URL whose query names an option libpq does not know."""
+    try:
+        from psycopg.conninfo import make_conninfo
+    except ImportError:
+        return  # _postgres_engine says psycopg is missing.
+    options = {k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}
+    try:
+        make_conninfo("", **options)
+    except Exception as exc:  # psycopg.ProgrammingError: "invalid connection option ..."
+        raise StoreUnavailable(
+            f"invalid state store URL {_safe(url)!r}: {_first_line(exc)}"
+        ) from None
 
 
 def _describe(exc: BaseException, url: URL, busy_timeout: float) -> StoreUnavailable:

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import JSON
 
 from fleetprompt_cli.actions.state import open_quick
-from fleetprompt_cli.errors import StoreUnavailable
+from fleetprompt_cli.errors import ExitCode, StoreUnavailable
 from fleetprompt_cli.settings import load_settings
 from fleetprompt_cli.store import fastread, submit_sql
 from fleetprompt_cli.store.driverstore import DriverStore, driver_transaction, open_driver_store
@@ -251,3 +251,27 @@ def test_messages_name_the_store_without_its_password(postgres_store_url):
         assert store.where.endswith(url.rsplit("@", 1)[1])
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        (
+            "postgresql+psycopg://ann:hunter2@127.0.0.1:5432/fp?bogus=1",
+            'invalid connection option "bogus"',
+        ),
+        ("postgresql+psycopg://ann:hunter2@127.0.0.1:notaport/fp", "expected sqlite:///PATH"),
+    ],
+)
+def test_a_url_the_driver_refuses_is_one_line(url, words, monkeypatch):
+    from tests.helpers import run_cli
+
+    monkeypatch.setenv("FLEETPROMPT_DATABASE_URL", url)
+    monkeypatch.delenv("FLEETPROMPT_DEBUG", raising=False)
+    for args in (["install", "code-review", "--yes"], ["list"]):
+        result = run_cli(*args)
+        assert result.exit_code == ExitCode.UNAVAILABLE, (args, result.stderr)
+        assert "invalid state store URL" in result.stderr and words in result.stderr, args
+        assert "hunter2" not in result.stderr and "internal error" not in result.stderr
+    with pytest.raises(fastread.Fallback):
+        open_driver_store(url)
