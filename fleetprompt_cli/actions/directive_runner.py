@@ -928,12 +928,7 @@ class _Runner:
         from fleetprompt_cli.store import install_step
 
         if not (
-            self.fast_ran
-            and isinstance(step.id, int)
-            and step.status == "pending"
-            and step.attempts == 0
-            and step.action == "install"
-            and self._fast_allowed(directive, step)
+            self.fast_ran and install_step.startable(step) and self._fast_allowed(directive, step)
         ):
             return False
         with driver_transaction(self.store) as tx:

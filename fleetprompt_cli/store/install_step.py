@@ -61,6 +61,7 @@ __all__ = [
     "install_fresh",
     "renew_lease",
     "start_fresh",
+    "startable",
 ]
 
 
@@ -434,26 +435,9 @@ def claim_and_read(
         ]
         open_steps = [s for s in steps if s.status not in ("done", "cancelled", "undone")]
         first = open_steps[0] if open_steps else None
-        if (
-            first is None
-            or first.status != "pending"
-            or first.attempts != 0
-            or first.action != "install"
-            or fast is None
-            or not fast(directive, first)
-        ):
+        if first is None or not startable(first) or fast is None or not fast(directive, first):
             return Claimed(directive, steps, None)
-        marked = cursor.run(
-            "mark_running",
-            {
-                "step": first.id,
-                "now": cursor.time(utcnow()),
-                "tenant": tenant_id,
-                "slug": canonical_slug(first.slug),
-                "version": first.version,
-            },
-        )
-        if marked.rowcount != 1:
+        if not _mark_running(cursor, tenant_id, first):
             return Claimed(directive, steps, None)  # Not a fresh installation.
         first.status, first.attempts = "running", 1
         return Claimed(directive, steps, first.id)
@@ -474,13 +458,7 @@ def claim(
 
     The same conditional UPDATE as :func:`claim_and_read`'s, without the reads.
     """
-    cursor = _Cursor(tx)
-    try:
-        suffix, clock = _lease_clock(cursor, lease_seconds, now)
-        params = {"tenant": tenant_id, "id": directive_id, "owner": owner, **clock}
-        return cursor.run("claim" + suffix, params).fetchone() is not None
-    finally:
-        cursor.close()
+    return _lease(tx, "claim", tenant_id, directive_id, owner, lease_seconds, now)
 
 
 def renew_lease(
@@ -493,11 +471,26 @@ def renew_lease(
     now: datetime | None = None,
 ) -> bool:
     """Extend ``owner``'s lease (``repository.heartbeat``); False if it lost it."""
+    return _lease(tx, "beat", tenant_id, directive_id, owner, lease_seconds, now)
+
+
+def _lease(
+    tx: DriverTx,
+    statement: str,
+    tenant_id: int,
+    directive_id: str,
+    owner: str,
+    lease_seconds: float,
+    now: datetime | None,
+) -> bool:
+    """Run a lease statement (``claim`` or ``beat``); whether it changed the directive."""
     cursor = _Cursor(tx)
     try:
         suffix, clock = _lease_clock(cursor, lease_seconds, now)
         params = {"tenant": tenant_id, "id": directive_id, "owner": owner, **clock}
-        return bool(cursor.run("beat" + suffix, params).rowcount == 1)
+        done = cursor.run(statement + suffix, params)
+        # The claim RETURNs its row (SQLite counts such rows only once read).
+        return done.fetchone() is not None if statement == "claim" else done.rowcount == 1
     finally:
         cursor.close()
 
@@ -522,19 +515,29 @@ def start_fresh(
         return None
     cursor = _Cursor(tx)
     try:
-        marked = cursor.run(
-            "mark_running",
-            {
-                "step": step.id,
-                "now": cursor.time(utcnow()),
-                "tenant": tenant_id,
-                "slug": canonical_slug(step.slug),
-                "version": step.version,
-            },
-        )
-        return bool(marked.rowcount == 1)
+        return _mark_running(cursor, tenant_id, step)
     finally:
         cursor.close()
+
+
+def startable(step: Any) -> bool:
+    """Whether a step may start on the fast path: an install that never ran."""
+    return step.status == "pending" and step.attempts == 0 and step.action == "install"
+
+
+def _mark_running(cursor: _Cursor, tenant_id: int, step: Any) -> bool:
+    """Mark ``step`` running, counting its attempt, if its installation is fresh."""
+    marked = cursor.run(
+        "mark_running",
+        {
+            "step": step.id,
+            "now": cursor.time(utcnow()),
+            "tenant": tenant_id,
+            "slug": canonical_slug(step.slug),
+            "version": step.version,
+        },
+    )
+    return bool(marked.rowcount == 1)
 
 
 def _dumps(value: Any) -> str:
