@@ -158,16 +158,21 @@ def test_sqlite_locked_past_the_busy_timeout_is_one_line(tmp_path):
         store.dispose()
 
 
-def test_a_postgres_connection_killed_between_transactions(postgres_store_url):
+def _kill_backend(store: DriverStore, url: str) -> int:
+    """Terminate the server process of this thread's connection; its pid."""
     import psycopg
 
+    with driver_transaction(store) as tx:
+        pid = int(tx.driver.execute("SELECT pg_backend_pid()").fetchone()[0])
+    with psycopg.connect("postgresql" + url[len("postgresql+psycopg") :], autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    return pid
+
+
+def test_a_postgres_connection_killed_between_transactions(postgres_store_url):
     store = open_driver_store(postgres_store_url)
     try:
-        with driver_transaction(store) as tx:
-            pid = tx.driver.execute("SELECT pg_backend_pid()").fetchone()[0]
-        conninfo = "postgresql" + postgres_store_url[len("postgresql+psycopg") :]
-        with psycopg.connect(conninfo, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        pid = _kill_backend(store, postgres_store_url)
         lost = pytest.raises(StoreUnavailable, match="cannot use the state store at")
         with lost, driver_transaction(store) as tx:
             tx.driver.execute("SELECT 1")
@@ -179,17 +184,11 @@ def test_a_postgres_connection_killed_between_transactions(postgres_store_url):
 
 
 def test_an_idle_postgres_connection_is_checked_before_use(postgres_store_url, monkeypatch):
-    import psycopg
-
     from fleetprompt_cli.store import driverstore
 
     store = open_driver_store(postgres_store_url)
     try:
-        with driver_transaction(store) as tx:
-            pid = tx.driver.execute("SELECT pg_backend_pid()").fetchone()[0]
-        conninfo = "postgresql" + postgres_store_url[len("postgresql+psycopg") :]
-        with psycopg.connect(conninfo, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        pid = _kill_backend(store, postgres_store_url)
         # Idle past the check (a worker between bursts): the dead connection
         # is replaced before the work, which then succeeds.
         monkeypatch.setattr(driverstore, "IDLE_CHECK_SECONDS", -1.0)

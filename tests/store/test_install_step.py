@@ -136,6 +136,17 @@ def fx_env(fx_index, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
 
 
+def _general_path_on_a_new_store(backend, tmp_path, monkeypatch, request) -> None:
+    """From here on: the fast path off, a new home and an empty store of the backend."""
+    monkeypatch.setattr(directive_runner, "FAST_PATH", False)
+    monkeypatch.setenv("FLEETPROMPT_HOME", str(tmp_path / "general-home"))
+    if backend.startswith("postgresql"):
+        second = request.getfixturevalue("postgres_store_url")
+    else:
+        second = f"sqlite:///{tmp_path / 'general.db'}"
+    monkeypatch.setenv("FLEETPROMPT_DATABASE_URL", second)
+
+
 def test_fast_and_general_paths_write_the_same_rows(
     backend, fx_env, tmp_path, monkeypatch, request
 ):
@@ -158,13 +169,7 @@ def test_fast_and_general_paths_write_the_same_rows(
     ]
 
     # The same commands on a new store, without the fast path.
-    monkeypatch.setattr(directive_runner, "FAST_PATH", False)
-    monkeypatch.setenv("FLEETPROMPT_HOME", str(tmp_path / "general-home"))
-    if backend.startswith("postgresql"):
-        second = request.getfixturevalue("postgres_store_url")
-    else:
-        second = f"sqlite:///{tmp_path / 'general.db'}"
-    monkeypatch.setenv("FLEETPROMPT_DATABASE_URL", second)
+    _general_path_on_a_new_store(backend, tmp_path, monkeypatch, request)
     taken.clear()
     run_scenario()
     assert taken == []
@@ -217,13 +222,7 @@ def test_subscribing_packages_take_the_fast_path_with_the_same_rows(
     # Every step of every install went the fast way, subscribers with theirs.
     assert taken == TAKEN, taken
 
-    monkeypatch.setattr(directive_runner, "FAST_PATH", False)
-    monkeypatch.setenv("FLEETPROMPT_HOME", str(tmp_path / "general-home"))
-    if backend.startswith("postgresql"):
-        second = request.getfixturevalue("postgres_store_url")
-    else:
-        second = f"sqlite:///{tmp_path / 'general.db'}"
-    monkeypatch.setenv("FLEETPROMPT_DATABASE_URL", second)
+    _general_path_on_a_new_store(backend, tmp_path, monkeypatch, request)
     taken.clear()
     for command in SUBSCRIBERS:
         assert run_cli(*command).exit_code == 0, command
